@@ -1,0 +1,43 @@
+"""The unit of work flowing receiver -> processors -> exporters, and the processor protocol.
+
+A request is decoded at most once (`message`, lazily) and forwarded as the bytes it arrived in
+unless a processor changed it (`modified`). Processors are plain objects with `process(request)`,
+chained in order, as in structlog's pipeline; the ML extraction processor fills `records`, which
+the drift, quality and performance processors read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from otelml_collector.records import ModelBatch
+
+__all__ = ["Processor", "Signal", "TelemetryRequest"]
+
+
+class Signal(str, Enum):
+    TRACES = "traces"
+    METRICS = "metrics"
+    LOGS = "logs"
+
+
+@dataclass
+class TelemetryRequest:
+    signal: Signal
+    raw: bytes | None  # serialized Export*ServiceRequest as received (protobuf); None if built in memory
+    message: Any = None  # decoded Export*ServiceRequest, set on first decode
+    modified: bool = False  # a processor changed `message`; exporters must re-serialize
+    records: list[ModelBatch] = field(default_factory=list)
+
+    def payload(self) -> bytes:
+        """Bytes to forward: the original ones unless a processor modified the message."""
+        if self.modified or self.raw is None:
+            return self.message.SerializeToString()
+        return self.raw
+
+
+class Processor(Protocol):
+    def process(self, request: TelemetryRequest) -> TelemetryRequest: ...

@@ -1,0 +1,3 @@
+from otelml.cli import main
+
+raise SystemExit(main())
