@@ -19,7 +19,9 @@ _COMMAND_MODULES = ("baseline", "validate", "drift")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otelml", description="OpenTelemetry-native ML observability tools.")
+    parser = argparse.ArgumentParser(
+        prog="otelml", description="OpenTelemetry-native ML observability tools."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         try:

@@ -1,0 +1,70 @@
+"""Component model after the OpenTelemetry Collector: Factory + typed Config + Component.
+
+A factory has a `type` (the key under `receivers:`, `processors:` or `exporters:` in the YAML, e.g.
+`drift`; `drift/fast` names a second instance of type `drift`), builds a default config, and creates
+the component from a validated config and a `ComponentContext`. Components are started once, consume
+requests, and shut down idempotently. Processor factories are registered in
+`otelml_collector.registry` so the config loader and the lifecycle test find every one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk.metrics import MeterProvider
+
+    from otelml_collector.pipeline import TelemetryRequest
+    from otelml_collector.state import StateStore
+
+__all__ = ["Component", "ComponentConfig", "ComponentContext", "Factory", "ProcessorComponent"]
+
+
+class ComponentConfig:
+    """Base for typed configs (dataclasses). `validate()` raises `ValueError` naming the bad key,
+    relative to the component (e.g. "window.size must be a positive integer, got -3"); the loader
+    prefixes the full path (e.g. "processors.drift.window.size")."""
+
+    def validate(self) -> None:
+        return None
+
+
+@dataclass
+class ComponentContext:
+    """What a component may use besides its config."""
+
+    name: str  # full instance name, e.g. "drift" or "drift/fast"
+    state: StateStore  # SQLite-backed persistence under `state.path`
+    meter_provider: MeterProvider  # exports the sidecar's metrics downstream (OTLP)
+    logger_provider: LoggerProvider  # exports the sidecar's log records (alerts) downstream (OTLP)
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("otelml_collector"))
+    settings: dict[str, Any] = field(default_factory=dict)  # service-level settings (e.g. trace_url_template)
+
+
+@runtime_checkable
+class Component(Protocol):
+    def start(self) -> None: ...
+
+    def shutdown(self) -> None:
+        """Flush and release; safe to call more than once."""
+
+
+@runtime_checkable
+class ProcessorComponent(Component, Protocol):
+    def process(self, request: TelemetryRequest) -> TelemetryRequest: ...
+
+
+class Factory(Protocol):
+    type: ClassVar[str]
+    kind: ClassVar[str]  # "receiver" | "processor" | "exporter"
+
+    def default_config(self) -> ComponentConfig: ...
+
+    def config_from_dict(self, raw: dict[str, Any]) -> ComponentConfig:
+        """Build the typed config from the YAML mapping (defaults for missing keys; unknown keys are
+        an error naming the key)."""
+
+    def create(self, config: ComponentConfig, ctx: ComponentContext) -> Component: ...
