@@ -1,0 +1,183 @@
+"""otelml semantic conventions. GENERATED from registry.yaml by
+``python -m otelml.semconv.generate``: do not edit by hand."""
+
+from __future__ import annotations
+
+SEMCONV_VERSION = '0.1.0'
+
+#: ml.operation.name of: Features fetched for one prediction from a feature store or view.
+OPERATION_FEATURE_LOOKUP = 'feature_lookup'
+
+#: Span-name format (str.format).
+SPAN_NAME_FEATURE_LOOKUP = 'feature_lookup {view}'
+
+#: ml.operation.name of: One call of a model (single row or batch).
+OPERATION_INFERENCE = 'inference'
+
+#: Span-name format (str.format).
+SPAN_NAME_INFERENCE = 'inference {model}'
+
+#: ml.operation.name of: Business rules applied to a model output.
+OPERATION_POSTPROCESS = 'postprocess'
+
+#: Span-name format (str.format).
+SPAN_NAME_POSTPROCESS = 'postprocess {step}'
+
+#: ml.operation.name of: Ground truth recorded for an earlier prediction, by prediction id.
+OPERATION_LABEL = 'label'
+
+#: Span-name format (str.format).
+SPAN_NAME_LABEL = 'label {model}'
+
+#: The ML operation: feature_lookup | inference | postprocess | label.
+ML_OPERATION_NAME = 'ml.operation.name'
+
+#: Shared by all spans of one prediction in every service; carried across processes in W3C baggage.
+ML_PREDICTION_ID = 'ml.prediction.id'
+
+#: Model name (estimator class name unless registered with otelml.register_model).
+ML_MODEL_NAME = 'ml.model.name'
+
+#: Model version.
+ML_MODEL_VERSION = 'ml.model.version'
+
+#: Framework, e.g. sklearn.
+ML_MODEL_FRAMEWORK = 'ml.model.framework'
+
+#: classification | regression.
+ML_MODEL_TASK = 'ml.model.task'
+
+#: ml.feature.<name>: one attribute per input feature, the name normalised (see below).
+ML_FEATURE_PREFIX = 'ml.feature.'
+
+#: Predicted value or class.
+ML_PREDICTION_VALUE = 'ml.prediction.value'
+
+#: Probability of the predicted class (binary - of the positive class).
+ML_PREDICTION_SCORE = 'ml.prediction.score'
+
+#: Rows in the call. When it exceeds the row limit, array attributes hold a uniform sample of rows.
+ML_BATCH_SIZE = 'ml.batch.size'
+
+#: Row indices captured when a batch was sampled.
+ML_BATCH_SAMPLED_ROWS = 'ml.batch.sampled_rows'
+
+#: ml.segment.<key>: cohort keys (region, plan, ...).
+ML_SEGMENT_PREFIX = 'ml.segment.'
+
+#: Feature store serving the features.
+ML_FEATURE_STORE_NAME = 'ml.feature_store.name'
+
+#: Feature view (table, group) read.
+ML_FEATURE_VIEW_NAME = 'ml.feature_view.name'
+
+#: Version of the feature view.
+ML_FEATURE_VIEW_VERSION = 'ml.feature_view.version'
+
+#: Age in seconds of the oldest value served.
+ML_FEATURE_VIEW_FRESHNESS = 'ml.feature_view.freshness'
+
+#: Names of the features served.
+ML_FEATURE_NAMES = 'ml.feature.names'
+
+#: Business rule applied.
+ML_POSTPROCESS_STEP = 'ml.postprocess.step'
+
+#: Final decision.
+ML_DECISION = 'ml.decision'
+
+#: Ground truth.
+ML_LABEL_VALUE = 'ml.label.value'
+
+#: Seconds between the prediction and its label, when the prediction time is known.
+ML_LABEL_DELAY = 'ml.label.delay'
+
+#: Feature a drift or quality signal is about (normalised name).
+ML_FEATURE_NAME = 'ml.feature.name'
+
+#: psi | ks | js | wasserstein | chi2 | linf.
+ML_DRIFT_METHOD = 'ml.drift.method'
+
+#: The method's statistic (ks - the KS distance; chi2 - the p-value).
+ML_DRIFT_SCORE = 'ml.drift.score'
+
+#: Threshold the score crossed.
+ML_DRIFT_THRESHOLD = 'ml.drift.threshold'
+
+#: Added by the sidecar to forwarded inference spans - features whose values lie outside the baseline.
+ML_DRIFT_FEATURES = 'ml.drift.features'
+
+#: gauge (1): Drift statistic per model, version, feature and method, one point per window; exemplars
+#: are trace ids of predictions in the bins that contribute most.
+METRIC_ML_FEATURE_DRIFT = 'ml.feature.drift'
+
+#: gauge (1): Same as ml.feature.drift, for the model output (ml.feature.name is prediction.value or
+#: prediction.score).
+METRIC_ML_PREDICTION_DRIFT = 'ml.prediction.drift'
+
+#: histogram (s): Duration of inference calls, from the library.
+METRIC_ML_INFERENCE_DURATION = 'ml.inference.duration'
+
+#: counter ({prediction}): Predictions by model, version and predicted class or value bucket, from the
+#: library.
+METRIC_ML_PREDICTIONS = 'ml.predictions'
+
+#: counter ({run}): Data-quality gate runs.
+METRIC_ML_DATA_QUALITY_RUNS = 'ml.data_quality.runs'
+
+#: counter ({violation}): Failed expectations (gate) or violating predictions (sidecar), by model,
+#: feature and expectation type.
+METRIC_ML_DATA_QUALITY_VIOLATIONS = 'ml.data_quality.violations'
+
+FEATURE_NAME_NORMALISATION = (
+    'A feature name becomes the suffix of ml.feature.<name> after: lower-casing; every run of '
+    'characters outside [a-z0-9_] replaced by one underscore; leading/trailing underscores '
+    'stripped; an empty result becomes "f<index>". Example: "Petal Length (cm)" -> '
+    'ml.feature.petal_length_cm. Two names that normalise alike keep the first; later ones get '
+    'a numeric suffix "_2", "_3" in column order. '
+)
+
+__all__ = [
+    "FEATURE_NAME_NORMALISATION",
+    "METRIC_ML_DATA_QUALITY_RUNS",
+    "METRIC_ML_DATA_QUALITY_VIOLATIONS",
+    "METRIC_ML_FEATURE_DRIFT",
+    "METRIC_ML_INFERENCE_DURATION",
+    "METRIC_ML_PREDICTIONS",
+    "METRIC_ML_PREDICTION_DRIFT",
+    "ML_BATCH_SAMPLED_ROWS",
+    "ML_BATCH_SIZE",
+    "ML_DECISION",
+    "ML_DRIFT_FEATURES",
+    "ML_DRIFT_METHOD",
+    "ML_DRIFT_SCORE",
+    "ML_DRIFT_THRESHOLD",
+    "ML_FEATURE_NAME",
+    "ML_FEATURE_NAMES",
+    "ML_FEATURE_PREFIX",
+    "ML_FEATURE_STORE_NAME",
+    "ML_FEATURE_VIEW_FRESHNESS",
+    "ML_FEATURE_VIEW_NAME",
+    "ML_FEATURE_VIEW_VERSION",
+    "ML_LABEL_DELAY",
+    "ML_LABEL_VALUE",
+    "ML_MODEL_FRAMEWORK",
+    "ML_MODEL_NAME",
+    "ML_MODEL_TASK",
+    "ML_MODEL_VERSION",
+    "ML_OPERATION_NAME",
+    "ML_POSTPROCESS_STEP",
+    "ML_PREDICTION_ID",
+    "ML_PREDICTION_SCORE",
+    "ML_PREDICTION_VALUE",
+    "ML_SEGMENT_PREFIX",
+    "OPERATION_FEATURE_LOOKUP",
+    "OPERATION_INFERENCE",
+    "OPERATION_LABEL",
+    "OPERATION_POSTPROCESS",
+    "SEMCONV_VERSION",
+    "SPAN_NAME_FEATURE_LOOKUP",
+    "SPAN_NAME_INFERENCE",
+    "SPAN_NAME_LABEL",
+    "SPAN_NAME_POSTPROCESS",
+]
