@@ -1,0 +1,56 @@
+"""Model names and versions registered by the user: ``otelml.register_model(est, name=..., version=...)``.
+
+Weak-keyed by the estimator object, so registering never keeps a model alive. An unregistered model is
+named after its class by the instrumentors.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, NamedTuple, TypeVar
+
+__all__ = ["ModelInfo", "model_info", "register_model"]
+
+T = TypeVar("T")
+
+
+class ModelInfo(NamedTuple):
+    name: str
+    version: str | None
+
+
+_registry: weakref.WeakKeyDictionary[Any, ModelInfo] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+generation = 0
+"""Bumped on every registration, so instrumentors can drop per-estimator caches cheaply."""
+
+
+def register_model(estimator: T, name: str, version: str | int | float | None = None) -> T:
+    """Give ``estimator`` the model name (and version) its inference spans carry. Returns the estimator.
+
+    Raises ``ValueError`` for an empty ``name`` and ``TypeError`` for an object that cannot be weakly
+    referenced (register the estimator object itself, not a plain function or builtin).
+    """
+    global generation
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"otelml.register_model: name must be a non-empty string, got {name!r}")
+    info = ModelInfo(name, None if version is None else str(version))
+    try:
+        with _lock:
+            _registry[estimator] = info
+            generation += 1
+    except TypeError as exc:
+        raise TypeError(
+            f"otelml.register_model: cannot register a {type(estimator).__name__} (it cannot be weakly "
+            "referenced); register the model object itself"
+        ) from exc
+    return estimator
+
+
+def model_info(estimator: Any) -> ModelInfo | None:
+    """The registered name and version of ``estimator``, or None."""
+    try:
+        return _registry.get(estimator)
+    except TypeError:
+        return None
