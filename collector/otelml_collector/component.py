@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.metrics import MeterProvider
 
+    from otelml_collector.httpapi import HttpApi
     from otelml_collector.pipeline import TelemetryRequest
     from otelml_collector.state import StateStore
 
@@ -42,6 +43,7 @@ class ComponentContext:
     logger_provider: LoggerProvider  # exports the sidecar's log records (alerts) downstream (OTLP)
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otelml_collector"))
     settings: dict[str, Any] = field(default_factory=dict)  # service-level settings (e.g. trace_url_template)
+    http_api: HttpApi | None = None  # register read-only GET routes: ctx.http_api.add_get("/v1/x", handler)
 
 
 @runtime_checkable
@@ -68,3 +70,6 @@ class Factory(Protocol):
         an error naming the key)."""
 
     def create(self, config: ComponentConfig, ctx: ComponentContext) -> Component: ...
+
+    # Optional: `def metric_views(self, config) -> list[opentelemetry.sdk.metrics.view.View]` — views
+    # (e.g. exemplar reservoirs) the sidecar installs on ctx.meter_provider before any component starts.

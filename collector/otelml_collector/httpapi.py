@@ -1,0 +1,141 @@
+"""The sidecar's small read-only HTTP API (aiohttp), where components register GET routes.
+
+Built-in routes: `/healthz` (200 once the pipeline runs, 503 while starting or stopping),
+`/v1/status` (counters, queue depths, components) and `/metrics` (Prometheus text of the counters).
+A component adds its own in `start()` through `ctx.http_api`::
+
+    ctx.http_api.add_get("/v1/drift", lambda query: {"models": ...})
+
+A handler receives the query string as a mapping and returns something `json` can encode (or a
+`str` for text routes); it runs in a worker thread, so it may take locks. Raise `ApiError(status,
+message)` for a client error; any other exception becomes a logged 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["ApiError", "EventLoopThread", "Handler", "HttpApi"]
+
+_log = logging.getLogger("otelml_collector.httpapi")
+
+Handler = Callable[[Mapping[str, str]], Any]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class EventLoopThread:
+    """An asyncio loop running in a daemon thread; aiohttp servers of the sidecar live on it."""
+
+    def __init__(self, name: str = "otelml-http") -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def run(self, coro: Any, timeout: float | None = 30.0) -> Any:
+        """Run a coroutine on the loop and wait for its result."""
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return fut.result(timeout)
+
+    def stop(self) -> None:
+        if self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+        if not self._thread.is_alive():
+            self.loop.close()
+
+
+def split_hostport(endpoint: str, key: str) -> tuple[str, int]:
+    """`127.0.0.1:8890` -> ("127.0.0.1", 8890); `[::1]:80` works too. ValueError names `key`."""
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ValueError(f"{key}: expected host:port, got {endpoint!r}")
+    if int(port) > 65535:
+        raise ValueError(f"{key}: port must be 0-65535, got {port}")
+    return host.strip("[]"), int(port)
+
+
+class HttpApi:
+    """GET-only JSON API; routes can be added before or after `start()`."""
+
+    def __init__(self, endpoint: str = "127.0.0.1:8890") -> None:
+        self.endpoint = endpoint
+        self._routes: dict[str, tuple[Handler, str]] = {}
+        self._runner: web.AppRunner | None = None
+        self._loop_thread: EventLoopThread | None = None
+        self.port: int | None = None
+
+    def add_get(self, path: str, handler: Handler, content_type: str = "application/json") -> None:
+        if not path.startswith("/"):
+            raise ValueError(f"route path must start with '/', got {path!r}")
+        self._routes[path] = (handler, content_type)
+
+    def routes(self) -> list[str]:
+        return sorted(self._routes)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        route = self._routes.get(request.path)
+        if route is None:
+            return web.json_response(
+                {"error": f"no such route {request.path}", "routes": self.routes()}, status=404
+            )
+        handler, content_type = route
+        try:
+            result = await asyncio.to_thread(handler, dict(request.query))
+        except ApiError as exc:
+            return web.json_response({"error": exc.message}, status=exc.status)
+        except Exception:
+            _log.exception("HTTP API handler for %s failed", request.path)
+            message = f"internal error in {request.path}; see the sidecar log"
+            return web.json_response({"error": message}, status=500)
+        status = 200
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
+            status, result = result
+        if content_type == "application/json":
+            return web.Response(
+                text=json.dumps(result, default=str), status=status, content_type="application/json"
+            )
+        return web.Response(text=str(result), status=status, headers={"Content-Type": content_type})
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("GET", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        host, port = split_hostport(self.endpoint, "service.http.endpoint")
+        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+
+    def start(self, loop_thread: EventLoopThread) -> None:
+        self._loop_thread = loop_thread
+        try:
+            loop_thread.run(self._start())
+        except OSError as exc:
+            message = f"service.http.endpoint {self.endpoint}: cannot listen: {exc.strerror}"
+            raise OSError(exc.errno, message) from exc
+
+    def shutdown(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None and self._loop_thread is not None:
+            self._loop_thread.run(runner.cleanup(), timeout=10)

@@ -1,0 +1,124 @@
+"""Factory registry: every receiver, processor and exporter type the config loader can build.
+
+A component module registers its factory at import time::
+
+    from otelml_collector import registry
+    registry.register(DriftFactory())
+
+Built-in receivers/exporters live in this package; processor modules are imported from
+`PROCESSOR_MODULES` by `load_builtin()`. A module that does not exist (yet) is skipped; one that
+exists but fails to import is remembered, and asking for its type raises an error that says why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from otelml_collector.component import Factory
+
+__all__ = [
+    "BUILTIN_MODULES",
+    "KINDS",
+    "PROCESSOR_MODULES",
+    "UnknownComponentError",
+    "all_factories",
+    "get",
+    "load_builtin",
+    "register",
+    "types",
+]
+
+_log = logging.getLogger("otelml_collector.registry")
+
+KINDS = ("receiver", "processor", "exporter")
+
+BUILTIN_MODULES = ("otelml_collector.receiver", "otelml_collector.exporter")
+"""Modules of the built-in `otlp` receiver and `otlp`/`nop` exporters."""
+
+PROCESSOR_MODULES: dict[str, str] = {
+    "ml_extract": "otelml_collector.extraction",
+    "drift": "otelml_collector.processors.drift",
+    "quality": "otelml_collector.processors.quality",
+}
+"""Processor type -> module that registers it on import."""
+
+_factories: dict[tuple[str, str], Factory] = {}
+_import_errors: dict[str, str] = {}
+_lock = threading.Lock()
+_loaded = False
+
+
+class UnknownComponentError(KeyError):
+    """No factory is registered for a (kind, type)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+def register(factory: Factory) -> Factory:
+    """Register `factory` under (factory.kind, factory.type); re-registering the same type replaces it."""
+    kind, type_ = getattr(factory, "kind", None), getattr(factory, "type", None)
+    if kind not in KINDS:
+        raise ValueError(f"factory {factory!r}: kind must be one of {KINDS}, got {kind!r}")
+    if not isinstance(type_, str) or not type_ or "/" in type_:
+        raise ValueError(f"factory {factory!r}: type must be a non-empty string without '/', got {type_!r}")
+    with _lock:
+        _factories[(kind, type_)] = factory
+    return factory
+
+
+def load_builtin() -> None:
+    """Import the built-in component modules and every processor module that exists (once)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for module in (*BUILTIN_MODULES, *PROCESSOR_MODULES.values()):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                continue  # the module is not written yet
+            _record_failure(module, exc)
+        except Exception as exc:  # a broken component must not take the others down
+            _record_failure(module, exc)
+
+
+def _record_failure(module: str, exc: BaseException) -> None:
+    _import_errors[module] = f"{type(exc).__name__}: {exc}"
+    _log.error("component module %s failed to import: %s", module, exc, exc_info=exc)
+
+
+def get(kind: str, type_: str) -> Factory:
+    """The factory for `type_` (the part before '/' of an instance name) of `kind`."""
+    load_builtin()
+    base = type_.split("/", 1)[0]
+    with _lock:
+        factory = _factories.get((kind, base))
+    if factory is not None:
+        return factory
+    known = ", ".join(sorted(types(kind))) or "none"
+    hint = ""
+    module = PROCESSOR_MODULES.get(base) if kind == "processor" else None
+    if module and module in _import_errors:
+        hint = f" (module {module} failed to import: {_import_errors[module]})"
+    elif module:
+        hint = f" (module {module} is not installed)"
+    raise UnknownComponentError(f"unknown {kind} type {base!r}{hint}; known {kind} types: {known}")
+
+
+def types(kind: str) -> list[str]:
+    load_builtin()
+    with _lock:
+        return sorted(t for k, t in _factories if k == kind)
+
+
+def all_factories() -> list[Factory]:
+    """Every registered factory, receivers first, then processors, then exporters."""
+    load_builtin()
+    with _lock:
+        return [f for kind in KINDS for (k, _), f in sorted(_factories.items()) if k == kind]
