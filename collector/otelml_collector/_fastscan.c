@@ -1,0 +1,425 @@
+/* Fast scan of a serialized ExportTraceServiceRequest for otelml's ML records.
+ *
+ * Walks the protobuf wire format once, skips everything but inference spans and their `ml.*`
+ * attributes, and returns the same (spans, cells, strings) triple as the pure-Python reference in
+ * extraction_scan.py, which defines the semantics; tests check both agree on randomized requests.
+ * Any wire error raises ValueError and the caller falls back to the reference path.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_NONE = 0, K_STR = 1, K_BOOL = 2, K_INT = 3, K_DOUBLE = 4, K_ARRAY = 5 };
+enum { R_FEATURE = 0, R_PRED_VALUE = 1, R_PRED_SCORE = 2, R_SEGMENT = 3 };
+
+typedef struct {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint64_t end_time;
+    int32_t model, version, pid, nrows;
+} span_rec; /* 48 bytes, matches SPAN_DTYPE */
+
+typedef struct {
+    int32_t span, key, row;
+    int16_t role, kind;
+    int32_t str, pad;
+    int64_t inum;
+    double dnum;
+} cell_rec; /* 40 bytes, matches CELL_DTYPE */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+    uint64_t hash;
+    int32_t idx;
+} slot;
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} growbuf;
+
+typedef struct {
+    slot *slots;
+    size_t nslots, used;
+    PyObject *strings; /* list[str] */
+    growbuf spans, cells;
+    int32_t nspans;
+} state;
+
+typedef struct {
+    uint32_t field;
+    int wt;
+    uint64_t v;
+    const uint8_t *data;
+    size_t len;
+} fld;
+
+typedef struct {
+    int kind;
+    int64_t inum;
+    double dnum;
+    const uint8_t *s;
+    size_t slen;
+} anyv;
+
+static int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+    const uint8_t *p = *pp;
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70 && p < end; shift += 7) {
+        uint8_t b = *p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *pp = p;
+            *out = v;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static uint64_t le64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
+    uint64_t tag, n;
+    if (read_varint(pp, end, &tag)) return -1;
+    f->field = (uint32_t)(tag >> 3);
+    f->wt = (int)(tag & 7);
+    if (f->field == 0) return -1;
+    switch (f->wt) {
+    case 0:
+        return read_varint(pp, end, &f->v);
+    case 1:
+        if (end - *pp < 8) return -1;
+        f->v = le64(*pp);
+        *pp += 8;
+        return 0;
+    case 5:
+        if (end - *pp < 4) return -1;
+        *pp += 4;
+        return 0;
+    case 2:
+        if (read_varint(pp, end, &n)) return -1;
+        if (n > (uint64_t)(end - *pp)) return -1;
+        f->data = *pp;
+        f->len = (size_t)n;
+        *pp += n;
+        return 0;
+    default:
+        return -1; /* groups: left to the reference decoder */
+    }
+}
+
+static int gb_push(growbuf *g, const void *item, size_t size) {
+    if (g->len + size > g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 4096;
+        while (cap < g->len + size) cap *= 2;
+        char *nb = realloc(g->buf, cap);
+        if (!nb) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        g->buf = nb;
+        g->cap = cap;
+    }
+    memcpy(g->buf + g->len, item, size);
+    g->len += size;
+    return 0;
+}
+
+static uint64_t fnv1a(const uint8_t *p, size_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* Index of the string `p[:n]` in st->strings, adding it on first sight; -1 with an exception set. */
+static int32_t intern(state *st, const uint8_t *p, size_t n) {
+    if (st->used * 2 >= st->nslots) {
+        size_t ns = st->nslots * 2;
+        slot *nsl = calloc(ns, sizeof(slot));
+        if (!nsl) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (size_t i = 0; i < st->nslots; i++) {
+            if (!st->slots[i].p) continue;
+            size_t j = st->slots[i].hash & (ns - 1);
+            while (nsl[j].p) j = (j + 1) & (ns - 1);
+            nsl[j] = st->slots[i];
+        }
+        free(st->slots);
+        st->slots = nsl;
+        st->nslots = ns;
+    }
+    uint64_t h = fnv1a(p, n);
+    size_t j = h & (st->nslots - 1);
+    static const uint8_t empty = 0;
+    const uint8_t *key = n ? p : &empty; /* non-NULL marks a used slot */
+    while (st->slots[j].p) {
+        slot *s = &st->slots[j];
+        if (s->hash == h && s->len == n && memcmp(s->p, key, n) == 0) return s->idx;
+        j = (j + 1) & (st->nslots - 1);
+    }
+    PyObject *u = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
+    if (!u) return -1;
+    Py_ssize_t idx = PyList_GET_SIZE(st->strings);
+    int rc = PyList_Append(st->strings, u);
+    Py_DECREF(u);
+    if (rc) return -1;
+    st->slots[j].p = key;
+    st->slots[j].len = n;
+    st->slots[j].hash = h;
+    st->slots[j].idx = (int32_t)idx;
+    st->used++;
+    return (int32_t)idx;
+}
+
+/* AnyValue: the last oneof member present wins. */
+static int parse_any(const uint8_t *p, size_t n, anyv *out) {
+    const uint8_t *end = p + n;
+    fld f;
+    out->kind = K_NONE;
+    while (p < end) {
+        if (next_field(&p, end, &f)) return -1;
+        switch (f.field) {
+        case 1:
+            if (f.wt == 2) out->kind = K_STR, out->s = f.data, out->slen = f.len;
+            break;
+        case 2:
+            if (f.wt == 0) out->kind = K_BOOL, out->inum = f.v != 0;
+            break;
+        case 3:
+            if (f.wt == 0) out->kind = K_INT, out->inum = (int64_t)f.v;
+            break;
+        case 4:
+            if (f.wt == 1) {
+                uint64_t bits = f.v;
+                out->kind = K_DOUBLE;
+                memcpy(&out->dnum, &bits, 8);
+            }
+            break;
+        case 5:
+            if (f.wt == 2) out->kind = K_ARRAY, out->s = f.data, out->slen = f.len;
+            break;
+        case 6:
+        case 7:
+            if (f.wt == 2) out->kind = K_NONE;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int push_cell(state *st, int role, int32_t key, int32_t row, const anyv *v) {
+    cell_rec c;
+    memset(&c, 0, sizeof c);
+    c.span = st->nspans;
+    c.key = key;
+    c.row = row;
+    c.role = (int16_t)role;
+    c.str = -1;
+    c.kind = (int16_t)(v->kind == K_ARRAY ? K_NONE : v->kind);
+    if (v->kind == K_STR) {
+        c.str = intern(st, v->s, v->slen);
+        if (c.str < 0) return -1;
+    } else if (v->kind == K_BOOL || v->kind == K_INT) {
+        c.inum = v->inum;
+    } else if (v->kind == K_DOUBLE) {
+        c.dnum = v->dnum;
+    }
+    return gb_push(&st->cells, &c, sizeof c);
+}
+
+typedef struct {
+    int inference_attr;
+    int32_t model, version, pid;
+    int has_array;
+    int32_t maxlen;
+} span_ctx;
+
+#define KEY_IS(lit) (klen == sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
+#define KEY_HAS_PREFIX(lit) (klen > sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
+
+static int string_ref(state *st, const uint8_t *p, size_t n, int has_value, int32_t *out) {
+    anyv v;
+    *out = -1;
+    if (!has_value) return 0;
+    if (parse_any(p, n, &v)) return -1;
+    if (v.kind == K_STR) {
+        *out = intern(st, v.s, v.slen);
+        if (*out < 0) return -1;
+    }
+    return 0;
+}
+
+static int scan_kv(state *st, const uint8_t *p, size_t n, span_ctx *sc) {
+    const uint8_t *end = p + n, *key = NULL, *val = NULL;
+    size_t klen = 0, vlen = 0;
+    int has_value = 0;
+    fld f;
+    while (p < end) {
+        if (next_field(&p, end, &f)) return -1;
+        if (f.wt != 2) continue;
+        if (f.field == 1) key = f.data, klen = f.len;
+        else if (f.field == 2) val = f.data, vlen = f.len, has_value = 1;
+    }
+    if (klen < 4 || memcmp(key, "ml.", 3) != 0) return 0;
+    int role;
+    int32_t kref = -1;
+    if (KEY_IS("ml.operation.name")) {
+        anyv v;
+        sc->inference_attr = 0;
+        if (has_value) {
+            if (parse_any(val, vlen, &v)) return -1;
+            sc->inference_attr = v.kind == K_STR && v.slen == 9 && memcmp(v.s, "inference", 9) == 0;
+        }
+        return 0;
+    }
+    if (KEY_IS("ml.model.name")) return string_ref(st, val, vlen, has_value, &sc->model);
+    if (KEY_IS("ml.model.version")) return string_ref(st, val, vlen, has_value, &sc->version);
+    if (KEY_IS("ml.prediction.id")) return string_ref(st, val, vlen, has_value, &sc->pid);
+    if (KEY_IS("ml.prediction.value")) {
+        role = R_PRED_VALUE;
+    } else if (KEY_IS("ml.prediction.score")) {
+        role = R_PRED_SCORE;
+    } else if (KEY_HAS_PREFIX("ml.feature.")) {
+        role = R_FEATURE;
+        kref = intern(st, key + 11, klen - 11);
+        if (kref < 0) return -1;
+    } else if (KEY_HAS_PREFIX("ml.segment.")) {
+        role = R_SEGMENT;
+        kref = intern(st, key + 11, klen - 11);
+        if (kref < 0) return -1;
+    } else {
+        return 0;
+    }
+    anyv v;
+    v.kind = K_NONE;
+    if (has_value && parse_any(val, vlen, &v)) return -1;
+    if (v.kind != K_ARRAY) return push_cell(st, role, kref, -1, &v);
+    const uint8_t *q = v.s, *qend = v.s + v.slen;
+    int32_t row = 0;
+    while (q < qend) {
+        if (next_field(&q, qend, &f)) return -1;
+        if (f.field != 1 || f.wt != 2) continue;
+        anyv e;
+        if (parse_any(f.data, f.len, &e)) return -1;
+        if (e.kind == K_ARRAY) e.kind = K_NONE;
+        if (push_cell(st, role, kref, row, &e)) return -1;
+        row++;
+    }
+    sc->has_array = 1;
+    if (row > sc->maxlen) sc->maxlen = row;
+    return 0;
+}
+
+static int scan_span(state *st, const uint8_t *p, size_t n) {
+    const uint8_t *end = p + n, *name = NULL;
+    size_t name_len = 0, cells_before = st->cells.len;
+    span_rec rec;
+    span_ctx sc = {0, -1, -1, -1, 0, 0};
+    fld f;
+    memset(&rec, 0, sizeof rec);
+    while (p < end) {
+        if (next_field(&p, end, &f)) return -1;
+        switch (f.field) {
+        case 1:
+            if (f.wt == 2) {
+                memset(rec.trace_id, 0, 16);
+                memcpy(rec.trace_id, f.data, f.len < 16 ? f.len : 16);
+            }
+            break;
+        case 2:
+            if (f.wt == 2) {
+                memset(rec.span_id, 0, 8);
+                memcpy(rec.span_id, f.data, f.len < 8 ? f.len : 8);
+            }
+            break;
+        case 5:
+            if (f.wt == 2) name = f.data, name_len = f.len;
+            break;
+        case 8:
+            if (f.wt == 1) rec.end_time = f.v;
+            break;
+        case 9:
+            if (f.wt == 2 && scan_kv(st, f.data, f.len, &sc)) return -1;
+            break;
+        }
+    }
+    int named = name_len >= 10 && memcmp(name, "inference ", 10) == 0;
+    if (!sc.inference_attr && !named) {
+        st->cells.len = cells_before;
+        return 0;
+    }
+    if (sc.model < 0 && named && name_len > 10) {
+        sc.model = intern(st, name + 10, name_len - 10);
+        if (sc.model < 0) return -1;
+    }
+    rec.model = sc.model;
+    rec.version = sc.version;
+    rec.pid = sc.pid;
+    rec.nrows = sc.has_array ? sc.maxlen : 1;
+    if (gb_push(&st->spans, &rec, sizeof rec)) return -1;
+    st->nspans++;
+    return 0;
+}
+
+/* Walk nested messages: field `want` (LEN) of each level, down to spans at depth 2. */
+static int scan_level(state *st, const uint8_t *p, size_t n, int depth) {
+    const uint8_t *end = p + n;
+    fld f;
+    uint32_t want = depth == 0 ? 1 : 2;
+    while (p < end) {
+        if (next_field(&p, end, &f)) return -1;
+        if (f.field != want || f.wt != 2) continue;
+        int rc = depth == 2 ? scan_span(st, f.data, f.len) : scan_level(st, f.data, f.len, depth + 1);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+static PyObject *fastscan_scan(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    state st;
+    memset(&st, 0, sizeof st);
+    st.nslots = 256;
+    st.slots = calloc(st.nslots, sizeof(slot));
+    st.strings = PyList_New(0);
+    PyObject *result = NULL;
+    if (!st.slots || !st.strings) {
+        if (!st.slots) PyErr_NoMemory();
+        goto done;
+    }
+    if (scan_level(&st, (const uint8_t *)view.buf, (size_t)view.len, 0)) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "malformed ExportTraceServiceRequest");
+        goto done;
+    }
+    result = Py_BuildValue("(y#y#O)", st.spans.buf ? st.spans.buf : "", (Py_ssize_t)st.spans.len,
+                           st.cells.buf ? st.cells.buf : "", (Py_ssize_t)st.cells.len, st.strings);
+done:
+    free(st.slots);
+    free(st.spans.buf);
+    free(st.cells.buf);
+    Py_XDECREF(st.strings);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan", fastscan_scan, METH_O,
+     "scan(data) -> (spans: bytes, cells: bytes, strings: list[str]) for the inference spans of a "
+     "serialized ExportTraceServiceRequest; ValueError on malformed input."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fastscan", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__fastscan(void) { return PyModule_Create(&module); }
