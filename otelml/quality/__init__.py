@@ -1,0 +1,42 @@
+"""otelml's data-quality gate: expectations checked on a table, in a pipeline or in the sidecar.
+
+Python API (Airflow/Kubeflow tasks)::
+
+    import pandas as pd
+    from otelml import quality
+
+    result = quality.validate(pd.read_parquet("batch.parquet"), "expectations.yaml",
+                              baseline="baseline.json")
+    if not result.success:
+        raise RuntimeError(f"{len(result.failed)} expectations failed")
+
+`expectations` is a path to an otelml YAML file or a Great Expectations suite JSON, an already-parsed
+mapping of either, or a list of `Expectation`. The file format and the GE mapping are documented in
+docs/quality.md; the same checks run as `otelml validate` and as the sidecar's `quality` processor.
+"""
+
+from __future__ import annotations
+
+from otelml.quality._checks import CheckContext, run_check
+from otelml.quality._errors import DataFileError, ExpectationFileError, QualityError
+from otelml.quality._ge import GE_TYPES
+from otelml.quality._loader import load_expectations, parse_expectations
+from otelml.quality._model import Example, Expectation, ExpectationResult, Result
+from otelml.quality._validate import read_data, validate
+
+__all__ = [
+    "GE_TYPES",
+    "CheckContext",
+    "DataFileError",
+    "Example",
+    "Expectation",
+    "ExpectationFileError",
+    "ExpectationResult",
+    "QualityError",
+    "Result",
+    "load_expectations",
+    "parse_expectations",
+    "read_data",
+    "run_check",
+    "validate",
+]
