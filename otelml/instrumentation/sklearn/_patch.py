@@ -1,0 +1,163 @@
+"""Where the prediction methods live, and how they are wrapped and restored.
+
+sklearn resolves ``predict``/``predict_proba``/... on many classes: mixins (``LinearClassifierMixin``),
+concrete estimators, and ``available_if`` descriptors (``Pipeline``, ``SearchCV``, ...). Patching
+``BaseEstimator`` alone would miss all of them, and importing every estimator module up front
+(``all_estimators()``) costs seconds at start-up. So:
+
+- at ``instrument()`` every already-imported subclass of ``BaseEstimator`` is visited, and a hook on
+  ``BaseEstimator.__init_subclass__`` visits each class defined later (sklearn modules imported later
+  and the user's own estimator classes alike);
+- for each class and method the function is wrapped where it is defined (the first class in the MRO
+  holding it), once; for an ``available_if`` descriptor its ``fn`` is wrapped, so availability checks
+  keep working;
+- joblib thread workers do not inherit the caller's context, so sklearn's ``Parallel`` is patched to
+  mark the work it runs on behalf of an instrumented call (a threaded RandomForest is still one span).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import wrapt
+
+from otelml.instrumentation.sklearn import _wrapper
+
+METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+
+_lock = threading.RLock()
+# (owner class, method name) -> (descriptor or None, original function)
+_patched: dict[tuple[type, str], tuple[Any, Any]] = {}
+_hook_installed: list[Any] = []  # [original __init_subclass__ in BaseEstimator.__dict__ or None]
+_parallel: list[tuple[type, str, Any]] = []
+
+
+def _make(method: str, fn: Any) -> Any:
+    return wrapt.FunctionWrapper(fn, functools.partial(_wrapper.call, method))
+
+
+def patch_class(cls: type) -> None:
+    """Wrap the prediction methods ``cls`` resolves, where they are defined."""
+    for method in METHODS:
+        for owner in cls.__mro__:
+            attr = owner.__dict__.get(method)
+            if attr is not None:
+                break
+        else:
+            continue
+        key = (owner, method)
+        if key in _patched:
+            continue
+        with _lock:
+            if key in _patched:
+                continue
+            if type(attr).__name__ == "_AvailableIfDescriptor" and hasattr(attr, "fn"):
+                original = attr.fn
+                if not isinstance(original, wrapt.FunctionWrapper):
+                    attr.fn = _make(method, original)
+                    _patched[key] = (attr, original)
+            elif callable(attr) and hasattr(attr, "__code__"):
+                setattr(owner, method, _make(method, attr))
+                _patched[key] = (None, attr)
+
+
+def _subclasses(root: type) -> list[type]:
+    seen: set[type] = set()
+    stack, out = [root], []
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            if sub not in seen:
+                seen.add(sub)
+                out.append(sub)
+                stack.append(sub)
+    return out
+
+
+def patch_all() -> None:
+    """Wrap every estimator class defined now and, through a subclass hook, every one defined later."""
+    from sklearn.base import BaseEstimator
+
+    with _lock:
+        if not _hook_installed:
+            original = BaseEstimator.__dict__.get("__init_subclass__")
+            _hook_installed.append(original)
+
+            def __init_subclass__(cls: type, **kwargs: Any) -> None:
+                if original is not None:
+                    original.__func__(cls, **kwargs)
+                else:
+                    super(BaseEstimator, cls).__init_subclass__(**kwargs)
+                try:
+                    patch_class(cls)
+                except Exception as exc:
+                    _wrapper.log_once(f"patching {cls.__name__}", exc)
+
+            BaseEstimator.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
+        for cls in [BaseEstimator, *_subclasses(BaseEstimator)]:
+            try:
+                patch_class(cls)
+            except Exception as exc:
+                _wrapper.log_once(f"patching {cls.__name__}", exc)
+        _patch_parallel()
+
+
+def _patch_parallel() -> None:
+    try:
+        from sklearn.utils import parallel
+    except ImportError:
+        return
+    if _parallel or not hasattr(parallel, "_FuncWrapper"):
+        return
+
+    def parallel_call(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if args and _wrapper._inside.get():
+            args = (_mark(args[0]), *args[1:])
+        return wrapped(*args, **kwargs)
+
+    def func_call(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if instance is not None and instance.__dict__.get("_otelml_inside"):
+            token = _wrapper._inside.set(True)
+            try:
+                return wrapped(*args, **kwargs)
+            finally:
+                _wrapper._inside.reset(token)
+        return wrapped(*args, **kwargs)
+
+    for owner, name, wrapper in ((parallel.Parallel, "__call__", parallel_call),
+                                 (parallel._FuncWrapper, "__call__", func_call)):
+        original = owner.__dict__[name]
+        setattr(owner, name, wrapt.FunctionWrapper(original, wrapper))
+        _parallel.append((owner, name, original))
+
+
+def _mark(iterable: Any) -> Any:
+    for item in iterable:
+        try:
+            item[0]._otelml_inside = True
+        except Exception:
+            pass
+        yield item
+
+
+def unpatch_all() -> None:
+    """Restore every original function and remove the subclass hook."""
+    from sklearn.base import BaseEstimator
+
+    with _lock:
+        for (owner, method), (descriptor, original) in _patched.items():
+            if descriptor is not None:
+                descriptor.fn = original
+            else:
+                setattr(owner, method, original)
+        _patched.clear()
+        if _hook_installed:
+            original_hook = _hook_installed.pop()
+            if original_hook is None:
+                del BaseEstimator.__init_subclass__
+            else:
+                BaseEstimator.__init_subclass__ = original_hook  # type: ignore[method-assign]
+        while _parallel:
+            owner, name, original = _parallel.pop()
+            setattr(owner, name, original)
