@@ -228,6 +228,10 @@ def _check_params(kind: str, p: dict[str, Any]) -> dict[str, Any]:
         method, threshold = p.get("method"), _number(p, "threshold")
         if method is not None and not isinstance(method, str):
             raise _ParamError("method", f"expected a drift method name, got {method!r}")
+        from otelml.quality._drift import validate_method
+
+        if problem := validate_method(method):
+            raise _ParamError("method", problem)
         return {"method": method, "threshold": threshold}
     if kind == "freshness":
         return {"max_age": parse_duration(p.get("max_age"))}
