@@ -42,7 +42,7 @@ P_VALUE_METHODS = frozenset({"chi2"})  # drift when the value is BELOW the thres
 DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType(
     {"psi": 0.2, "ks": 0.1, "js": 0.1, "wasserstein": 0.1, "chi2": 0.05, "linf": 0.1}
 )
-DEFAULT_MIN_SAMPLES = 500
+DEFAULT_MIN_SAMPLES = 1000
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,9 @@ def _raw(method: str, profile: Profile, window: Window) -> tuple[float, np.ndarr
     if method == "wasserstein":
         if not isinstance(profile, NumericProfile) or not isinstance(window, NumericWindow):
             raise ValueError("wasserstein needs a numeric profile and window")
-        return _methods.wasserstein(ref, cur, profile.edges, window.min, window.max, profile.scale)
+        return _methods.wasserstein(
+            ref, profile.sums, cur, window.sums, profile.edges, window.min, window.max, profile.scale
+        )
     return getattr(_methods, method)(ref, cur)  # type: ignore[no-any-return]
 
 

@@ -85,22 +85,39 @@ def chi2(ref: np.ndarray, cur: np.ndarray) -> tuple[float, np.ndarray]:
 
 
 def wasserstein(
-    ref: np.ndarray, cur: np.ndarray, edges: np.ndarray, low: float, high: float, scale: float
+    ref: np.ndarray,
+    ref_sums: np.ndarray,
+    cur: np.ndarray,
+    cur_sums: np.ndarray,
+    edges: np.ndarray,
+    low: float,
+    high: float,
+    scale: float,
 ) -> tuple[float, np.ndarray]:
-    """Wasserstein-1 distance between binned distributions, divided by ``scale``.
+    """Wasserstein-1 distance ``integral |F_ref - F_cur| dx`` between binned distributions, over ``scale``.
 
-    ``edges`` are the interior edges (bins: below ``edges[0]``, between consecutive edges, above
-    ``edges[-1]``); ``low``/``high`` close the outer bins (the smallest/largest value seen). Values are
-    taken as uniform within a bin, so each cumulative distribution is piecewise linear and
-    ``∫|F_ref - F_cur|`` is exact per bin. Contributions are the per-bin integrals / scale (sum = value)."""
+    Bins are: below ``edges[0]``, between consecutive edges, above ``edges[-1]``; ``low``/``high`` bound
+    every value (the smallest/largest seen). With each bin's count and sum of values, the integral of
+    ``F_ref - F_cur`` over a bin is exact (``integral_a^b F = (b - a) F(b) - sum(x - a) / N``), so the
+    result is exact wherever the two CDFs do not cross inside a bin; in a bin where they cross the
+    CDFs are taken as linear. Contributions are the per-bin integrals / scale (they sum to the value)."""
     bounds = np.concatenate(([min(low, edges[0])], edges, [max(high, edges[-1])]))
-    widths = np.diff(bounds)
-    d = np.concatenate(([0.0], np.cumsum(_proportions(ref)) - np.cumsum(_proportions(cur))))
+    lower, widths = bounds[:-1], np.diff(bounds)
+
+    def per_bin(counts: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total = float(counts.sum())
+        if total <= 0:
+            raise ValueError("cannot compute drift on an empty distribution (no values in any bin)")
+        cdf = np.cumsum(counts) / total
+        return cdf, widths * cdf - (sums - lower * counts) / total
+
+    cdf_ref, int_ref = per_bin(ref, ref_sums)
+    cdf_cur, int_cur = per_bin(cur, cur_sums)
+    exact = np.abs(int_ref - int_cur)
+    d = np.concatenate(([0.0], cdf_ref - cdf_cur))
     d0, d1 = d[:-1], d[1:]
     a0, a1 = np.abs(d0), np.abs(d1)
-    same_sign = d0 * d1 >= 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        crossing = np.where(a0 + a1 > 0, (d0**2 + d1**2) / (2.0 * (a0 + a1)), 0.0)
-    per_bin = widths * np.where(same_sign, 0.5 * (a0 + a1), crossing)
-    per_bin = per_bin / scale
-    return float(per_bin.sum()), per_bin
+        linear = np.where(a0 + a1 > 0, widths * (d0**2 + d1**2) / (2.0 * (a0 + a1)), 0.0)
+    terms = np.where(d0 * d1 < 0, np.maximum(exact, linear), exact) / scale
+    return float(terms.sum()), terms

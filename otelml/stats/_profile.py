@@ -60,6 +60,7 @@ class NumericProfile:
 
     edges: np.ndarray
     counts: np.ndarray
+    sums: np.ndarray
     count: int
     null_count: int
     min: float
@@ -76,8 +77,12 @@ class NumericProfile:
             raise ValueError("edges must be at least 2 finite, non-decreasing numbers")
         if counts.shape != (len(edges) + 1,) or np.any(counts < 0):
             raise ValueError(f"counts must be {len(edges) + 1} non-negative integers (len(edges) + 1)")
+        sums = np.asarray(self.sums, dtype=np.float64)
+        if sums.shape != counts.shape or not np.all(np.isfinite(sums)):
+            raise ValueError(f"sums must be {len(counts)} finite numbers (one per bin)")
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "sums", sums)
         object.__setattr__(self, "_search", _search_edges(edges))
         object.__setattr__(self, "_groups", _coarse_groups(counts))
 
@@ -129,6 +134,7 @@ class NumericProfile:
             "std": self.std,
             "edges": self.edges.tolist(),
             "counts": self.counts.tolist(),
+            "sums": self.sums.tolist(),
         }
 
 
@@ -232,11 +238,14 @@ def profile_numeric(values: Any, bins: int = DEFAULT_BINS, column: str | None = 
     if len(edges) == 1:
         edges = np.repeat(edges, 2)  # constant column: one interior bin holding exactly that value
     search = _search_edges(edges)
-    counts = np.bincount(np.searchsorted(search, finite, side="right"), minlength=len(edges) + 1)
+    idx = np.searchsorted(search, finite, side="right")
+    counts = np.bincount(idx, minlength=len(edges) + 1)
+    sums = np.bincount(idx, weights=finite, minlength=len(edges) + 1)
     std = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
     return NumericProfile(
         edges=edges,
         counts=counts,
+        sums=sums,
         count=count,
         null_count=count - int(finite.size),
         min=float(finite.min()),
@@ -295,6 +304,7 @@ def profile_from_dict(data: Mapping[str, Any]) -> Profile:
         return NumericProfile(
             edges=np.asarray(data["edges"], dtype=np.float64),
             counts=np.asarray(data["counts"], dtype=np.int64),
+            sums=np.asarray(data["sums"], dtype=np.float64),
             count=int(data["count"]),
             null_count=int(data["null_count"]),
             min=float(data["min"]),

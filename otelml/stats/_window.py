@@ -1,8 +1,9 @@
 """Streaming, mergeable window state over a profile's bins.
 
 A window is what the sidecar keeps per model/version/feature while predictions arrive: counts per bin
-(``np.searchsorted`` + ``np.bincount`` over a column of values), plus for numeric features the running
-count/mean/M2/min/max (Chan et al.'s parallel update). Its memory depends on the number of bins only,
+(``np.searchsorted`` + ``np.bincount`` over a column of values), plus for numeric features the sum of
+the values per bin (for an exact Wasserstein distance) and the running count/mean/M2/min/max (Chan et
+al.'s parallel update). Its memory depends on the number of bins only,
 never on the number of values. ``merge`` combines two windows exactly as if their values had been fed
 to one; ``to_dict``/``window_from_dict`` round-trip through JSON for checkpoints.
 """
@@ -72,13 +73,14 @@ def category_keys(values: Any) -> np.ndarray:
 
 
 class NumericWindow:
-    """Counts over a numeric profile's bins plus running moments of the values."""
+    """Counts and sums of values over a numeric profile's bins plus running moments of the values."""
 
     kind = "numeric"
 
     def __init__(self, profile: NumericProfile) -> None:
         self.profile = profile
         self.counts = np.zeros(profile.n_bins, dtype=np.int64)
+        self.sums = np.zeros(profile.n_bins, dtype=np.float64)
         self.nulls = 0
         self.mean = 0.0
         self.m2 = 0.0
@@ -105,6 +107,7 @@ class NumericWindow:
         if good.size:
             n_a = self.n
             self.counts += np.bincount(bins[ok], minlength=len(self.counts))
+            self.sums += np.bincount(bins[ok], weights=good, minlength=len(self.sums))
             mean_b = float(good.mean())
             m2_b = float(((good - mean_b) ** 2).sum())
             self._combine(n_a, int(good.size), mean_b, m2_b, float(good.min()), float(good.max()))
@@ -125,10 +128,10 @@ class NumericWindow:
         """A new window equal to one fed with both windows' values."""
         _check_same(self, other)
         out = NumericWindow(self.profile)
-        out.counts = self.counts.copy()
+        out.counts = self.counts + other.counts
+        out.sums = self.sums + other.sums
         out.nulls = self.nulls
         out.mean, out.m2, out.min, out.max = self.mean, self.m2, self.min, self.max
-        out.counts += other.counts
         out.nulls += other.nulls
         out._combine(self.n, other.n, other.mean, other.m2, other.min, other.max)
         return out
@@ -138,6 +141,7 @@ class NumericWindow:
         return {
             "kind": "numeric",
             "counts": self.counts.tolist(),
+            "sums": self.sums.tolist(),
             "nulls": self.nulls,
             "mean": self.mean,
             "m2": self.m2,
@@ -200,6 +204,10 @@ def window_from_dict(data: Mapping[str, Any], profile: Profile) -> Window:
     window.counts = counts.copy()
     window.nulls = int(data["nulls"])
     if isinstance(window, NumericWindow):
+        sums = np.asarray(data["sums"], dtype=np.float64)
+        if sums.shape != counts.shape:
+            raise ValueError(f"saved window has {sums.size} sums for {counts.size} bins")
+        window.sums = sums
         window.mean = float(data["mean"])
         window.m2 = float(data["m2"])
         window.min = math.inf if data["min"] is None else float(data["min"])
