@@ -1,0 +1,338 @@
+"""Turn a `Scan` of inference spans into columnar `ModelBatch`es under bounded state.
+
+Rules (shared by the fast and the reference scan, so both give identical batches):
+
+- one batch per (model, version), in order of first appearance; spans without a model are dropped
+  and counted;
+- a span gives `nrows` rows; a scalar value applies to every row of its span, an array element to
+  its row; rows an attribute does not cover are missing (NaN / None);
+- a feature's type is fixed by the first valid value seen for it (per model): a string makes it
+  categorical, a bool/int/double numeric. Values of the other type, non-finite numbers, and
+  bytes/maps/nested arrays/empty values are missing and counted in `invalid[feature]`
+  (`invalid["ml.prediction.value"]`, `["ml.prediction.score"]`, `["ml.segment.<key>"]` likewise);
+- segments are strings; bool and int values are written as "true"/"false" and decimal;
+- caps: `max_models` (model, version) pairs, `max_features_per_model` features + segment keys,
+  `max_categories_per_feature` distinct values per categorical feature/segment/prediction (others
+  become `OTHER`). What a cap refuses is counted in `Outcome.capped`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from otelml_collector.extraction_scan import (
+    KIND_BOOL,
+    KIND_DOUBLE,
+    KIND_INT,
+    KIND_STR,
+    ROLE_FEATURE,
+    ROLE_PRED_SCORE,
+    ROLE_PRED_VALUE,
+    ROLE_SEGMENT,
+    Scan,
+)
+from otelml_collector.records import ModelBatch, ModelKey
+
+__all__ = ["OTHER", "PREDICTION_SCORE", "PREDICTION_VALUE", "Caps", "Outcome", "Schema", "assemble"]
+
+OTHER = "__other__"
+"""Value of a categorical cell whose category did not fit under `max_categories_per_feature`."""
+PREDICTION_VALUE = "ml.prediction.value"
+PREDICTION_SCORE = "ml.prediction.score"
+SEGMENT_PREFIX = "ml.segment."
+
+_NUMERIC, _CATEGORICAL = "numeric", "categorical"
+
+
+@dataclass(frozen=True)
+class Caps:
+    max_models: int = 100
+    max_features_per_model: int = 500
+    max_categories_per_feature: int = 1000
+
+
+@dataclass
+class _ModelSchema:
+    kinds: dict[str, str] = field(default_factory=dict)  # feature / "ml.segment.k" / prediction -> kind
+    categories: dict[str, set[str]] = field(default_factory=dict)
+
+
+class Schema:
+    """What the extractor has learnt so far, bounded by `Caps`: models, their features' types and
+    categories. Not thread-safe: callers serialise `assemble`."""
+
+    def __init__(self, caps: Caps) -> None:
+        self.caps = caps
+        self.models: dict[ModelKey, _ModelSchema] = {}
+
+
+@dataclass
+class Outcome:
+    batches: list[ModelBatch]
+    spans: int = 0
+    rows: int = 0
+    dropped_no_model: int = 0
+    capped: Counter[str] = field(default_factory=Counter)  # "models" | "features" | "categories" -> values
+
+
+def assemble(scan: Scan, schema: Schema) -> Outcome:
+    out = Outcome([])
+    spans, cells = scan.spans, scan.cells
+    if len(spans) == 0:
+        return out
+    strings = np.array([*scan.strings, None], dtype=object)  # index -1 -> None
+    has_model = spans["model"] >= 0
+    out.dropped_no_model = int((~has_model).sum())
+    group_key = (spans["model"].astype(np.int64) << 32) | (spans["version"].astype(np.int64) & 0xFFFFFFFF)
+    group_key[~has_model] = -1
+    uniq, first, inverse = np.unique(group_key, return_index=True, return_inverse=True)
+    nrows = spans["nrows"].astype(np.int64)
+    columns = _Cells.of(cells)
+    for g in np.argsort(first, kind="stable"):
+        if uniq[g] < 0:
+            continue
+        span_idx = np.flatnonzero(inverse == g)
+        model = strings[spans["model"][span_idx[0]]]
+        version = strings[spans["version"][span_idx[0]]] or ""
+        model_schema = schema.models.get((model, version))
+        if model_schema is None:
+            if len(schema.models) >= schema.caps.max_models:
+                out.capped["models"] += len(span_idx)
+                continue
+            model_schema = schema.models[(model, version)] = _ModelSchema()
+        batch = _batch(
+            model, version, span_idx, spans, nrows, columns, strings, model_schema, schema.caps, out
+        )
+        out.spans += len(span_idx)
+        out.rows += len(batch)
+        out.batches.append(batch)
+    return out
+
+
+class _Cells:
+    """The scan's cells as plain contiguous columns (fancy-indexing a packed structured array is ~50x
+    slower), plus per-cell number / validity computed once for all columns."""
+
+    __slots__ = ("inum", "key", "kind", "num_ok", "number", "role", "row", "span", "str", "str_ok")
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, columns[name])
+
+    @classmethod
+    def of(cls, cells: np.ndarray) -> _Cells:
+        cols = {
+            name: np.ascontiguousarray(cells[name]) for name in ("inum", "key", "kind", "role", "row", "span")
+        }
+        cols["str"] = np.ascontiguousarray(cells["str"])
+        kind = cols["kind"]
+        number = np.where(kind == KIND_DOUBLE, cells["dnum"], cols["inum"].astype(np.float64))
+        cols["number"] = number
+        cols["num_ok"] = ((kind == KIND_BOOL) | (kind == KIND_INT) | (kind == KIND_DOUBLE)) & np.isfinite(
+            number
+        )
+        cols["str_ok"] = kind == KIND_STR
+        return cls(cols)
+
+    def __len__(self) -> int:
+        return len(self.span)
+
+    def take(self, index: np.ndarray) -> _Cells:
+        return _Cells({name: getattr(self, name)[index] for name in self.__slots__})
+
+
+def _batch(
+    model: str,
+    version: str,
+    span_idx: np.ndarray,
+    spans: np.ndarray,
+    nrows: np.ndarray,
+    all_cells: _Cells,
+    strings: np.ndarray,
+    model_schema: _ModelSchema,
+    caps: Caps,
+    out: Outcome,
+) -> ModelBatch:
+    span_rows = nrows[span_idx]
+    n = int(span_rows.sum())
+    batch = ModelBatch(
+        model=model,
+        version=version,
+        trace_id=np.repeat(spans["trace_id"][span_idx], span_rows, axis=0),
+        span_id=np.repeat(spans["span_id"][span_idx], span_rows, axis=0),
+        time_unix_nano=np.repeat(spans["end_time"][span_idx].astype(np.int64), span_rows),
+        prediction_id=strings[np.repeat(spans["pid"][span_idx], span_rows)].tolist(),
+    )
+    if n == 0 or len(all_cells) == 0:
+        return batch
+    base = np.full(len(spans), -1, dtype=np.int64)  # first row of each span of this batch
+    base[span_idx] = np.cumsum(span_rows) - span_rows
+    everything = len(span_idx) == len(spans)
+    cells = all_cells if everything else all_cells.take(np.flatnonzero(base[all_cells.span] >= 0))
+    if len(cells) == 0:
+        return batch
+    if everything and (span_rows == 1).all():  # the common case: one row per span, span i is row i
+        rows = cells.span.astype(np.int64)
+    else:
+        cells, rows = _cell_rows(cells, nrows, base)
+    code = cells.role.astype(np.int64) * (len(strings) + 1) + cells.key + 1
+    present = np.bincount(code).astype(bool)
+    dense = (np.cumsum(present) - 1)[code]
+    if int(present.sum()) <= np.iinfo(np.uint16).max:
+        dense = dense.astype(np.uint16)  # numpy radix-sorts small integers when asked for a stable sort
+    order = np.argsort(dense, kind="stable")
+    rows, dense = rows[order], dense[order]
+    same_column = np.diff(dense) == 0
+    repeated = bool((same_column & (np.diff(rows) <= 0)).any())  # a key twice on one span
+    bounds = np.flatnonzero(~same_column) + 1
+    for start, stop in zip([0, *bounds.tolist()], [*bounds.tolist(), len(dense)], strict=True):
+        keep = _last_per_row(rows[start:stop]) + start if repeated else slice(start, stop)
+        _column(batch, n, cells, order[keep], rows[keep], strings, model_schema, caps, out)
+    return batch
+
+
+def _cell_rows(cells: _Cells, nrows: np.ndarray, base: np.ndarray) -> tuple[_Cells, np.ndarray]:
+    """The batch row of every cell; a scalar cell of a span with k != 1 rows becomes k cells (k rows)."""
+    scalar = cells.row < 0
+    span_rows = nrows[cells.span]
+    if not (scalar & (span_rows != 1)).any():
+        return cells, base[cells.span] + np.where(scalar, 0, cells.row)
+    reps = np.where(scalar, span_rows, 1)
+    index = np.repeat(np.arange(len(cells)), reps)
+    offset = np.arange(len(index)) - np.repeat(np.cumsum(reps) - reps, reps)
+    cells = cells.take(index)
+    return cells, base[cells.span] + np.where(cells.row < 0, offset, cells.row)
+
+
+def _last_per_row(rows: np.ndarray) -> np.ndarray:
+    """Indices keeping only the last cell for each row (a key repeated on one span: last wins)."""
+    _, last_rev = np.unique(rows[::-1], return_index=True)
+    return np.sort(len(rows) - 1 - last_rev)
+
+
+def _column(
+    batch: ModelBatch,
+    n: int,
+    cells: _Cells,
+    index: np.ndarray,
+    rows: np.ndarray,
+    strings: np.ndarray,
+    model_schema: _ModelSchema,
+    caps: Caps,
+    out: Outcome,
+) -> None:
+    """One column of `batch` from the cells at `index` (one (role, key), strictly increasing `rows`)."""
+    first = index[0]
+    role = int(cells.role[first])
+    if role == ROLE_FEATURE:
+        name = strings[cells.key[first]]
+    elif role == ROLE_SEGMENT:
+        name = SEGMENT_PREFIX + strings[cells.key[first]]
+    else:
+        name = PREDICTION_VALUE if role == ROLE_PRED_VALUE else PREDICTION_SCORE
+    kind = model_schema.kinds.get(name)
+    if kind is None:
+        kind = _first_kind(cells, index, role)
+        if kind is None:  # nothing valid yet: the type stays open
+            batch.invalid[name] = len(rows)
+            return
+        if role in (ROLE_FEATURE, ROLE_SEGMENT):
+            features = sum(1 for k in model_schema.kinds if k not in (PREDICTION_VALUE, PREDICTION_SCORE))
+            if features >= caps.max_features_per_model:
+                out.capped["features"] += len(rows)
+                return
+        model_schema.kinds[name] = kind
+    dense = len(rows) == n  # strictly increasing rows, one per batch row: rows == arange(n)
+    if kind == _NUMERIC:
+        valid = cells.num_ok[index]
+        values = cells.number[index]
+        if dense:
+            column = np.where(valid, values, np.nan)
+        else:
+            column = np.full(n, np.nan)
+            column[rows[valid]] = values[valid]
+    else:
+        if role == ROLE_SEGMENT:
+            values, valid = _segment_values(cells, index, strings)
+        else:
+            valid = cells.str_ok[index]
+            values = strings[cells.str[index]]  # None where the cell is not a string
+        values = _cap_categories(values, valid, model_schema, name, caps, out)
+        if dense:
+            column = values
+        else:
+            column = np.full(n, None, dtype=object)
+            column[rows[valid]] = values[valid]
+    bad = len(rows) - int(np.count_nonzero(valid))
+    if bad:
+        batch.invalid[name] = bad
+    if role == ROLE_FEATURE:
+        (batch.numeric if kind == _NUMERIC else batch.categorical)[name] = column
+    elif role == ROLE_SEGMENT:
+        batch.segments[name[len(SEGMENT_PREFIX) :]] = column
+    elif role == ROLE_PRED_VALUE:
+        batch.prediction_value = column
+    else:
+        batch.prediction_score = column
+
+
+def _first_kind(cells: _Cells, index: np.ndarray, role: int) -> str | None:
+    if role == ROLE_SEGMENT:
+        return _CATEGORICAL
+    valid = cells.num_ok[index]
+    is_str = cells.str_ok[index]
+    if role != ROLE_PRED_SCORE:
+        valid = valid | is_str
+    first = np.flatnonzero(valid)
+    if len(first) == 0:
+        return None
+    return _CATEGORICAL if is_str[first[0]] else _NUMERIC
+
+
+def _segment_values(cells: _Cells, index: np.ndarray, strings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    kind = cells.kind[index]
+    values = strings[cells.str[index]]
+    numeric = (kind == KIND_BOOL) | (kind == KIND_INT)
+    inum = cells.inum[index]
+    for i in np.flatnonzero(numeric):
+        value = int(inum[i])
+        values[i] = ("true" if value else "false") if kind[i] == KIND_BOOL else str(value)
+    return values, numeric | (kind == KIND_STR)
+
+
+def _cap_categories(
+    values: np.ndarray, valid: np.ndarray, model_schema: _ModelSchema, name: str, caps: Caps, out: Outcome
+) -> np.ndarray:
+    """`values` (invalid ones None) with categories beyond the cap replaced by OTHER; new categories
+    are admitted in order of first appearance."""
+    known = model_schema.categories.setdefault(name, set())
+    candidates = values[valid]
+    if len(candidates) == 0:
+        return values
+    # Python's hash-based dict dedup beats sorting strings with np.unique here.
+    first_seen = dict.fromkeys(candidates.tolist())
+    refused = set()
+    for value in first_seen:
+        if value in known:
+            continue
+        if len(known) < caps.max_categories_per_feature:
+            known.add(value)
+        else:
+            refused.add(value)
+    if not refused:
+        if not valid.all():
+            values = values.copy()
+            values[~valid] = None
+        return values
+    result = np.array(
+        [
+            OTHER if (ok and v in refused) else (v if ok else None)
+            for v, ok in zip(values, valid, strict=True)
+        ],
+        dtype=object,
+    )
+    out.capped["categories"] += sum(1 for v in candidates if v in refused)
+    return result
