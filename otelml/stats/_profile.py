@@ -281,11 +281,11 @@ def profile_categorical(
 
 
 def is_numeric_column(values: Any) -> bool:
-    """True for int/float arrays (bool and object/string columns are categorical)."""
+    """True for int/float columns, numpy or pandas (bool, string and object columns are categorical)."""
     dtype = getattr(values, "dtype", None)
     if dtype is None:
         dtype = np.asarray(values).dtype
-    return bool(np.issubdtype(dtype, np.number)) and not np.issubdtype(dtype, np.bool_)
+    return getattr(dtype, "kind", "O") in "iuf"
 
 
 def profile_column(

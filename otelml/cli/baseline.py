@@ -1,0 +1,118 @@
+"""``otelml baseline build``: profile a training/reference table into a baseline file.
+
+The file (docs/baseline-format.md) is what the sidecar's drift processor (``processors.drift.baseline.path``)
+and ``otelml validate --baseline`` compare new data with. Exit codes: 0 written, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from otelml.stats import DEFAULT_BINS, DEFAULT_TOP_K, BaselineError, build_baseline
+
+__all__ = ["read_table", "register"]
+
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class InputError(Exception):
+    """A data file cannot be read; the message names it."""
+
+
+def read_table(path: str | Path) -> Any:
+    """Read a CSV or Parquet file (by suffix ``.parquet``/``.pq``, else CSV) into a pandas DataFrame."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: data file not found")
+    if p.is_dir():
+        raise InputError(f"{p}: is a directory, expected a CSV or Parquet file")
+    try:
+        if p.suffix.lower() in PARQUET_SUFFIXES:
+            return pd.read_parquet(p)
+        return pd.read_csv(p)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{p}: the file is empty (no header, no rows)") from None
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        kind = "Parquet" if p.suffix.lower() in PARQUET_SUFFIXES else "CSV"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{p}: cannot read as {kind}: {first}") from None
+    except Exception as exc:  # pyarrow raises its own error types for corrupt files
+        raise InputError(f"{p}: cannot read: {type(exc).__name__}: {exc}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        if args.bins < 2:
+            raise BaselineError(f"--bins must be at least 2, got {args.bins}")
+        table = read_table(args.data)
+        baseline = build_baseline(
+            table,
+            model=args.model,
+            version=args.version,
+            exclude=args.exclude or (),
+            prediction=args.prediction,
+            target=args.target,
+            bins=args.bins,
+            top_k=args.top_k,
+            source=str(args.data),
+        )
+    except (InputError, BaselineError) as exc:
+        print(f"otelml baseline build: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        baseline.save(args.out)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        print(f"otelml baseline build: error: {args.out}: cannot write: {reason}", file=sys.stderr)
+        return 2
+    kinds = [p.kind for p in baseline.features.values()]
+    marked = [f"{role} {p.column!r}" for role, p in (("prediction", baseline.prediction),
+                                                      ("target", baseline.target)) if p is not None]
+    print(
+        f"wrote {args.out}: model {baseline.model!r} version {baseline.version or '-'}, "
+        f"{baseline.row_count} rows, {len(kinds)} features "
+        f"({kinds.count('numeric')} numeric, {kinds.count('categorical')} categorical)"
+        + (f", {', '.join(marked)}" if marked else "")
+    )
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``otelml baseline build`` to the ``otelml`` parser."""
+    parser = subparsers.add_parser("baseline", help="build baseline files for drift and validation")
+    commands = parser.add_subparsers(dest="baseline_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda _args: (parser.print_help(sys.stderr), 2)[1])
+    build = commands.add_parser(
+        "build",
+        help="profile a CSV or Parquet table into a baseline JSON file",
+        description="Profile every column of DATA (CSV, or Parquet by the .parquet/.pq suffix): numeric "
+        "columns get quantile bins, others their top-K categories. Feature names are normalised as on "
+        "spans (ml.feature.<name>).",
+    )
+    build.add_argument("data", metavar="DATA", help="CSV or Parquet file")
+    build.add_argument("--model", required=True, help="model name (ml.model.name)")
+    build.add_argument("--version", help="model version (ml.model.version)")
+    build.add_argument("--exclude", nargs="+", action="extend", metavar="COL", help="columns to leave out")
+    build.add_argument("--prediction", metavar="COL", help="column holding the model's prediction")
+    build.add_argument("--target", metavar="COL", help="column holding the ground truth")
+    build.add_argument("--bins", type=_positive, default=DEFAULT_BINS,
+                       help=f"quantile bins per numeric column (default {DEFAULT_BINS})")
+    build.add_argument("--top-k", type=_positive, default=DEFAULT_TOP_K,
+                       help=f"categories kept per categorical column (default {DEFAULT_TOP_K})")
+    build.add_argument("--out", required=True, metavar="FILE", help="baseline file to write")
+    build.set_defaults(func=_build)
