@@ -1,0 +1,1 @@
+"""Sidecar processors (drift, quality, ...), one package each."""

@@ -1,0 +1,418 @@
+"""The `drift` processor: streaming drift per model version from the ML records of inference spans.
+
+Hot path (`process`, under one lock, numpy per column): warm-up rows go to the warm-up buffer until
+the baseline is learned; later rows go into the open window (bins counted by the stats core,
+exemplar candidates sampled per bin); rows whose values the baseline (almost) never saw get their
+span tagged with `ml.drift.features`. A window closes after `window.size` observations, or
+`window.seconds` after it opened once it holds `window.min_samples`; closed windows are scored,
+emitted and stored by a worker thread, which also checkpoints state to the StateStore.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from otelml import stats
+from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.processors.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS, DriftConfig
+from otelml_collector.processors.drift.enrich import tag_spans
+from otelml_collector.processors.drift.outputs import DriftEmitter, DriftResult, Exemplar
+from otelml_collector.processors.drift.window import (
+    ModelBaseline,
+    OpenWindow,
+    WarmupBuffer,
+    columns_of,
+    kind_of,
+)
+from otelml_collector.records import ModelBatch, ModelKey
+
+__all__ = ["DriftProcessor", "ModelState"]
+
+NS_BASELINE, NS_WARMUP, NS_WINDOW, NS_RESULTS = (
+    "drift.baseline",
+    "drift.warmup",
+    "drift.window",
+    "drift.results",
+)
+
+
+class ModelState:
+    def __init__(self, key: ModelKey) -> None:
+        self.key = key
+        self.baseline: ModelBaseline | None = None
+        self.warmup: WarmupBuffer | None = None
+        self.window: OpenWindow | None = None
+        self.dirty = True
+
+
+def _skey(key: ModelKey) -> str:
+    return json.dumps(list(key))
+
+
+class DriftProcessor:
+    def __init__(
+        self, config: DriftConfig, ctx: Any, file_baselines: Mapping[tuple[str, str], ModelBaseline]
+    ):
+        self.config = config
+        self._ctx = ctx
+        self._log = ctx.log
+        self._stats_config = _stats_config(config)
+        self._file_baselines = dict(file_baselines)
+        self._lock = threading.Lock()
+        self._models: dict[ModelKey, ModelState] = {}
+        self._results: dict[ModelKey, list[DriftResult]] = {}
+        self._above: set[tuple[str, str, str, str]] = set()  # alerting scores beyond threshold last window
+        self._queue: queue.Queue[tuple[ModelKey, OpenWindow] | None] = queue.Queue()
+        self._emitter = DriftEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
+        self._worker: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._shutdown_done = False
+        self._warned: set[str] = set()
+        self._last_checkpoint = time.monotonic()
+        self.windows_closed = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._restore()
+        if getattr(self._ctx, "http_api", None) is not None:
+            self._ctx.http_api.add_get("/v1/drift", self.query)
+        self._worker = threading.Thread(target=self._run, name=f"otelml-{self._ctx.name}", daemon=True)
+        self._worker.start()
+
+    def shutdown(self) -> None:
+        """Score the windows already closed, checkpoint open ones; idempotent."""
+        if self._shutdown_done:
+            return
+        self._shutdown_done = True
+        self._stopped.set()
+        self._queue.put(None)
+        if self._worker is not None:
+            self._worker.join(30)
+        self._drain()
+        self.checkpoint()
+
+    # -- hot path -----------------------------------------------------------------------------
+    def process(self, request: TelemetryRequest) -> TelemetryRequest:
+        if request.signal != Signal.TRACES or not request.records:
+            return request
+        flags: dict[bytes, set[str]] = {}
+        try:
+            with self._lock:
+                for batch in request.records:
+                    self._consume(batch, flags)
+            if flags:
+                tag_spans(request, flags, self.config.enrich.markers)
+        except Exception as exc:  # never break the forwarding path
+            self._warn_once(
+                "process", "drift: processing a request failed (%s); continuing", exc, exc_info=True
+            )
+        return request
+
+    def _consume(self, batch: ModelBatch, flags: dict[bytes, set[str]]) -> None:
+        n = len(batch)
+        if n == 0:
+            return
+        state = self._state_for(batch.key)
+        if state is None:
+            return
+        cols = columns_of(batch)
+        lo = 0
+        state.dirty = True
+        if state.baseline is None:
+            if state.warmup is None:
+                state.warmup = WarmupBuffer(self.config.baseline.warmup)
+            if len(cols) > self.config.max_features:
+                self._warn_once(
+                    f"features:{batch.key}",
+                    "drift: model %s has more than %d columns; tracking the "
+                    "first ones (raise processors.drift.max_features)",
+                    batch.key,
+                    self.config.max_features,
+                )
+                cols = dict(list(cols.items())[: self.config.max_features])
+            lo = min(n, state.warmup.target - state.warmup.count)
+            state.warmup.add(cols, 0, lo)
+            if state.warmup.count < state.warmup.target:
+                return
+            state.baseline = state.warmup.build(batch.model, batch.version, self._log)
+            state.baseline.mark_rare(self.config.enrich.rare_fraction)
+            state.warmup = None
+            self._log.info(
+                "drift: learned a baseline for model %s version %s from %d predictions",
+                batch.model,
+                batch.version or "-",
+                self.config.baseline.warmup,
+            )
+        size = self.config.window.size
+        enrich = self.config.enrich.enabled
+        while lo < n:
+            if state.window is None:
+                state.window = OpenWindow(state.baseline, self.config.exemplars.per_bin, time.time_ns())
+            w = state.window
+            hi = min(n, lo + size - w.count)
+            flagged = w.add(batch, cols, lo, hi, enrich)
+            if flagged is not None:
+                self._collect_flags(batch, w, flagged, lo, flags)
+            lo = hi
+            if w.count >= size:
+                self._close(state)
+
+    @staticmethod
+    def _collect_flags(batch: ModelBatch, w: OpenWindow, flagged: np.ndarray, lo: int, flags: dict) -> None:
+        names = [name if kind_of(name) == "feature" else None for name in w.names]
+        for r in np.flatnonzero(flagged.any(axis=1)).tolist():
+            hit = [names[j] for j in np.flatnonzero(flagged[r]).tolist() if names[j] is not None]
+            if hit:
+                flags.setdefault(batch.span_id[lo + r].tobytes(), set()).update(hit)
+
+    def _state_for(self, key: ModelKey) -> ModelState | None:
+        state = self._models.get(key)
+        if state is not None:
+            return state
+        if len(self._models) >= self.config.max_models:
+            self._warn_once(
+                "max_models",
+                "drift: tracking %d model versions already; ignoring %s and further "
+                "ones (raise processors.drift.max_models)",
+                self.config.max_models,
+                key,
+            )
+            return None
+        state = self._models[key] = ModelState(key)
+        baseline = self._file_baselines.get(key) or self._file_baselines.get((key[0], ""))
+        if baseline is not None:
+            state.baseline = ModelBaseline(key[0], key[1], baseline.profiles, baseline.source, baseline.rare)
+        return state
+
+    def _close(self, state: ModelState) -> None:
+        if state.window is not None:
+            self._queue.put((state.key, state.window))
+            state.window = None
+            state.dirty = True
+
+    # -- worker: scoring, emission, time-based closing, checkpoints ------------------------------
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                item = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                item = None
+            try:
+                if item is not None:
+                    self._evaluate(*item)
+                self._close_expired()
+                if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_seconds:
+                    self.checkpoint()
+            except Exception as exc:
+                self._warn_once("worker", "drift: worker step failed (%s); continuing", exc, exc_info=True)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._evaluate(*item)
+
+    def _close_expired(self) -> None:
+        seconds = self.config.window.seconds
+        if seconds <= 0:
+            return
+        now = time.time_ns()
+        minimum = self._stats_config.min_samples
+        with self._lock:
+            for state in self._models.values():
+                w = state.window
+                if w is not None and w.count >= minimum and now - w.opened_ns >= seconds * 1e9:
+                    self._close(state)
+
+    def flush(self) -> None:
+        """Close every open window that can be scored and score it now (tests, shutdown tooling)."""
+        with self._lock:
+            for state in self._models.values():
+                if state.window is not None and state.window.count >= self._stats_config.min_samples:
+                    self._close(state)
+        self._drain()
+
+    def _evaluate(self, key: ModelKey, w: OpenWindow) -> None:
+        model, version = key
+        features = [n for n in w.names if kind_of(n) == "feature"]
+        results: list[DriftResult] = []
+        for name in w.names:
+            n_tests = len(features) if kind_of(name) == "feature" else 1
+            scores = stats.evaluate(w.baseline.profiles[name], w.windows[name], self._stats_config, n_tests)
+            alerting = [s for s in scores if s.alert]
+            exemplars: list[Exemplar] = []
+            if alerting:
+                top = alerting[0].top_bins[: self.config.exemplars.top_bins]
+                exemplars = [Exemplar(*e) for e in w.exemplars(name, top, self.config.exemplars.per_point)]
+            for s in scores:
+                ident = (model, version, name, s.method)
+                crossed = s.alert and ident not in self._above
+                (self._above.add if s.alert else self._above.discard)(ident)
+                results.append(
+                    DriftResult(
+                        model=model,
+                        version=version,
+                        feature=name,
+                        kind=kind_of(name),
+                        method=s.method,
+                        score=float(s.value),
+                        threshold=float(s.threshold),
+                        drifted=s.alert,
+                        over_threshold=s.drifted,
+                        count=s.n,
+                        window_start_ns=w.first_ns,
+                        window_end_ns=w.last_ns,
+                        exemplars=exemplars,
+                        alert=crossed,
+                    )
+                )
+        self.windows_closed += 1
+        if not results:
+            self._log.info(
+                "drift: window of %s %s closed with %d observations, below window.min_samples; no scores",
+                model,
+                version or "-",
+                w.count,
+            )
+            return
+        with self._lock:
+            self._results[key] = results
+        self._ctx.state.put(NS_RESULTS, _skey(key), [r.to_json() for r in results])
+        self._emitter.emit(results)
+
+    # -- query API ------------------------------------------------------------------------------
+    def query(self, params: Mapping[str, str]) -> Any:
+        model = params.get("model")
+        with self._lock:
+            results = {k: list(v) for k, v in self._results.items()}
+            states = list(self._models.values())
+            status = [
+                {
+                    "model": s.key[0],
+                    "version": s.key[1],
+                    "baseline": s.baseline.source if s.baseline else None,
+                    "warmup": None
+                    if s.warmup is None
+                    else {"count": s.warmup.count, "target": s.warmup.target},
+                    "open_window": None
+                    if s.window is None
+                    else {"count": s.window.count, "size": self.config.window.size},
+                }
+                for s in states
+                if model is None or s.key[0] == model
+            ]
+        if model is not None and not status and not any(k[0] == model for k in results):
+            from otelml_collector.httpapi import ApiError
+
+            known = sorted({s.key[0] for s in states} | {k[0] for k in results})
+            raise ApiError(404, f"no drift state for model {model!r}; known models: {known or 'none yet'}")
+        rows = [
+            r.to_json() for k, rs in sorted(results.items()) if model is None or k[0] == model for r in rs
+        ]
+        return {
+            "drift": rows,
+            "models": status,
+            "trace_url_template": (self._ctx.settings or {}).get("trace_url_template"),
+        }
+
+    # -- persistence ----------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Write baselines, warm-up buffers and open windows of changed models to the state store."""
+        self._last_checkpoint = time.monotonic()
+        puts: list[tuple[str, str, Any]] = []
+        deletes: list[tuple[str, str]] = []
+        with self._lock:
+            for state in self._models.values():
+                if not state.dirty:
+                    continue
+                state.dirty = False
+                k = _skey(state.key)
+                if state.baseline is not None:
+                    puts.append((NS_BASELINE, k, state.baseline.to_json()))
+                if state.warmup is not None:
+                    puts.append((NS_WARMUP, k, state.warmup.to_blob()))
+                else:
+                    deletes.append((NS_WARMUP, k))
+                if state.window is not None:
+                    puts.append((NS_WINDOW, k, state.window.to_blob()))
+                else:
+                    deletes.append((NS_WINDOW, k))
+        if not puts and not deletes:
+            return
+        store = self._ctx.state
+        with store.transaction():
+            for ns, k, v in puts:
+                store.put(ns, k, v)
+            for ns, k in deletes:
+                store.delete(ns, k)
+
+    def _restore(self) -> None:
+        store = self._ctx.state
+        rare = self.config.enrich.rare_fraction
+        per_bin = self.config.exemplars.per_bin
+        for k, d in store.items(NS_BASELINE):
+            key = tuple(json.loads(k))
+            state = self._state_for(key)  # a configured baseline file wins over a stored one
+            if state is not None and state.baseline is None:
+                state.baseline = ModelBaseline.from_json(d)
+                state.baseline.mark_rare(rare)
+        for k, blob in store.items(NS_WARMUP):
+            state = self._state_for(tuple(json.loads(k)))
+            if state is not None and state.baseline is None:
+                state.warmup = WarmupBuffer.from_blob(blob)
+        for k, blob in store.items(NS_WINDOW):
+            state = self._state_for(tuple(json.loads(k)))
+            if state is None or state.baseline is None:
+                continue
+            try:
+                state.window = OpenWindow.from_blob(blob, state.baseline, per_bin)
+            except (ValueError, KeyError) as exc:
+                self._log.warning(
+                    "drift: saved window of %s does not fit its baseline (%s); starting afresh", k, exc
+                )
+        for k, rows in store.items(NS_RESULTS):
+            key = tuple(json.loads(k))
+            results = [DriftResult.from_json(r) for r in rows]
+            self._results[key] = results
+            self._above.update((r.model, r.version, r.feature, r.method) for r in results if r.drifted)
+        for state in self._models.values():
+            state.dirty = False
+        if self._models:
+            self._log.info(
+                "drift: restored state of %d model version(s) from %s", len(self._models), store.file
+            )
+
+    def _warn_once(self, site: str, msg: str, *args: Any, exc_info: bool = False) -> None:
+        if site not in self._warned:
+            self._warned.add(site)
+            self._log.warning(msg, *args, exc_info=exc_info)
+
+
+def _stats_config(config: DriftConfig) -> stats.DriftConfig:
+    default = stats.DEFAULT_CONFIG
+    numeric, categorical = default.numeric_methods, default.categorical_methods
+    alert = default.alert_methods
+    if config.methods is not None:
+        numeric = tuple(m for m in config.methods if m in NUMERIC_METHODS)
+        categorical = tuple(m for m in config.methods if m in CATEGORICAL_METHODS)
+        chosen = tuple(m for m in alert if m in config.methods)
+        alert = chosen or tuple(config.methods)
+    if config.alert_methods is not None:
+        alert = tuple(config.alert_methods)
+    return stats.DriftConfig(
+        numeric_methods=numeric,
+        categorical_methods=categorical,
+        alert_methods=alert,
+        thresholds=dict(config.thresholds),
+        min_samples=config.window.min_samples or min(stats.DEFAULT_MIN_SAMPLES, config.window.size),
+    )

@@ -1,0 +1,260 @@
+"""Per model version: the reference (baseline or warm-up buffer) and the open window.
+
+`ModelBaseline` holds one stats-core profile per tracked column: every `ml.feature.<name>` as
+`<name>`, the model output as `prediction.value` / `prediction.score`. `OpenWindow` feeds batch
+columns into the stats core's mergeable windows (vectorised per column), files exemplar candidates
+per bin, and reports which rows hold values the baseline (almost) never saw. `WarmupBuffer`
+collects the first N observations of a model version and turns them into a baseline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from otelml import stats
+from otelml_collector.processors.drift.reservoir import BinReservoir
+from otelml_collector.records import ModelBatch
+
+__all__ = ["PRED_SCORE", "PRED_VALUE", "ModelBaseline", "OpenWindow", "WarmupBuffer", "columns_of"]
+
+PRED_VALUE = "prediction.value"
+PRED_SCORE = "prediction.score"
+
+
+def columns_of(batch: ModelBatch) -> dict[str, np.ndarray]:
+    """Every tracked column of a batch by name (features, then the model output)."""
+    cols: dict[str, np.ndarray] = {**batch.numeric, **batch.categorical}
+    if batch.prediction_value is not None:
+        cols[PRED_VALUE] = batch.prediction_value
+    if batch.prediction_score is not None:
+        cols[PRED_SCORE] = batch.prediction_score
+    return cols
+
+
+def kind_of(name: str) -> str:
+    return "prediction" if name in (PRED_VALUE, PRED_SCORE) else "feature"
+
+
+@dataclass
+class ModelBaseline:
+    model: str
+    version: str
+    profiles: dict[str, stats.Profile]
+    source: str  # "warmup" or the baseline file path
+    rare: dict[str, np.ndarray] = field(default_factory=dict)  # name -> bool per bin: "almost never seen"
+
+    def mark_rare(self, rare_fraction: float) -> None:
+        for name, p in self.profiles.items():
+            share = p.counts / max(int(p.counts.sum()), 1)
+            rare = share < rare_fraction
+            if p.kind == "numeric":
+                rare[0] = rare[-1] = True  # outside the baseline's range
+            else:
+                rare[p.other_bin] = p.counts[p.other_bin] == 0 or bool(rare[p.other_bin])
+            self.rare[name] = rare
+
+    @classmethod
+    def from_file(cls, baseline: stats.Baseline, path: str) -> ModelBaseline:
+        profiles = dict(baseline.features)
+        if baseline.prediction is not None:
+            profiles[PRED_VALUE] = baseline.prediction
+        return cls(baseline.model, baseline.version or "", profiles, path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "source": self.source,
+            "profiles": {k: p.to_dict() for k, p in self.profiles.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ModelBaseline:
+        profiles = {k: stats.profile_from_dict(v) for k, v in d["profiles"].items()}
+        return cls(d["model"], d["version"], profiles, d["source"])
+
+
+class WarmupBuffer:
+    """The first `target` observations of a model version, column by column."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.count = 0
+        self.columns: dict[str, list[np.ndarray]] = {}
+
+    def add(self, cols: dict[str, np.ndarray], lo: int, hi: int) -> None:
+        n = hi - lo
+        for name, col in cols.items():
+            parts = self.columns.setdefault(name, [])
+            if not parts and self.count:  # column first seen now: earlier rows are missing
+                parts.append(_missing_like(col, self.count))
+            parts.append(np.asarray(col[lo:hi]))
+        for name, parts in self.columns.items():
+            if name not in cols:
+                parts.append(_missing_like(parts[0], n))
+        self.count += n
+
+    def build(self, model: str, version: str, log: Any) -> ModelBaseline:
+        profiles: dict[str, stats.Profile] = {}
+        for name, parts in self.columns.items():
+            values = np.concatenate(parts)
+            try:
+                profiles[name] = stats.profile_column(values, column=name)
+            except ValueError as exc:  # e.g. every value missing: not tracked
+                log.warning("drift: model %s %s: column %s gets no baseline: %s", model, version, name, exc)
+        return ModelBaseline(model, version, profiles, "warmup")
+
+    def to_blob(self) -> bytes:
+        arrays = {}
+        meta = {"target": self.target, "count": self.count, "columns": []}
+        for i, (name, parts) in enumerate(self.columns.items()):
+            values = np.concatenate(parts) if parts else np.empty(0)
+            numeric = values.dtype.kind == "f"
+            if numeric:
+                arrays[f"c{i}"] = values
+            else:
+                missing = np.array([v is None for v in values.tolist()], dtype=bool)
+                arrays[f"c{i}"] = np.array(
+                    ["" if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)]
+                )
+                arrays[f"m{i}"] = missing
+            meta["columns"].append({"name": name, "numeric": numeric})
+        return _pack(meta, arrays)
+
+    @classmethod
+    def from_blob(cls, blob: bytes) -> WarmupBuffer:
+        meta, arrays = _unpack(blob)
+        buf = cls(meta["target"])
+        buf.count = meta["count"]
+        for i, c in enumerate(meta["columns"]):
+            values = arrays[f"c{i}"]
+            if not c["numeric"]:
+                values = values.astype(object)
+                values[arrays[f"m{i}"]] = None
+            buf.columns[c["name"]] = [values]
+        return buf
+
+
+def _missing_like(col: np.ndarray, n: int) -> np.ndarray:
+    if np.asarray(col).dtype.kind == "f":
+        return np.full(n, np.nan)
+    return np.full(n, None, dtype=object)
+
+
+class OpenWindow:
+    """The window being filled for one model version."""
+
+    def __init__(self, baseline: ModelBaseline, per_bin: int, opened_ns: int) -> None:
+        self.baseline = baseline
+        self.names = list(baseline.profiles)
+        self.windows = {name: baseline.profiles[name].new_window() for name in self.names}
+        sizes = [baseline.profiles[name].n_bins for name in self.names]
+        self.offsets = dict(zip(self.names, np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
+        self.reservoir = BinReservoir(int(sum(sizes)), per_bin)
+        self.count = 0
+        self.opened_ns = opened_ns  # wall clock when the window opened (time-based closing)
+        self.first_ns = 0  # span end times of the observations it holds
+        self.last_ns = 0
+
+    def add(
+        self, batch: ModelBatch, cols: dict[str, np.ndarray], lo: int, hi: int, flag: bool
+    ) -> np.ndarray | None:
+        """Add rows [lo, hi) of a batch. With `flag`, returns a bool matrix (rows x names): the value of
+        that column lies in a bin the baseline (almost) never saw; None when nothing is flagged."""
+        n = hi - lo
+        rows = np.arange(lo, hi)
+        flagged = None
+        for j, name in enumerate(self.names):
+            col = cols.get(name)
+            if col is None:
+                continue
+            bins = self.windows[name].update(col[lo:hi])
+            ok = bins >= 0
+            if not ok.any():
+                continue
+            values = col[lo:hi][ok]
+            if values.dtype.kind != "f":
+                values = np.full(values.shape, np.nan)  # categorical: the bin is the category
+            self.reservoir.offer(
+                bins[ok] + self.offsets[name],
+                rows[ok],
+                batch.trace_id,
+                batch.span_id,
+                values.astype(np.float64),
+            )
+            if flag:
+                hit = self.baseline.rare[name][bins] & ok
+                if hit.any():
+                    if flagged is None:
+                        flagged = np.zeros((n, len(self.names)), dtype=bool)
+                    flagged[:, j] = hit
+        t = batch.time_unix_nano[lo:hi]
+        if n:
+            tmin, tmax = int(t.min()), int(t.max())
+            self.first_ns = tmin if not self.count else min(self.first_ns, tmin)
+            self.last_ns = max(self.last_ns, tmax)
+        self.count += n
+        return flagged
+
+    def exemplars(
+        self, name: str, bins: tuple[int, ...], limit: int
+    ) -> list[tuple[bytes, bytes, float | str]]:
+        """Up to `limit` distinct predictions from `bins` (most contributing first), round-robin."""
+        profile = self.baseline.profiles[name]
+        pools = []
+        for b in bins:
+            samples = self.reservoir.samples(self.offsets[name] + b)
+            if profile.kind == "categorical":
+                label = profile.categories[b] if b < profile.other_bin else "<other>"
+                samples = [(t, s, label) for t, s, _ in samples]
+            pools.append(samples)
+        out: list[tuple[bytes, bytes, float | str]] = []
+        seen: set[bytes] = set()
+        for i in range(max((len(p) for p in pools), default=0)):
+            for pool in pools:
+                if i < len(pool) and pool[i][1] not in seen and len(out) < limit:
+                    seen.add(pool[i][1])
+                    out.append(pool[i])
+        return out
+
+    def to_blob(self) -> bytes:
+        meta = {
+            "names": self.names,
+            "count": self.count,
+            "opened_ns": self.opened_ns,
+            "first_ns": self.first_ns,
+            "last_ns": self.last_ns,
+            "windows": {name: w.to_dict() for name, w in self.windows.items()},
+        }
+        return _pack(meta, self.reservoir.to_arrays())
+
+    @classmethod
+    def from_blob(cls, blob: bytes, baseline: ModelBaseline, per_bin: int) -> OpenWindow:
+        meta, arrays = _unpack(blob)
+        if meta["names"] != list(baseline.profiles):
+            raise ValueError("saved window does not match the baseline's columns")
+        w = cls(baseline, per_bin, meta["opened_ns"])
+        w.count, w.first_ns, w.last_ns = meta["count"], meta["first_ns"], meta["last_ns"]
+        for name, d in meta["windows"].items():
+            w.windows[name] = stats.window_from_dict(d, baseline.profiles[name])
+        if arrays["value"].shape[1] == per_bin:
+            w.reservoir = BinReservoir.from_arrays(arrays)
+        return w
+
+
+def _pack(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    return buf.getvalue()
+
+
+def _unpack(blob: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(arrays.pop("__meta__").tobytes())
+    return meta, arrays

@@ -1,0 +1,152 @@
+"""`otelml drift`: the sidecar's current drift per model/version/feature/method, with exemplar traces.
+
+Reads `GET <url>/v1/drift[?model=M]` from a running sidecar (`otelml-collector`, HTTP API at
+`service.http.endpoint`) and prints a table: one row per score of the last closed window, drifted
+rows first, with the trace ids of exemplar predictions and, when a trace-UI URL template is known
+(`--trace-url-template`, env `OTELML_TRACE_URL_TEMPLATE`, or the sidecar's
+`service.trace_url_template`), a link to the first one. Exit codes: 0 ok, 2 sidecar unreachable or
+answering something that is not drift JSON (the message names the URL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+__all__ = ["DEFAULT_URL", "ENV_TRACE_URL_TEMPLATE", "ENV_URL", "fetch", "format_table", "register", "run"]
+
+DEFAULT_URL = "http://127.0.0.1:8890"
+ENV_URL = "OTELML_SIDECAR_URL"
+ENV_TRACE_URL_TEMPLATE = "OTELML_TRACE_URL_TEMPLATE"
+
+
+class SidecarError(Exception):
+    """The sidecar could not be reached or did not answer drift JSON."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "drift",
+        help="show the sidecar's current drift with exemplar trace ids",
+        description="Show current drift per model/version/feature/method from a running otelml sidecar, "
+        "with trace ids of exemplar predictions.",
+    )
+    p.add_argument("--model", help="only this model (name)")
+    p.add_argument(
+        "--url",
+        default=None,
+        help=f"sidecar HTTP API base URL (default: ${ENV_URL} or {DEFAULT_URL})",
+    )
+    p.add_argument(
+        "--trace-url-template",
+        default=None,
+        help="trace UI link, e.g. 'http://localhost:16686/trace/{trace_id}' "
+        f"(default: ${ENV_TRACE_URL_TEMPLATE}, else the sidecar's service.trace_url_template)",
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the sidecar (default 5)")
+    p.set_defaults(func=run)
+
+
+def fetch(url: str, model: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """The sidecar's /v1/drift answer as a dict; `SidecarError` naming the URL otherwise."""
+    target = url.rstrip("/") + "/v1/drift"
+    if model:
+        target += "?" + urllib.parse.urlencode({"model": model})
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as resp:
+            body = resp.read()
+    except urllib.error.HTTPError as exc:
+        raise SidecarError(f"{target}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise SidecarError(f"cannot reach the otelml sidecar at {target}: {reason}") from exc
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise SidecarError(f"{target}: the answer is not JSON ({exc})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("drift"), list):
+        raise SidecarError(f"{target}: the answer has no 'drift' list; is this an otelml sidecar?")
+    return data
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def format_table(data: dict[str, Any], template: str | None) -> str:
+    """Rows sorted drifted first, then by model/version/feature/method."""
+    rows = sorted(
+        data["drift"],
+        key=lambda r: (not r.get("drifted"), r["model"], r["version"], r["feature"], r["method"]),
+    )
+    if not rows:
+        return "no drift scores yet (windows still filling, or no baseline)"
+    header = [
+        "MODEL",
+        "VERSION",
+        "FEATURE",
+        "METHOD",
+        "SCORE",
+        "THRESHOLD",
+        "DRIFT",
+        "N",
+        "WINDOW END",
+        "EXEMPLAR TRACE IDS",
+    ]
+    if template:
+        header.append("TRACE")
+    table = [header]
+    for r in rows:
+        traces = [e["trace_id"] for e in r.get("exemplars", [])]
+        line = [
+            r["model"],
+            r["version"] or "-",
+            r["feature"],
+            r["method"],
+            _cell(r["score"]),
+            _cell(r["threshold"]),
+            "YES" if r["drifted"] else "no",
+            str(r["window"]["count"]),
+            r["window"]["end"],
+            ",".join(traces[:3]) + (f" (+{len(traces) - 3})" if len(traces) > 3 else ""),
+        ]
+        if template:
+            line.append(_link(template, traces[0]) if traces else "")
+        table.append(line)
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
+    )
+
+
+def _link(template: str, trace_id: str) -> str:
+    try:
+        return template.format(trace_id=trace_id)
+    except (KeyError, IndexError, ValueError):
+        return template.replace("{trace_id}", trace_id)
+
+
+def run(args: argparse.Namespace) -> int:
+    url = args.url or os.environ.get(ENV_URL) or DEFAULT_URL
+    try:
+        data = fetch(url, args.model, args.timeout)
+    except SidecarError as exc:
+        print(f"otelml drift: {exc}", file=sys.stderr)
+        return 2
+    template = (
+        args.trace_url_template or os.environ.get(ENV_TRACE_URL_TEMPLATE) or data.get("trace_url_template")
+    )
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+        return 0
+    print(format_table(data, template))
+    return 0
