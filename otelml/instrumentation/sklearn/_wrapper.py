@@ -143,7 +143,11 @@ def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) ->
     try:
         config = get_config()
         model = _model(instance)
-        attrs, rows = feature_attributes(X, _feature_names(instance), config)
+        try:
+            attrs, rows = feature_attributes(X, _feature_names(instance), config)
+        except Exception as exc:
+            log_once("recording the features", exc)
+            attrs, rows = {}, None
         attrs.update(model.static)
         span = state.tracer.start_span(model.span_name, attributes=attrs)
         ctx_token = otel_context.attach(trace.set_span_in_context(span))
