@@ -62,6 +62,15 @@ ML_BATCH_SIZE = 'ml.batch.size'
 #: Row indices captured when a batch was sampled.
 ML_BATCH_SAMPLED_ROWS = 'ml.batch.sampled_rows'
 
+#: Predicted class of a classifier, as a string (at most 100 distinct per model, then "other").
+ML_PREDICTION_CLASS = 'ml.prediction.class'
+
+#: Decade of a regression output: "0", "[1,10)", "[-100,-10)", "[0.01,0.1)", or "nan".
+ML_PREDICTION_BUCKET = 'ml.prediction.bucket'
+
+#: Exception class name when the inference call raised (OTel general convention).
+ERROR_TYPE = 'error.type'
+
 #: ml.segment.<key>: cohort keys (region, plan, ...).
 ML_SEGMENT_PREFIX = 'ml.segment.'
 
@@ -138,6 +147,7 @@ FEATURE_NAME_NORMALISATION = (
 )
 
 __all__ = [
+    "ERROR_TYPE",
     "FEATURE_NAME_NORMALISATION",
     "METRIC_ML_DATA_QUALITY_RUNS",
     "METRIC_ML_DATA_QUALITY_VIOLATIONS",
@@ -167,6 +177,8 @@ __all__ = [
     "ML_MODEL_VERSION",
     "ML_OPERATION_NAME",
     "ML_POSTPROCESS_STEP",
+    "ML_PREDICTION_BUCKET",
+    "ML_PREDICTION_CLASS",
     "ML_PREDICTION_ID",
     "ML_PREDICTION_SCORE",
     "ML_PREDICTION_VALUE",

@@ -1,0 +1,164 @@
+"""The prediction scope: which ``ml.prediction.id`` an otelml span belongs to.
+
+Sources, first match wins:
+
+1. an explicit ``with otelml.prediction(id=...)`` block (or an otelml span enclosing this one);
+2. the ``ml.prediction.id`` W3C baggage entry of an incoming request;
+3. the id the first otelml span of this trace created in this process (the local root span, e.g. the
+   HTTP server span, is the scope: its trace id keys a small bounded map, so the id stays readable after
+   the inference span ended, until the request's trace is no longer current).
+Otherwise a new id is created (a random 128-bit hex string).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from opentelemetry import baggage, context, trace
+
+from otelml.semconv import ML_PREDICTION_ID
+
+__all__ = [
+    "PredictionScope",
+    "current_prediction_id",
+    "new_prediction_id",
+    "prediction",
+    "valid_prediction_id",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SCOPE_KEY = context.create_key("otelml-prediction-scope")
+MAX_ID_LENGTH = 128
+_TRACE_MAP_SIZE = 8192
+_getrandbits = random.getrandbits
+
+
+class Holder:
+    """Mutable cell for a scope's id, so the first span inside the scope can fill it in."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, pid: str | None = None) -> None:
+        self.id = pid
+
+
+_by_trace: OrderedDict[int, str] = OrderedDict()
+_by_trace_lock = threading.Lock()
+
+
+def new_prediction_id() -> str:
+    """A new random 128-bit prediction id as 32 lower-case hex digits."""
+    return "%032x" % _getrandbits(128)  # noqa: UP031 - %-format is the cheapest here
+
+
+def valid_prediction_id(pid: object) -> bool:
+    """True for a non-empty printable string of at most 128 characters without baggage delimiters."""
+    return (
+        isinstance(pid, str)
+        and 0 < len(pid) <= MAX_ID_LENGTH
+        and pid.isprintable()
+        and not any(c in pid for c in ",;= ")
+    )
+
+
+def remember_for_trace(trace_id: int, pid: str) -> None:
+    """Make ``pid`` the id of every later otelml span of this trace in this process."""
+    if not trace_id:
+        return
+    with _by_trace_lock:
+        _by_trace[trace_id] = pid
+        if len(_by_trace) > _TRACE_MAP_SIZE:
+            _by_trace.popitem(last=False)
+
+
+def resolve(ctx: context.Context | None = None) -> tuple[str | None, Holder | None]:
+    """The id in scope (or ``None``) and the explicit scope holder when there is one."""
+    holder = context.get_value(SCOPE_KEY, ctx)
+    if holder is not None:
+        return holder.id, holder  # type: ignore[attr-defined]
+    pid = baggage.get_baggage(ML_PREDICTION_ID, ctx)
+    if pid is not None and valid_prediction_id(pid):
+        return pid, None  # type: ignore[return-value]
+    trace_id = trace.get_current_span(ctx).get_span_context().trace_id
+    if trace_id:
+        return _by_trace.get(trace_id), None
+    return None, None
+
+
+def current_prediction_id() -> str | None:
+    """The prediction id of the current scope, or ``None`` when no otelml span has created one yet.
+
+    Inside ``with otelml.prediction():`` the id is created on first use.
+    """
+    pid, holder = resolve()
+    if pid is None and holder is not None:
+        pid = holder.id = new_prediction_id()
+    return pid
+
+
+class PredictionScope:
+    """``with otelml.prediction(id=None):`` — one prediction; also a decorator (sync and async)."""
+
+    __slots__ = ("_given", "_tokens")
+
+    def __init__(self, id: str | None = None) -> None:
+        if id is not None and not valid_prediction_id(id):
+            raise ValueError(
+                f"otelml.prediction: id must be a printable string of 1-{MAX_ID_LENGTH} characters without "
+                f"',;= ', got {id!r}"
+            )
+        self._given = id
+        self._tokens: list[object] = []
+
+    @property
+    def id(self) -> str:
+        """The scope's id (created now if no otelml span created it yet). Only valid inside the block."""
+        holder = context.get_value(SCOPE_KEY)
+        if holder is None:
+            raise RuntimeError("otelml.prediction(...).id is only available inside its `with` block")
+        if holder.id is None:  # type: ignore[attr-defined]
+            holder.id = new_prediction_id()  # type: ignore[attr-defined]
+        return holder.id  # type: ignore[attr-defined,no-any-return]
+
+    def __enter__(self) -> PredictionScope:
+        self._tokens.append(context.attach(context.set_value(SCOPE_KEY, Holder(self._given))))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        context.detach(self._tokens.pop())  # type: ignore[arg-type]
+
+    async def __aenter__(self) -> PredictionScope:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__(*exc)
+
+    def __call__(self, func: F) -> F:
+        given = self._given
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                with PredictionScope(given):
+                    return await func(*args, **kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with PredictionScope(given):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+def prediction(id: str | None = None) -> PredictionScope:
+    """A prediction scope: every otelml span inside shares one ``ml.prediction.id`` (``id`` or a new one)."""
+    return PredictionScope(id)

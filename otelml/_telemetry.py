@@ -1,0 +1,220 @@
+"""otelml's tracer, metric instruments and prediction log records.
+
+Providers come from ``otelml.configure(tracer_provider=..., meter_provider=..., logger_provider=...)``
+when given, else from the global OTel API (so nothing is needed when no provider is configured: the
+API's no-op/proxy objects are used). Metrics are recorded inside the inference span so that the SDK's
+trace-based exemplar filter attaches the span's trace id.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from opentelemetry import _logs, metrics, trace
+from opentelemetry._logs._internal import ProxyLoggerProvider
+from opentelemetry.context import Context
+
+from otelml import __version__
+from otelml.semconv import (
+    ERROR_TYPE,
+    METRIC_ML_INFERENCE_DURATION,
+    METRIC_ML_PREDICTIONS,
+    ML_MODEL_NAME,
+    ML_MODEL_VERSION,
+    ML_PREDICTION_BUCKET,
+    ML_PREDICTION_CLASS,
+)
+
+__all__ = ["emit_prediction_log", "record_duration", "record_predictions", "set_providers", "tracer"]
+
+SCOPE = "otelml"
+# Seconds; from 50 µs (a single-row linear model) to 10 s (a large batch).
+DURATION_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                    0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+MAX_LABELS_PER_MODEL = 100
+OTHER = "other"
+
+_tracer_provider: trace.TracerProvider | None = None
+_meter_provider: metrics.MeterProvider | None = None
+_logger_provider: _logs.LoggerProvider | None = None
+_tracer: trace.Tracer | None = None
+_instruments: tuple[metrics.Histogram, metrics.Counter] | None = None
+_logger: _logs.Logger | None = None
+_model_attrs: dict[tuple[str, str | None], dict[str, str]] = {}
+_class_attrs: dict[tuple[str, str | None, str, str], dict[str, str]] = {}
+_labels_seen: dict[tuple[str, str | None, str], int] = {}
+
+
+def set_providers(tracer_provider: trace.TracerProvider | None = None,
+                  meter_provider: metrics.MeterProvider | None = None,
+                  logger_provider: _logs.LoggerProvider | None = None) -> None:
+    """Use these providers instead of the global ones (``None`` leaves a signal unchanged)."""
+    global _tracer_provider, _meter_provider, _logger_provider, _tracer, _instruments, _logger
+    if tracer_provider is not None:
+        _tracer_provider, _tracer = tracer_provider, None
+    if meter_provider is not None:
+        _meter_provider, _instruments = meter_provider, None
+    if logger_provider is not None:
+        _logger_provider, _logger = logger_provider, None
+
+
+def reset_providers() -> None:
+    """Forget providers given to :func:`set_providers` and use the global ones again."""
+    global _tracer_provider, _meter_provider, _logger_provider, _tracer, _instruments, _logger
+    _tracer_provider = _meter_provider = _logger_provider = None
+    _tracer = _instruments = _logger = None
+
+
+def tracer() -> trace.Tracer:
+    """otelml's tracer; cached once a real (non-proxy) provider is in place."""
+    global _tracer
+    if _tracer is not None:
+        return _tracer
+    provider = _tracer_provider or trace.get_tracer_provider()
+    result = provider.get_tracer(SCOPE, __version__)
+    if not isinstance(provider, trace.ProxyTracerProvider):
+        _tracer = result
+    return result
+
+
+def _get_instruments() -> tuple[metrics.Histogram, metrics.Counter]:
+    global _instruments
+    if _instruments is None:
+        # The global proxy meter forwards to a provider set later, so caching it is safe.
+        meter = (_meter_provider or metrics.get_meter_provider()).get_meter(SCOPE, __version__)
+        duration = meter.create_histogram(
+            METRIC_ML_INFERENCE_DURATION, unit="s", description="Duration of inference calls.",
+            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+        )
+        count = meter.create_counter(
+            METRIC_ML_PREDICTIONS, unit="{prediction}",
+            description="Predictions by model, version and predicted class or value bucket.",
+        )
+        _instruments = (duration, count)
+    return _instruments
+
+
+def model_attributes(model: str, version: str | None) -> dict[str, str]:
+    """The shared metric attributes of one model version (cached: the hot path allocates nothing)."""
+    key = (model, version)
+    attrs = _model_attrs.get(key)
+    if attrs is None:
+        attrs = {ML_MODEL_NAME: model}
+        if version is not None:
+            attrs[ML_MODEL_VERSION] = version
+        _model_attrs[key] = attrs
+    return attrs
+
+
+def record_duration(model: str, version: str | None, seconds: float, error: BaseException | None) -> None:
+    attrs = model_attributes(model, version)
+    if error is not None:
+        attrs = {**attrs, ERROR_TYPE: type(error).__qualname__}
+    _get_instruments()[0].record(seconds, attrs)
+
+
+def bucket(value: float) -> str:
+    """The decade of a regression output, e.g. 42.0 -> "[10,100)", -0.5 -> "[-1,-0.1)"."""
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    low = 10.0 ** math.floor(math.log10(abs(value)))
+    if value > 0:
+        return f"[{low:g},{low * 10:g})"
+    return f"[{-low * 10:g},{-low:g})"
+
+
+def _label_attributes(model: str, version: str | None, kind: str, label: str) -> dict[str, str]:
+    """Model attributes plus the class/bucket; after 100 distinct labels per model, "other"."""
+    key = (model, version, kind, label)
+    attrs = _class_attrs.get(key)
+    if attrs is not None:
+        return attrs
+    seen_key = (model, version, kind)
+    if _labels_seen.get(seen_key, 0) >= MAX_LABELS_PER_MODEL:
+        label, key = OTHER, (model, version, kind, OTHER)
+        attrs = _class_attrs.get(key)
+        if attrs is not None:
+            return attrs
+    else:
+        _labels_seen[seen_key] = _labels_seen.get(seen_key, 0) + 1
+    attrs = {**model_attributes(model, version), kind: label}
+    _class_attrs[key] = attrs
+    return attrs
+
+
+def _counts(value: Any, classify: bool) -> list[tuple[str, int]]:
+    """(class or bucket label, count) for a prediction value: scalar, sequence or numpy array."""
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, np.ndarray):
+        if value.size == 1:
+            value = value.item()
+        elif value.ndim == 1:
+            if classify:
+                labels, counts = np.unique(value, return_counts=True)
+                return [(str(v), int(c)) for v, c in zip(labels.tolist(), counts.tolist(), strict=True)]
+            value = value.tolist()
+        else:
+            return [("", int(value.shape[0]))]  # multi-output: counted without a class
+    elif np is not None and isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        tally: dict[str, int] = {}
+        for v in value:
+            label = _one_label(v, classify)
+            tally[label] = tally.get(label, 0) + 1
+        return list(tally.items())
+    return [(_one_label(value, classify), 1)]
+
+
+def _one_label(value: Any, classify: bool) -> str:
+    if not classify and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return bucket(float(value))
+    return str(value)
+
+
+def record_predictions(model: str, version: str | None, value: Any, task: str | None) -> None:
+    """Count the predictions in ``value`` by class (classifiers) or value decade (regressors)."""
+    classify = task != "regression" and (task == "classification" or not _is_float_output(value))
+    kind = ML_PREDICTION_CLASS if classify else ML_PREDICTION_BUCKET
+    counter = _get_instruments()[1]
+    for label, count in _counts(value, classify):
+        if label == "":
+            counter.add(count, model_attributes(model, version))
+        else:
+            counter.add(count, _label_attributes(model, version, kind, label))
+
+
+def _is_float_output(value: Any) -> bool:
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(value, (np.ndarray, np.generic)):
+        return value.dtype.kind == "f"
+    if isinstance(value, (list, tuple)):
+        return bool(value) and isinstance(value[0], float)
+    return isinstance(value, float)
+
+
+def _get_logger() -> _logs.Logger:
+    global _logger
+    if _logger is not None:
+        return _logger
+    provider = _logger_provider or _logs.get_logger_provider()
+    result = provider.get_logger(SCOPE, __version__)
+    if not isinstance(provider, ProxyLoggerProvider):
+        _logger = result
+    return result
+
+
+def emit_prediction_log(ctx: Context, attributes: dict[str, Any], body: dict[str, Any]) -> None:
+    """One INFO log record ``ml.prediction`` with the (already masked) inputs and outputs."""
+    _get_logger().emit(
+        context=ctx,
+        severity_number=_logs.SeverityNumber.INFO,
+        severity_text="INFO",
+        event_name="ml.prediction",
+        body=body,
+        attributes=attributes,
+    )
