@@ -116,10 +116,12 @@ def _grouped(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.bincount(groups, weights=counts, minlength=int(groups.max()) + 1)
 
 
-def _spread(group_terms: np.ndarray, groups: np.ndarray, cur: np.ndarray) -> np.ndarray:
-    """Share each group's term among its bins in proportion to the window's counts in them."""
-    group_cur = np.bincount(groups, weights=cur, minlength=len(group_terms))
-    share = np.divide(cur, group_cur[groups], out=np.zeros(len(cur)), where=group_cur[groups] > 0)
+def _spread(group_terms: np.ndarray, groups: np.ndarray, ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+    """Share each group's term among its bins in proportion to the window's counts in them (to the
+    reference counts in a group the window left empty), so the bin contributions sum to the total."""
+    weights = np.where(np.bincount(groups, weights=cur)[groups] > 0, cur, ref).astype(np.float64)
+    group_w = np.bincount(groups, weights=weights, minlength=len(group_terms))
+    share = np.divide(weights, group_w[groups], out=np.zeros(len(weights)), where=group_w[groups] > 0)
     return group_terms[groups] * share
 
 
@@ -129,7 +131,7 @@ def _raw(method: str, profile: Profile, window: Window) -> tuple[float, np.ndarr
     if isinstance(profile, NumericProfile) and method in ("psi", "js"):
         groups = profile.coarse_groups
         value, terms = getattr(_methods, method)(_grouped(ref, groups), _grouped(cur, groups))
-        return value, _spread(terms, groups, cur.astype(np.float64))
+        return value, _spread(terms, groups, ref, cur)
     if method == "wasserstein":
         if not isinstance(profile, NumericProfile) or not isinstance(window, NumericWindow):
             raise ValueError("wasserstein needs a numeric profile and window")
