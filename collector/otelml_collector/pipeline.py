@@ -31,6 +31,7 @@ class TelemetryRequest:
     message: Any = None  # decoded Export*ServiceRequest, set on first decode
     modified: bool = False  # a processor changed `message`; exporters must re-serialize
     records: list[ModelBatch] = field(default_factory=list)
+    items: int = 0  # spans / metric data points / log records in the request, counted by the receiver
 
     def payload(self) -> bytes:
         """Bytes to forward: the original ones unless a processor modified the message."""

@@ -1,0 +1,169 @@
+"""OTLP/HTTP server on aiohttp: POST /v1/traces, /v1/metrics, /v1/logs with protobuf or JSON bodies,
+optionally gzip/deflate-compressed. Errors carry a google.rpc.Status body in the request's encoding."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from google.rpc import code_pb2, status_pb2
+
+from otelml_collector import otlp
+from otelml_collector.httpapi import EventLoopThread, split_hostport
+
+if TYPE_CHECKING:
+    from otelml_collector.pipeline import Signal
+    from otelml_collector.receiver import HttpConfig, OtlpReceiver
+
+_MIB = 1024 * 1024
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def decompress(body: bytes, encoding: str, limit: int) -> bytes:
+    """Inflate gzip/deflate, stopping as soon as the output would exceed `limit` bytes (gzip bombs)."""
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    inflater = zlib.decompressobj(wbits)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise otlp.InvalidRequest(f"body is not valid {encoding} data: {exc}") from exc
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise BodyTooLarge(f"decompressed body exceeds the limit of {limit} bytes")
+    if not inflater.eof:
+        raise otlp.InvalidRequest(f"{encoding} body is truncated")
+    return out
+
+
+class HttpServer:
+    def __init__(self, receiver: OtlpReceiver, config: HttpConfig) -> None:
+        self.receiver = receiver
+        self.config = config
+        self.limit = int(config.max_request_body_size_mib * _MIB)
+        self._loop: EventLoopThread | None = None
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> int:
+        host, port = split_hostport(self.config.endpoint, "receivers.otlp.protocols.http.endpoint")
+        self._loop = EventLoopThread("otelml-otlp-http")
+        try:
+            return int(self._loop.run(self._start(host, port)))
+        except OSError as exc:
+            self._loop.stop()
+            raise OSError(
+                f"receivers.otlp.protocols.http.endpoint {self.config.endpoint}: "
+                f"cannot listen: {exc.strerror or exc}"
+            ) from exc
+
+    async def _start(self, host: str, port: int) -> int:
+        app = web.Application(client_max_size=self.limit)
+        for path in otlp.HTTP_PATHS:
+            app.router.add_post(path, self._handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        sockets = getattr(site._server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1]) if sockets else port
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        if self._runner is not None:
+            try:
+                self._loop.run(self._runner.cleanup(), timeout=10)
+            finally:
+                self._runner = None
+        self._loop.stop()
+        self._loop = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        signal = otlp.HTTP_PATHS[request.path]
+        ctype = request.content_type
+        json_body = ctype == JSON
+        if ctype not in (PROTOBUF, JSON):
+            return self._error(
+                signal,
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                "unsupported_media_type",
+                False,
+                f"Content-Type must be {PROTOBUF} or {JSON}, got {ctype!r}",
+            )
+        encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "deflate"):
+            return self._error(
+                signal,
+                415,
+                code_pb2.INVALID_ARGUMENT,
+                "unsupported_encoding",
+                json_body,
+                f"Content-Encoding must be gzip, deflate or identity, got {encoding!r}",
+            )
+        try:
+            body = await request.read()
+            if encoding != "identity":
+                body = decompress(body, encoding, self.limit)
+            decoded = otlp.decode(signal, body, json_body=json_body)
+        except web.HTTPRequestEntityTooLarge:
+            return self._error(
+                signal,
+                413,
+                code_pb2.RESOURCE_EXHAUSTED,
+                "too_large",
+                json_body,
+                f"body exceeds the limit of {self.limit} bytes "
+                "(receivers.otlp.protocols.http.max_request_body_size_mib)",
+            )
+        except BodyTooLarge as exc:
+            return self._error(
+                signal,
+                413,
+                code_pb2.RESOURCE_EXHAUSTED,
+                "too_large",
+                json_body,
+                f"{exc} (receivers.otlp.protocols.http.max_request_body_size_mib)",
+            )
+        except otlp.InvalidRequest as exc:
+            return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "invalid_body", json_body, str(exc))
+        retry_after = self.receiver.accept(signal, body, decoded, json_body)
+        if retry_after is not None:
+            resp = self._error(
+                signal,
+                503,
+                code_pb2.UNAVAILABLE,
+                "",
+                json_body,
+                f"otelml sidecar queue is full; retry in {retry_after:.1f}s",
+            )
+            resp.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+            return resp
+        message = otlp.response(signal, decoded.rejected, decoded.reason)
+        return self._encode(message, 200, json_body)
+
+    def _error(
+        self, signal: Signal, http_status: int, code: int, reason: str, json_body: bool, detail: str
+    ) -> web.Response:
+        if reason:
+            self.receiver.refused(signal, reason, detail)
+        return self._encode(status_pb2.Status(code=code, message=detail), http_status, json_body)
+
+    @staticmethod
+    def _encode(message: object, http_status: int, json_body: bool) -> web.Response:
+        if json_body:
+            return web.Response(
+                body=otlp.to_json(message),
+                status=http_status,  # type: ignore[arg-type]
+                content_type=JSON,
+            )
+        return web.Response(
+            body=message.SerializeToString(),
+            status=http_status,  # type: ignore[attr-defined]
+            content_type=PROTOBUF,
+        )

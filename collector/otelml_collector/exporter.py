@@ -1,0 +1,322 @@
+"""The `otlp` exporter: forwards traces, metrics and logs to the downstream OTLP endpoint.
+
+Requests wait in a bounded queue (count and bytes) served by worker threads. A failed export is
+retried with exponential backoff and jitter (tenacity) while the error is retryable (gRPC
+UNAVAILABLE, RESOURCE_EXHAUSTED, ...; HTTP 429/502/503/504; connection errors), honouring the
+server's RetryInfo / Retry-After, for at most `retry_on_failure.max_elapsed_time`. Every item ends
+up counted as `forwarded` or `dropped` with a reason (`queue_full`, `retries_exhausted`,
+`rejected` (permanent error), `downstream_partial`, `shutdown`, `no_downstream`); each reason is
+also logged once with its count so far.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay
+
+from otelml_collector import registry
+from otelml_collector._senders import ExportError, make_sender
+from otelml_collector.component import ComponentConfig, ComponentContext
+from otelml_collector.configutil import Duration, from_mapping
+from otelml_collector.downstream import PROTOCOLS, Target, resolve_target
+from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.telemetry import Counters
+
+__all__ = ["OtlpExporter", "OtlpExporterConfig", "OtlpExporterFactory"]
+
+_MIB = 1024 * 1024
+
+
+@dataclass
+class RetryConfig:
+    enabled: bool = True
+    initial_interval: Duration = 0.5
+    max_interval: Duration = 30.0
+    max_elapsed_time: Duration = 300.0  # 0 = retry until shutdown
+    multiplier: float = 2.0
+
+
+@dataclass
+class QueueConfig:
+    queue_size: int = 1000  # requests
+    max_size_mib: float = 256.0
+    num_consumers: int = 2
+
+
+@dataclass
+class TlsConfig:
+    insecure: bool | None = None
+
+
+@dataclass
+class OtlpExporterConfig(ComponentConfig):
+    endpoint: str | None = None
+    protocol: str | None = None  # grpc | http/protobuf; default from OTEL_EXPORTER_OTLP_PROTOCOL, else grpc
+    traces_endpoint: str | None = None
+    metrics_endpoint: str | None = None
+    logs_endpoint: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    compression: str = "none"  # none | gzip
+    timeout: Duration = 10.0
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    retry_on_failure: RetryConfig = field(default_factory=RetryConfig)
+    sending_queue: QueueConfig = field(default_factory=QueueConfig)
+
+    def validate(self) -> None:
+        if self.protocol is not None and self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol: must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+        if self.compression not in ("none", "gzip"):
+            raise ValueError(f"compression: must be none or gzip, got {self.compression!r}")
+        for key in ("endpoint", "traces_endpoint", "metrics_endpoint", "logs_endpoint"):
+            value = getattr(self, key)
+            if value is not None and (not value.strip() or " " in value.strip()):
+                raise ValueError(f"{key}: expected host:port or a URL, got {value!r}")
+        if self.timeout <= 0:
+            raise ValueError("timeout: must be > 0")
+        q, r = self.sending_queue, self.retry_on_failure
+        if q.queue_size < 1 or q.num_consumers < 1 or q.max_size_mib <= 0:
+            raise ValueError("sending_queue: queue_size, num_consumers and max_size_mib must be > 0")
+        if r.multiplier < 1:
+            raise ValueError(f"retry_on_failure.multiplier: must be >= 1, got {r.multiplier}")
+        if r.initial_interval > r.max_interval:
+            raise ValueError("retry_on_failure.initial_interval: must not exceed max_interval")
+
+    def targets(self, env: dict[str, str] | None = None) -> dict[Signal, Target]:
+        raw: dict[str, Any] = {
+            "protocol": self.protocol,
+            "endpoint": self.endpoint,
+            "traces_endpoint": self.traces_endpoint,
+            "metrics_endpoint": self.metrics_endpoint,
+            "logs_endpoint": self.logs_endpoint,
+            "headers": self.headers,
+            "tls": {"insecure": self.tls.insecure} if self.tls.insecure is not None else {},
+        }
+        return {s: resolve_target(s.value, raw, env) for s in Signal}
+
+
+@dataclass
+class _Item:
+    signal: Signal
+    payload: bytes
+    items: int
+
+
+class OtlpExporter:
+    def __init__(self, config: OtlpExporterConfig, ctx: ComponentContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.counters: Counters = ctx.settings.get("counters") or Counters()
+        self.targets = config.targets()
+        own = set(ctx.settings.get("own_endpoints", ()))
+        # An unconfigured downstream would be the SDK default localhost:4317 - usually this sidecar itself.
+        self.disabled = {s for s, t in self.targets.items() if not t.explicit and _points_at(t, own)}
+        self._queue: deque[_Item] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self._senders: dict[tuple[int, Signal], Any] = {}
+        self._stop = threading.Event()
+        self._deadline = float("inf")
+        self._started = False
+        self._closed = False
+        self._log = ctx.log.getChild(f"exporter.{ctx.name}")
+        self._warned: dict[str, int] = {}
+        self.in_flight = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        for signal in sorted(self.disabled):
+            self._log.warning(
+                "no downstream configured for %s (set exporters.%s.endpoint or "
+                "OTEL_EXPORTER_OTLP_ENDPOINT); %s are not forwarded",
+                signal,
+                self.ctx.name,
+                signal,
+            )
+        for i in range(self.config.sending_queue.num_consumers):
+            t = threading.Thread(target=self._work, args=(i,), name=f"otelml-export-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued within `timeout` seconds, drop (and count) the rest. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._cond:
+            self._deadline = time.monotonic() + timeout
+            self._stop.set()
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join(max(0.1, self._deadline - time.monotonic()) + 2)
+        with self._cond:
+            leftover = list(self._queue)
+            self._queue.clear()
+            self._bytes = 0
+        for item in leftover:
+            self._drop(item, "shutdown", "shutdown deadline reached before delivery")
+        for sender in self._senders.values():
+            sender.close()
+
+    # -- the pipeline's side -------------------------------------------------------------------------
+    def consume(self, request: TelemetryRequest) -> None:
+        signal = Signal(request.signal)
+        if signal in self.disabled:
+            self.counters.add(signal, "dropped", request.items, "no_downstream")
+            return
+        item = _Item(signal, request.payload(), request.items)
+        q = self.config.sending_queue
+        with self._cond:
+            full = (
+                len(self._queue) >= q.queue_size
+                or self._bytes + len(item.payload) > q.max_size_mib * _MIB
+                or self._closed
+            )
+            if not full:
+                self._queue.append(item)
+                self._bytes += len(item.payload)
+                self._cond.notify()
+                return
+        self._drop(
+            item,
+            "shutdown" if self._closed else "queue_full",
+            f"sending queue full (sending_queue.queue_size={q.queue_size}, "
+            f"max_size_mib={q.max_size_mib}) while the downstream is slow or down",
+        )
+
+    def queue_depth(self) -> dict[str, int]:
+        with self._cond:
+            return {"requests": len(self._queue), "bytes": self._bytes, "in_flight": self.in_flight}
+
+    # -- workers -----------------------------------------------------------------------------------
+    def _work(self, index: int) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stop.is_set():
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                item = self._queue.popleft()
+                self._bytes -= len(item.payload)
+                self.in_flight += 1
+            try:
+                self._export(index, item)
+            except Exception as exc:  # never let a worker die
+                self._drop(item, "internal_error", f"{type(exc).__name__}: {exc}")
+                self._log.exception("exporter worker error")
+            finally:
+                with self._cond:
+                    self.in_flight -= 1
+
+    def _sender(self, index: int, signal: Signal) -> Any:
+        sender = self._senders.get((index, signal))
+        if sender is None:
+            sender = make_sender(self.targets[signal], self.config.timeout, self.config.compression)
+            self._senders[(index, signal)] = sender
+        return sender
+
+    def _export(self, index: int, item: _Item) -> None:
+        sender = self._sender(index, item.signal)
+        retry = self.config.retry_on_failure
+        max_elapsed = retry.max_elapsed_time or float("inf")
+
+        def give_up(state: RetryCallState) -> bool:
+            return stop_after_delay(max_elapsed)(state) or time.monotonic() >= self._deadline
+
+        try:
+            for attempt in Retrying(
+                retry=retry_if_exception(
+                    lambda e: isinstance(e, ExportError) and e.retryable and retry.enabled
+                ),
+                wait=self._wait,
+                stop=give_up,
+                sleep=self._sleep,
+                reraise=True,
+            ):
+                with attempt:
+                    result = sender.send(item.payload)
+        except ExportError as exc:
+            if not exc.retryable:
+                reason = "rejected"
+            elif time.monotonic() >= self._deadline:
+                reason = "shutdown"
+            else:
+                reason = "retries_exhausted"
+            self._drop(item, reason, str(exc))
+            return
+        delivered = item.items - min(result.rejected, item.items)
+        self.counters.add(item.signal, "forwarded", delivered)
+        if result.rejected:
+            self._drop(
+                _Item(item.signal, b"", min(result.rejected, item.items)),
+                "downstream_partial",
+                f"downstream partial success: {result.message}",
+            )
+
+    def _wait(self, state: RetryCallState) -> float:
+        retry = self.config.retry_on_failure
+        exc = state.outcome.exception() if state.outcome else None
+        hinted = getattr(exc, "retry_after", None)
+        if hinted is not None:
+            return float(min(hinted, retry.max_interval * 4))
+        backoff = retry.initial_interval * retry.multiplier ** (state.attempt_number - 1)
+        backoff = min(backoff, retry.max_interval)
+        return backoff * random.uniform(0.5, 1.5)  # jitter as in the Collector's exporterhelper
+
+    def _sleep(self, seconds: float) -> None:
+        seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
+        if self._stop.is_set():
+            time.sleep(min(seconds, 0.05))  # draining: keep trying until the deadline
+        else:
+            self._stop.wait(seconds)
+
+    def _drop(self, item: _Item, reason: str, detail: str) -> None:
+        self.counters.add(item.signal, "dropped", item.items, reason)
+        key = f"{reason}:{item.signal}"
+        if key not in self._warned:
+            self._warned[key] = 1
+            self._log.warning(
+                "dropped %d %s (%s): %s; further drops for this reason are only counted "
+                "(otelml_collector.*.dropped{reason=%s}, /v1/status)",
+                item.items,
+                item.signal,
+                reason,
+                detail,
+                reason,
+            )
+
+
+def _points_at(target: Target, own: set[str]) -> bool:
+    authority = (
+        target.authority if target.protocol == "grpc" else target.endpoint.split("://", 1)[-1].split("/")[0]
+    )
+    host, _, port = authority.rpartition(":")
+    host = {"localhost": "127.0.0.1", "0.0.0.0": "127.0.0.1", "[::1]": "127.0.0.1"}.get(host, host)
+    return f"{host}:{port}" in own
+
+
+class OtlpExporterFactory:
+    type: ClassVar[str] = "otlp"
+    kind: ClassVar[str] = "exporter"
+
+    def default_config(self) -> OtlpExporterConfig:
+        return OtlpExporterConfig()
+
+    def config_from_dict(self, raw: dict[str, Any] | None) -> OtlpExporterConfig:
+        return from_mapping(OtlpExporterConfig, raw)
+
+    def create(self, config: ComponentConfig, ctx: ComponentContext) -> OtlpExporter:
+        assert isinstance(config, OtlpExporterConfig)
+        return OtlpExporter(config, ctx)
+
+
+registry.register(OtlpExporterFactory())

@@ -1,0 +1,218 @@
+"""OTLP wire details shared by the receiver and the exporter: message types, gRPC method paths,
+decoding of protobuf and OTLP/JSON bodies, item counts, and validation for partial success.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
+
+from otelml_collector.pipeline import Signal
+
+__all__ = [
+    "GRPC_METHODS",
+    "HTTP_PATHS",
+    "REQUEST_TYPES",
+    "RESPONSE_TYPES",
+    "Decoded",
+    "InvalidRequest",
+    "count_items",
+    "decode",
+    "response",
+]
+
+REQUEST_TYPES: dict[Signal, type[Message]] = {
+    Signal.TRACES: trace_svc.ExportTraceServiceRequest,
+    Signal.METRICS: metrics_svc.ExportMetricsServiceRequest,
+    Signal.LOGS: logs_svc.ExportLogsServiceRequest,
+}
+RESPONSE_TYPES: dict[Signal, type[Message]] = {
+    Signal.TRACES: trace_svc.ExportTraceServiceResponse,
+    Signal.METRICS: metrics_svc.ExportMetricsServiceResponse,
+    Signal.LOGS: logs_svc.ExportLogsServiceResponse,
+}
+GRPC_METHODS: dict[str, Signal] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export": Signal.TRACES,
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": Signal.METRICS,
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export": Signal.LOGS,
+}
+GRPC_PATHS: dict[Signal, str] = {signal: path for path, signal in GRPC_METHODS.items()}
+HTTP_PATHS: dict[str, Signal] = {
+    "/v1/traces": Signal.TRACES,
+    "/v1/metrics": Signal.METRICS,
+    "/v1/logs": Signal.LOGS,
+}
+_REJECTED_FIELD = {
+    Signal.TRACES: "rejected_spans",
+    Signal.METRICS: "rejected_data_points",
+    Signal.LOGS: "rejected_log_records",
+}
+
+
+class InvalidRequest(ValueError):
+    """The body is not a decodable OTLP request (gRPC INVALID_ARGUMENT / HTTP 400)."""
+
+
+@dataclass
+class Decoded:
+    message: Any
+    items: int  # accepted spans / data points / log records
+    rejected: int = 0
+    reason: str = ""  # why items were rejected (partial success message)
+
+
+def decode(signal: Signal, body: bytes, *, json_body: bool = False) -> Decoded:
+    """Parse a request body; invalid items (e.g. spans with a malformed trace id) are removed and
+    counted as rejected, the rest is accepted. Raises `InvalidRequest` naming the problem."""
+    cls = REQUEST_TYPES[signal]
+    if json_body:
+        message = _from_json(cls, signal, body)
+    else:
+        try:
+            message = cls.FromString(body)
+        except DecodeError as exc:
+            raise InvalidRequest(f"body is not a valid protobuf {cls.__name__}: {exc}") from exc
+    rejected, reason = _VALIDATORS[signal](message)
+    return Decoded(message, count_items(signal, message), rejected, reason)
+
+
+def response(signal: Signal, rejected: int = 0, message: str = "") -> Message:
+    resp = RESPONSE_TYPES[signal]()
+    if rejected or message:
+        setattr(resp.partial_success, _REJECTED_FIELD[signal], rejected)
+        resp.partial_success.error_message = message
+    return resp
+
+
+def count_items(signal: Signal, message: Any) -> int:
+    if signal is Signal.TRACES:
+        return sum(len(ss.spans) for rs in message.resource_spans for ss in rs.scope_spans)
+    if signal is Signal.LOGS:
+        return sum(len(sl.log_records) for rl in message.resource_logs for sl in rl.scope_logs)
+    n = 0
+    for rm in message.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                kind = metric.WhichOneof("data")
+                if kind is not None:
+                    n += len(getattr(metric, kind).data_points)
+    return n
+
+
+# -- partial success: drop what no backend could store, keep the rest --------------------------
+def _validate_traces(message: Any) -> tuple[int, str]:
+    rejected = 0
+    for rs in message.resource_spans:
+        for ss in rs.scope_spans:
+            bad = [
+                i
+                for i, s in enumerate(ss.spans)
+                if len(s.trace_id) != 16 or len(s.span_id) != 8 or not any(s.trace_id) or not any(s.span_id)
+            ]
+            for i in reversed(bad):
+                del ss.spans[i]
+            rejected += len(bad)
+    why = "spans need a non-zero 16-byte trace_id and 8-byte span_id" if rejected else ""
+    return rejected, why
+
+
+def _validate_logs(message: Any) -> tuple[int, str]:
+    rejected = 0
+    for rl in message.resource_logs:
+        for sl in rl.scope_logs:
+            bad = [
+                i
+                for i, r in enumerate(sl.log_records)
+                if len(r.trace_id) not in (0, 16) or len(r.span_id) not in (0, 8)
+            ]
+            for i in reversed(bad):
+                del sl.log_records[i]
+            rejected += len(bad)
+    why = "log records' trace_id must be empty or 16 bytes, span_id empty or 8 bytes" if rejected else ""
+    return rejected, why
+
+
+def _validate_metrics(message: Any) -> tuple[int, str]:
+    rejected = 0
+    for rm in message.resource_metrics:
+        for sm in rm.scope_metrics:
+            bad = [i for i, m in enumerate(sm.metrics) if not m.name]
+            for i in reversed(bad):
+                kind = sm.metrics[i].WhichOneof("data")
+                rejected += len(getattr(sm.metrics[i], kind).data_points) if kind else 0
+                del sm.metrics[i]
+    return rejected, "metrics need a name" if rejected else ""
+
+
+_VALIDATORS: dict[Signal, Callable[[Any], tuple[int, str]]] = {
+    Signal.TRACES: _validate_traces,
+    Signal.METRICS: _validate_metrics,
+    Signal.LOGS: _validate_logs,
+}
+
+
+# -- OTLP/JSON: ids are hex strings (protobuf JSON would expect base64) -------------------------
+_ID_KEYS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
+
+
+def _from_json(cls: type[Message], signal: Signal, body: bytes) -> Message:
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"body is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise InvalidRequest(f"body must be a JSON object ({cls.__name__}), got {type(doc).__name__}")
+    _hex_ids_to_base64(doc)
+    message = cls()
+    try:
+        json_format.ParseDict(doc, message, ignore_unknown_fields=True)
+    except json_format.ParseError as exc:
+        raise InvalidRequest(f"JSON body is not a valid OTLP {cls.__name__}: {exc}") from exc
+    return message
+
+
+def _hex_ids_to_base64(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _ID_KEYS and isinstance(value, str):
+                try:
+                    node[key] = base64.b64encode(bytes.fromhex(value)).decode() if value else ""
+                except ValueError:
+                    raise InvalidRequest(f"{key}: expected a hex string, got {value!r}") from None
+            else:
+                _hex_ids_to_base64(value)
+    elif isinstance(node, list):
+        for item in node:
+            _hex_ids_to_base64(item)
+
+
+def to_json(message: Message) -> bytes:
+    """OTLP/JSON encoding of a response or status (hex ids, camelCase)."""
+    doc = json_format.MessageToDict(message)
+    _base64_ids_to_hex(doc)
+    return json.dumps(doc).encode()
+
+
+def _base64_ids_to_hex(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _ID_KEYS and isinstance(value, str):
+                try:
+                    node[key] = base64.b64decode(value).hex()
+                except (binascii.Error, ValueError):
+                    pass
+            else:
+                _base64_ids_to_hex(value)
+    elif isinstance(node, list):
+        for item in node:
+            _base64_ids_to_hex(item)
