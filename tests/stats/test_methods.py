@@ -116,8 +116,8 @@ def _categorical_pair() -> tuple[list[object], list[object]]:
     rng = np.random.default_rng(RNG_SEED + 1)
     cats = [f"c{i}" for i in range(12)]
     ref = list(rng.choice(cats, 20_000, p=np.linspace(2, 0.2, 12) / np.linspace(2, 0.2, 12).sum()))
-    cur = list(rng.choice(cats + ["brand-new"], 4_000, p=np.r_[np.full(12, 0.9 / 12), 0.1]))
-    return ref + [None] * 30, cur + [None, float("nan")]
+    cur = list(rng.choice([*cats, "brand-new"], 4_000, p=np.r_[np.full(12, 0.9 / 12), 0.1]))
+    return ref + [None] * 30, [*cur, None, float("nan")]
 
 
 def _reference_counts(ref: list[object], cur: list[object], top_k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -23,8 +23,8 @@ A = rng.normal(11, 3, 3_000)
 B = rng.normal(9, 4, 5_000)
 NUMERIC = profile_numeric(REF)
 CATS = profile_categorical(rng.choice(["x", "y", "z", "w"], 10_000, p=[0.4, 0.3, 0.2, 0.1]), top_k=3)
-CA = list(rng.choice(["x", "y", "z", "w", "v"], 2_000)) + [None]
-CB = list(rng.choice(["x", "y"], 1_000)) + [True, float("nan")]
+CA = [*list(rng.choice(["x", "y", "z", "w", "v"], 2000)), None]
+CB = [*list(rng.choice(["x", "y"], 1000)), True, float("nan")]
 
 
 def _scores(profile, window) -> dict[str, float]:
