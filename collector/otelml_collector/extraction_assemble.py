@@ -178,6 +178,8 @@ def _batch(
         rows = cells.span.astype(np.int64)
     else:
         cells, rows = _cell_rows(cells, nrows, base)
+        if len(cells) == 0:  # only scalars of spans with empty arrays (0 rows)
+            return batch
     code = cells.role.astype(np.int64) * (len(strings) + 1) + cells.key + 1
     present = np.bincount(code).astype(bool)
     dense = (np.cumsum(present) - 1)[code]
