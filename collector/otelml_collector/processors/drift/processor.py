@@ -204,23 +204,35 @@ class DriftProcessor:
                 item = self._queue.get(timeout=0.25)
             except queue.Empty:
                 item = None
+            else:
+                self._evaluate_item(item)
             try:
-                if item is not None:
-                    self._evaluate(*item)
                 self._close_expired()
                 if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_seconds:
                     self.checkpoint()
             except Exception as exc:
                 self._warn_once("worker", "drift: worker step failed (%s); continuing", exc, exc_info=True)
 
+    def _evaluate_item(self, item: tuple[ModelKey, OpenWindow] | None) -> None:
+        try:
+            if item is not None:
+                self._evaluate(*item)
+        except Exception as exc:
+            self._warn_once("evaluate", "drift: scoring a window failed (%s); continuing", exc, exc_info=True)
+        finally:
+            self._queue.task_done()
+
     def _drain(self) -> None:
+        """Score every closed window (in this thread when the worker is gone)."""
+        if self._worker is not None and self._worker.is_alive():
+            self._queue.join()
+            return
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None:
-                self._evaluate(*item)
+            self._evaluate_item(item)
 
     def _close_expired(self) -> None:
         seconds = self.config.window.seconds
@@ -399,20 +411,25 @@ class DriftProcessor:
 
 
 def _stats_config(config: DriftConfig) -> stats.DriftConfig:
+    """The stats core's scoring config from `processors.drift` (methods, alert methods, thresholds)."""
     default = stats.DEFAULT_CONFIG
-    numeric, categorical = default.numeric_methods, default.categorical_methods
-    alert = default.alert_methods
-    if config.methods is not None:
-        numeric = tuple(m for m in config.methods if m in NUMERIC_METHODS)
-        categorical = tuple(m for m in config.methods if m in CATEGORICAL_METHODS)
-        chosen = tuple(m for m in alert if m in config.methods)
-        alert = chosen or tuple(config.methods)
-    if config.alert_methods is not None:
-        alert = tuple(config.alert_methods)
+    methods = {"numeric": default.numeric_methods, "categorical": default.categorical_methods}
+    alerts = {
+        "numeric": tuple(getattr(default, "numeric_alert_methods", ("wasserstein",))),
+        "categorical": tuple(getattr(default, "categorical_alert_methods", ("js",))),
+    }
+    applicable = {"numeric": NUMERIC_METHODS, "categorical": CATEGORICAL_METHODS}
+    for kind in ("numeric", "categorical"):
+        if config.methods is not None:
+            methods[kind] = tuple(m for m in config.methods if m in applicable[kind])
+            alerts[kind] = tuple(m for m in alerts[kind] if m in methods[kind]) or methods[kind]
+        if config.alert_methods is not None:
+            alerts[kind] = tuple(m for m in config.alert_methods if m in methods[kind])
     return stats.DriftConfig(
-        numeric_methods=numeric,
-        categorical_methods=categorical,
-        alert_methods=alert,
+        numeric_methods=methods["numeric"],
+        categorical_methods=methods["categorical"],
+        numeric_alert_methods=alerts["numeric"],
+        categorical_alert_methods=alerts["categorical"],
         thresholds=dict(config.thresholds),
         min_samples=config.window.min_samples or min(stats.DEFAULT_MIN_SAMPLES, config.window.size),
     )
