@@ -90,10 +90,15 @@ class DriftConfig:
             unknown = sorted(set(names) - set(METHODS))
             if unknown:
                 raise ValueError(f"{where}: unknown drift method(s) {unknown}; known: {list(METHODS)}")
-        if "wasserstein" in self.categorical_methods + self.categorical_alert_methods:
-            raise ValueError("categorical_methods: wasserstein needs ordered numeric values")
-        if "chi2" in self.numeric_methods + self.numeric_alert_methods:
-            raise ValueError("numeric_methods: chi2 is for categorical features")
+        for where, names, bad, why in (
+            ("categorical_methods", self.categorical_methods, "wasserstein", "needs ordered numeric values"),
+            ("categorical_alert_methods", self.categorical_alert_methods, "wasserstein",
+             "needs ordered numeric values"),
+            ("numeric_methods", self.numeric_methods, "chi2", "is for categorical features"),
+            ("numeric_alert_methods", self.numeric_alert_methods, "chi2", "is for categorical features"),
+        ):
+            if bad in names:
+                raise ValueError(f"{where}: {bad} {why}")
         if self.min_samples < 1:
             raise ValueError(f"min_samples must be >= 1, got {self.min_samples}")
         merged = dict(DEFAULT_THRESHOLDS)

@@ -177,11 +177,14 @@ class CategoricalProfile:
 
     def bin_index(self, values: Any) -> np.ndarray:
         """Bin of each value (int64 array): its category, ``other_bin`` if unseen, -1 if missing."""
-        keys = category_keys(values)
-        uniq, inverse = np.unique(keys, return_inverse=True)
+        if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+            uniq, inverse = np.unique(values, return_inverse=True)  # fast path: C string sort
+        else:
+            uniq, inverse = np.unique(category_keys(values), return_inverse=True)
         index: dict[str, int] = self._index  # type: ignore[attr-defined]
         other = self.other_bin
-        lut = np.array([-1 if u == NULL_KEY else index.get(u, other) for u in uniq], dtype=np.int64)
+        keys = uniq.tolist()
+        lut = np.array([-1 if u == NULL_KEY else index.get(str(u), other) for u in keys], dtype=np.int64)
         return lut[inverse.reshape(-1)] if len(uniq) else np.empty(0, dtype=np.int64)
 
     def new_window(self) -> CategoricalWindow:
@@ -262,19 +265,26 @@ def profile_categorical(
     """Profile a categorical column: the ``top_k`` most frequent values (ties by name) and "other"."""
     if top_k < 1:
         raise ValueError(f"top_k must be at least 1, got {top_k}")
-    keys = category_keys(values)
-    present = [k for k in keys.tolist() if k != NULL_KEY]
-    if not present:
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        uniq, freq = np.unique(values, return_counts=True)
+        total = int(values.size)
+    else:
+        keys = category_keys(values)
+        uniq, freq = np.unique(keys, return_counts=True)
+        total = int(keys.size)
+    uniq, freq = uniq.astype(object), freq
+    real = uniq != NULL_KEY
+    uniq, freq = uniq[real], freq[real]
+    if not len(uniq):
         raise ValueError("no values to profile (every value is missing)")
-    uniq, freq = np.unique(np.asarray(present, dtype=object), return_counts=True)
     order = sorted(range(len(uniq)), key=lambda i: (-int(freq[i]), str(uniq[i])))
     top = order[:top_k]
     counts = [int(freq[i]) for i in top] + [int(sum(int(freq[i]) for i in order[top_k:]))]
     return CategoricalProfile(
         categories=tuple(str(uniq[i]) for i in top),
         counts=np.asarray(counts),
-        count=int(keys.size),
-        null_count=int(keys.size) - len(present),
+        count=total,
+        null_count=total - int(freq.sum()),
         distinct=len(uniq),
         column=column,
     )

@@ -67,6 +67,8 @@ def category_keys(values: Any) -> np.ndarray:
     """Object array of category keys: ``str(value)``, booleans as ``true``/``false``, missing as NULL_KEY."""
     if isinstance(values, str | bytes):
         values = [values]
+    if isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        return values.reshape(-1).astype(object)  # numpy strings cannot be missing
     to_numpy = getattr(values, "to_numpy", None)
     seq = to_numpy(dtype=object) if to_numpy is not None else np.asarray(values, dtype=object)
     return np.fromiter((_key(v) for v in seq.reshape(-1)), dtype=object, count=seq.size)
