@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otelml import _config
+from otelml import _config, _telemetry
 from otelml.instrumentation.sklearn import SklearnInstrumentor
 
 
@@ -26,4 +26,5 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     yield exp
     _config._active = saved
     instrumentor.uninstrument()
+    _telemetry.reset_providers()
     provider.shutdown()

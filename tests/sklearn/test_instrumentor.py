@@ -4,6 +4,7 @@ inputs and outputs, and the model's behaviour is never changed."""
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 
@@ -22,6 +23,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassi
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+import otelml
 import otelml._config as cfg
 from otelml._models import register_model
 from otelml.instrumentation.sklearn import SklearnInstrumentor
@@ -43,6 +45,7 @@ def _only_span(exporter: InMemorySpanExporter):
 def _pop_static(attrs: dict, name: str, task: str) -> None:
     for key, value in {**STATIC, "ml.model.name": name, "ml.model.task": task}.items():
         assert attrs.pop(key) == value, key
+    assert re.fullmatch(r"[0-9a-f]{32}", attrs.pop("ml.prediction.id"))
 
 
 def test_binary_predict_proba_single_row(exporter: InMemorySpanExporter) -> None:
@@ -157,6 +160,17 @@ def test_list_and_sparse_inputs(exporter: InMemorySpanExporter) -> None:
     list_span, sparse_span = exporter.get_finished_spans()
     assert [list_span.attributes[f"ml.feature.f{j}"] for j in range(4)] == X[0].tolist()
     assert [list(sparse_span.attributes[f"ml.feature.f{j}"]) for j in range(4)] == X[:2].T.tolist()
+
+
+def test_span_joins_the_prediction_scope(exporter: InMemorySpanExporter) -> None:
+    model = LinearRegression().fit(X, Y_REG)
+    with otelml.prediction(id="order-17"):
+        model.predict(X[:1])
+        model.predict(X[1:2])
+    model.predict(X[2:3])
+    first, second, outside = exporter.get_finished_spans()
+    assert first.attributes["ml.prediction.id"] == second.attributes["ml.prediction.id"] == "order-17"
+    assert outside.attributes["ml.prediction.id"] != "order-17"
 
 
 def test_registered_name_and_version(exporter: InMemorySpanExporter) -> None:
@@ -331,7 +345,7 @@ def test_capture_failure_still_returns_the_result(
     attrs = dict(_only_span(exporter).attributes)
     assert attrs["ml.prediction.value"] == 2
     assert not any(k.startswith("ml.feature.") for k in attrs)
-    assert "recording the features" in caplog.text
+    assert "features" in caplog.text and "failed" in caplog.text
 
 
 def test_suppressed_instrumentation_gives_no_span(exporter: InMemorySpanExporter) -> None:

@@ -7,48 +7,43 @@ guarded: a failure is logged once per site and the model call goes on untouched.
 
 from __future__ import annotations
 
-import logging
+import math
 import weakref
 from contextvars import ContextVar
 from typing import Any, NamedTuple
 
 import numpy as np
-from opentelemetry import context as otel_context
-from opentelemetry import trace
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import Status, StatusCode
 
 from otelml import _models
-from otelml._capture import feature_attributes, prediction_attributes
-from otelml._config import get_config
-from otelml.semconv import (
-    ML_MODEL_FRAMEWORK,
-    ML_MODEL_NAME,
-    ML_MODEL_TASK,
-    ML_MODEL_VERSION,
-    ML_OPERATION_NAME,
-    OPERATION_INFERENCE,
-)
-
-_log = logging.getLogger("otelml")
+from otelml._errors import log_once
+from otelml._spans import InferenceSpan
 
 _inside: ContextVar[bool] = ContextVar("otelml_sklearn_inside", default=False)
-_logged: set[str] = set()
 
 
-def log_once(site: str, exc: BaseException) -> None:
-    """Log an instrumentation error the first time it happens at ``site``."""
-    if site not in _logged:
-        _logged.add(site)
-        _log.warning("otelml sklearn instrumentation: %s failed (%s: %s); the model call is unaffected; "
-                     "further errors here are not logged", site, type(exc).__name__, exc, exc_info=exc)
+class _Model:
+    """What is fixed per estimator object: name, version, task; plus its classes as a Python list."""
 
+    __slots__ = ("classes", "classes_list", "classifier", "generation", "name", "task", "version")
 
-class _Model(NamedTuple):
-    span_name: str
-    static: dict[str, Any]  # model name/version/framework/task attributes
-    classifier: bool
-    generation: int
+    def __init__(self, estimator: Any) -> None:
+        info = _models.model_info(estimator)
+        self.name = info.name if info else type(estimator).__name__
+        self.version = info.version if info else None
+        self.task = _task(estimator)
+        self.classifier = self.task == "classification"
+        self.generation = _models.generation
+        self.classes: Any = None
+        self.classes_list: list[Any] = []
+
+    def class_list(self, estimator: Any) -> list[Any] | None:
+        """``estimator.classes_`` as a list, converted again only when the estimator was refitted."""
+        classes = getattr(estimator, "classes_", None)
+        if classes is not self.classes:
+            self.classes = classes
+            self.classes_list = classes.tolist() if isinstance(classes, np.ndarray) else list(classes or ())
+        return self.classes_list if classes is not None else None
 
 
 _TASKS = {"classifier": "classification", "regressor": "regression", "clusterer": "clustering",
@@ -69,16 +64,7 @@ def _model(estimator: Any) -> _Model:
     cached = _models_cache.get(estimator)
     if cached is not None and cached.generation == _models.generation:
         return cached
-    info = _models.model_info(estimator)
-    name = info.name if info else type(estimator).__name__
-    static: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: name,
-                              ML_MODEL_FRAMEWORK: "sklearn"}
-    if info and info.version is not None:
-        static[ML_MODEL_VERSION] = info.version
-    task = _task(estimator)
-    if task:
-        static[ML_MODEL_TASK] = task
-    model = _Model(f"{OPERATION_INFERENCE} {name}", static, task == "classification", _models.generation)
+    model = _Model(estimator)
     _models_cache[estimator] = model
     return model
 
@@ -98,29 +84,41 @@ def _feature_names(estimator: Any) -> Any:
 
 
 def _outputs(model: _Model, estimator: Any, method: str, result: Any) -> tuple[Any, Any]:
-    """(predicted value, score) from what the user's call returned; never calls the model again."""
+    """(predicted value, score) from what the user's call returned; never calls the model again.
+
+    A single row gives Python scalars (the hot path: one ``tolist()``), a batch gives arrays.
+    """
     if method == "predict":
+        if type(result) is np.ndarray and result.shape == (1,) and result.dtype.kind in "biuf":
+            return result.tolist()[0], None
         return result, None
-    if not model.classifier or not isinstance(result, np.ndarray):
+    if not model.classifier or type(result) is not np.ndarray:
         return (result, None) if method == "decision_function" else (None, None)
-    classes = getattr(estimator, "classes_", None)
+    classes = model.class_list(estimator)
     if method == "decision_function":
-        if result.ndim == 1 and classes is not None and len(classes) == 2:
-            return classes[(result > 0).astype(np.intp)], None
-        if result.ndim == 2 and classes is not None:
-            return classes[result.argmax(axis=1)], None
+        if classes is None:
+            return None, None
+        if result.ndim == 1 and len(classes) == 2:
+            return np.asarray(classes, dtype=object)[(result > 0).astype(np.intp)], None
+        if result.ndim == 2 and result.shape[1] == len(classes):
+            return np.asarray(classes, dtype=object)[result.argmax(axis=1)], None
         return None, None
-    if result.ndim != 2:
+    if result.ndim != 2 or (classes is not None and len(classes) != result.shape[1]):
         return None, None
+    if result.shape[0] == 1:
+        row = result.tolist()[0]
+        if method == "predict_log_proba":
+            row = [math.exp(v) for v in row]
+        best = row.index(max(row))
+        return (classes[best] if classes is not None else best), (row[1] if len(row) == 2 else row[best])
     proba = np.exp(result) if method == "predict_log_proba" else result
-    best = proba.argmax(axis=1)
-    value = classes[best] if classes is not None and len(classes) == proba.shape[1] else best
-    score = proba[:, 1] if proba.shape[1] == 2 else proba[np.arange(len(proba)), best]
+    best_idx = proba.argmax(axis=1)
+    value = np.asarray(classes, dtype=object)[best_idx] if classes is not None else best_idx
+    score = proba[:, 1] if proba.shape[1] == 2 else proba[np.arange(len(proba)), best_idx]
     return value, score
 
 
 class Hooks(NamedTuple):
-    tracer: trace.Tracer
     request_hook: Any
     response_hook: Any
 
@@ -139,27 +137,18 @@ def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) ->
     else:
         X = args[0] if args else kwargs.get("X")
 
-    span = None
     try:
-        config = get_config()
         model = _model(instance)
-        try:
-            attrs, rows = feature_attributes(X, _feature_names(instance), config)
-        except Exception as exc:
-            log_once("recording the features", exc)
-            attrs, rows = {}, None
-        attrs.update(model.static)
-        span = state.tracer.start_span(model.span_name, attributes=attrs)
-        ctx_token = otel_context.attach(trace.set_span_in_context(span))
+        # Features go in at construction so the span starts with all its attributes in one dict.
+        span = InferenceSpan(model.name, model.version, "sklearn", model.task, X, _feature_names(instance))
+        span.__enter__()
     except Exception as exc:
         log_once("starting the inference span", exc)
-        if span is not None:
-            span.end()
         return wrapped(*args, **kwargs)
 
     if state.request_hook is not None:
         try:
-            state.request_hook(span, instance, method, X)
+            state.request_hook(span.span, instance, method, X)
         except Exception as exc:
             log_once("request_hook", exc)
 
@@ -168,35 +157,20 @@ def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) ->
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
         _inside.reset(token)
-        _fail(span, ctx_token, exc)
+        span.__exit__(type(exc), exc, exc.__traceback__)
         raise
     _inside.reset(token)
 
     try:
-        if span.is_recording():
-            value, score = _outputs(model, instance, method, result)
-            if value is not None:
-                span.set_attributes(prediction_attributes(value, score, rows, config))
+        value, score = _outputs(model, instance, method, result)
+        if value is not None:
+            span.set_prediction(value, score)
     except Exception as exc:
         log_once("recording the prediction", exc)
     if state.response_hook is not None:
         try:
-            state.response_hook(span, instance, method, result)
+            state.response_hook(span.span, instance, method, result)
         except Exception as exc:
             log_once("response_hook", exc)
-    try:
-        otel_context.detach(ctx_token)
-        span.end()
-    except Exception as exc:
-        log_once("ending the inference span", exc)
+    span.__exit__(None, None, None)
     return result
-
-
-def _fail(span: Any, ctx_token: Any, exc: BaseException) -> None:
-    try:
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-        otel_context.detach(ctx_token)
-        span.end()
-    except Exception as err:
-        log_once("recording the model's exception", err)

@@ -1,0 +1,179 @@
+"""Library overhead: single-row ``predict_proba`` of a 20-feature LogisticRegression.
+
+(a) bare model call; (b) the call inside a hand-written OTel span carrying the same attributes otelml
+records; (c) the call instrumented by otelml. Spans go through a ``BatchSpanProcessor`` to an exporter
+that drops them. The variants are interleaved in every run (shuffled order) so machine load hits all
+three alike; the table reports the median per-call time over runs. Also measured: the OTLP protobuf
+encoding cost per inference span with the SDK's own encoder (the exporter runs it on the service's CPU).
+
+Run: ``.venv/bin/python benchmarks/bench_overhead.py [--runs 9] [--calls 3000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import random
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import sklearn
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sklearn.linear_model import LogisticRegression
+
+import otelml
+from otelml.instrumentation.sklearn import SklearnInstrumentor
+
+N_FEATURES = 20
+
+
+class DropExporter(SpanExporter):
+    """Accepts and discards every batch."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def _model() -> tuple[LogisticRegression, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, N_FEATURES))
+    y = (X @ rng.normal(size=N_FEATURES) > 0).astype(int)
+    return LogisticRegression().fit(X, y), X
+
+
+def _hand_written(provider: TracerProvider, model: LogisticRegression, with_id: bool) -> Callable[[Any], Any]:
+    """What a careful engineer writes by hand: the same span name and attributes as otelml."""
+    tracer = provider.get_tracer("hand-written")
+    keys = [f"ml.feature.f{i}" for i in range(N_FEATURES)]
+    static = {"ml.operation.name": "inference", "ml.model.name": "LogisticRegression",
+              "ml.model.framework": "sklearn", "ml.model.task": "classification"}
+    classes = model.classes_.tolist()
+    getrandbits = random.getrandbits
+
+    def call(X: Any) -> Any:
+        attrs = dict(zip(keys, X[0].tolist(), strict=True))
+        attrs.update(static)
+        if with_id:
+            attrs["ml.prediction.id"] = "%032x" % getrandbits(128)  # noqa: UP031
+        with tracer.start_as_current_span("inference LogisticRegression", attributes=attrs) as span:
+            proba = model.predict_proba(X)
+            span.set_attributes({"ml.prediction.value": classes[int(proba[0].argmax())],
+                                 "ml.prediction.score": float(proba[0, 1])})
+        return proba
+
+    return call
+
+
+def _time(fn: Callable[[Any], Any], X: Any, calls: int) -> float:
+    """Mean µs per call over ``calls`` calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn(X)
+    return (time.perf_counter() - start) / calls * 1e6
+
+
+def _otelml_span_attributes(model: LogisticRegression, row: np.ndarray) -> ReadableSpan:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    SklearnInstrumentor().instrument(tracer_provider=provider)
+    model.predict_proba(row)
+    SklearnInstrumentor().uninstrument()
+    return exporter.get_finished_spans()[0]
+
+
+def _encode_cost(span: ReadableSpan, runs: int) -> tuple[float, int]:
+    """Median µs to encode one span to OTLP protobuf bytes, in batches of 512 as the exporter sends."""
+    batch = [span] * 512
+    per_span = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        for _ in range(4):
+            encode_spans(batch).SerializeToString()
+        per_span.append((time.perf_counter() - start) / (4 * len(batch)) * 1e6)
+    return statistics.median(per_span), len(encode_spans([span]).SerializeToString())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="interleaved runs (median reported); >= 5")
+    parser.add_argument("--calls", type=int, default=3000, help="calls per variant per run")
+    args = parser.parse_args(argv)
+
+    model, data = _model()
+    row = data[:1].copy()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    sample_span = _otelml_span_attributes(model, row)
+    with_id = "ml.prediction.id" in sample_span.attributes
+    hand = _hand_written(provider, model, with_id)
+    instrumentor = SklearnInstrumentor()
+
+    # Same attributes in (b) and (c), checked rather than assumed.
+    check = InMemorySpanExporter()
+    check_provider = TracerProvider()
+    check_provider.add_span_processor(SimpleSpanProcessor(check))
+    _hand_written(check_provider, model, with_id)(row)
+    assert set(check.get_finished_spans()[0].attributes) == set(sample_span.attributes), (
+        sorted(check.get_finished_spans()[0].attributes), sorted(sample_span.attributes))
+
+    def bare(X: Any) -> Any:
+        return model.predict_proba(X)
+
+    variants = {"a": bare, "b": hand, "c": bare}
+    results: dict[str, list[float]] = {k: [] for k in variants}
+    for name, fn in variants.items():  # warm-up
+        if name == "c":
+            instrumentor.instrument(tracer_provider=provider)
+        _time(fn, row, args.calls // 5)
+        if name == "c":
+            instrumentor.uninstrument()
+    for _ in range(args.runs):
+        order = list(variants)
+        random.shuffle(order)
+        for name in order:
+            if name == "c":
+                instrumentor.instrument(tracer_provider=provider)
+            results[name].append(_time(variants[name], row, args.calls))
+            if name == "c":
+                instrumentor.uninstrument()
+    provider.shutdown()
+
+    a, b, c = (statistics.median(results[k]) for k in "abc")
+    encode_us, encoded_bytes = _encode_cost(sample_span, args.runs)
+    print(f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
+          f"otelml {otelml.__version__}; {args.runs} interleaved runs x {args.calls} calls, medians; "
+          f"span attributes: {len(sample_span.attributes)}")
+    print()
+    print("| variant | µs per call (median) | runs (µs) |")
+    print("|---|---:|---|")
+    for key, label in (("a", "(a) bare predict_proba"), ("b", "(b) hand-written OTel span"),
+                       ("c", "(c) otelml instrumentor")):
+        med = statistics.median(results[key])
+        print(f"| {label} | {med:.1f} | {', '.join(f'{v:.1f}' for v in results[key])} |")
+    print()
+    print("| figure | value |")
+    print("|---|---:|")
+    print(f"| (c)/(b) — target <= 1.0 | {c / b:.3f} |")
+    print(f"| (c)-(a) overhead | {c - a:.1f} µs ({(c - a) / a * 100:.0f}% of (a)) |")
+    print(f"| (b)-(a) hand-written span | {b - a:.1f} µs ({(b - a) / a * 100:.0f}% of (a)) |")
+    print(f"| OTLP encode per inference span (SDK encoder, batches of 512) | {encode_us:.1f} µs, "
+          f"{encoded_bytes} bytes |")
+
+
+if __name__ == "__main__":
+    main()
