@@ -202,7 +202,7 @@ def build_baseline(
         try:
             return profile_column(columns[name], bins=bins, top_k=top_k, column=name)
         except ValueError as exc:
-            raise BaselineError(f"{label}: column {name!r}: {exc}") from None
+            raise BaselineError(f"{label}: column {name!r}: {exc}; exclude it (--exclude)") from None
 
     skip = set(exclude) | {c for c in (prediction, target) if c}
     feature_cols = [c for c in columns if c not in skip]
