@@ -73,11 +73,12 @@ _perf = time.perf_counter
 class _OperationSpan:
     """Base of the span handles. Not re-entrant: each ``with`` or decorated call uses its own instance."""
 
-    __slots__ = ("_attributes", "_name", "_span", "_token", "prediction_id")
+    __slots__ = ("_attributes", "_name", "_span", "_token", "_tracer", "prediction_id")
 
-    def __init__(self, name: str, attributes: dict[str, Any]) -> None:
+    def __init__(self, name: str, attributes: dict[str, Any], tracer: trace.Tracer | None = None) -> None:
         self._name = name
         self._attributes = attributes
+        self._tracer = tracer
         self._span: Span = _INVALID
         self._token: object | None = None
         self.prediction_id: str | None = None
@@ -111,7 +112,7 @@ class _OperationSpan:
                     holder.id = pid
             attrs = self._attributes
             attrs[ML_PREDICTION_ID] = pid
-            span = _telemetry.tracer().start_span(self._name, attributes=attrs)
+            span = (self._tracer or _telemetry.tracer()).start_span(self._name, attributes=attrs)
             ctx = _set_span_in_context(span)
             if holder is None:  # nested otelml spans read the id from the context, no map lookup
                 ctx = _set_value(_scope.SCOPE_KEY, _scope.Holder(pid), ctx)
@@ -185,7 +186,9 @@ class InferenceSpan(_OperationSpan):
 
     def __init__(self, model: str, version: str | None = None, framework: str | None = None,
                  task: str | None = None, features: Any = None, feature_names: Sequence[str] | None = None,
-                 ) -> None:
+                 tracer: trace.Tracer | None = None) -> None:
+        """Instrumentors may construct this directly (``tracer`` = their ``instrument(tracer_provider=)``
+        tracer) and call ``__enter__``/``set_prediction``/``__exit__`` around the model call."""
         attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: model}
         if version is not None:
             attrs[ML_MODEL_VERSION] = version
@@ -193,7 +196,7 @@ class InferenceSpan(_OperationSpan):
             attrs[ML_MODEL_FRAMEWORK] = framework
         if task is not None:
             attrs[ML_MODEL_TASK] = task
-        super().__init__(f"inference {model}", attrs)
+        super().__init__(f"inference {model}", attrs, tracer)
         self._model, self._version, self._task = model, version, task
         self._rows: Any = None
         self._log_body: dict[str, Any] | None = None
@@ -203,7 +206,8 @@ class InferenceSpan(_OperationSpan):
         self._pending = None if features is None else (features, feature_names)
 
     def _clone(self) -> InferenceSpan:
-        return InferenceSpan(self._model, self._version, self._attributes.get(ML_MODEL_FRAMEWORK), self._task)
+        return InferenceSpan(self._model, self._version, self._attributes.get(ML_MODEL_FRAMEWORK), self._task,
+                             tracer=self._tracer)
 
     def _before_start(self) -> None:
         if self._pending is not None:

@@ -9,7 +9,8 @@ On import it
    when the application has not set that provider itself; nothing when ``OTEL_SDK_DISABLED=true``;
 2. adds otelml's prediction-id propagator to the global propagator (tracecontext and baggage stay);
 3. instruments every otelml instrumentor (``opentelemetry_instrumentor`` entry points of the otelml
-   distribution) whose library is importable.
+   distribution) whose library is importable, except those named in
+   ``OTEL_PYTHON_DISABLED_INSTRUMENTATIONS`` (e.g. ``sklearn``).
 
 It never raises into the application: failures are logged on the ``otelml`` logger. Import it before
 the application creates its web app or models. The outcome is in :data:`state`.
@@ -34,6 +35,7 @@ __all__ = ["AutoState", "setup", "state"]
 
 _log = logging.getLogger("otelml")
 Signal = Literal["traces", "metrics", "logs"]
+_DISABLED_ENV = "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"
 _EXPORTER_ENV = {"traces": "OTEL_TRACES_EXPORTER", "metrics": "OTEL_METRICS_EXPORTER",
                  "logs": "OTEL_LOGS_EXPORTER"}
 
@@ -129,8 +131,12 @@ def _configure_providers() -> None:
 def _instrument_all() -> None:
     from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
+    disabled = {n.strip() for n in os.environ.get(_DISABLED_ENV, "").split(",") if n.strip()}
     for ep in entry_points(group="opentelemetry_instrumentor"):
         if not ep.value.startswith("otelml."):
+            continue
+        if ep.name in disabled or "*" in disabled:
+            state.skipped[ep.name] = f"disabled by {_DISABLED_ENV}"
             continue
         try:
             instrumentor = ep.load()()

@@ -1,11 +1,18 @@
-"""Real OTel SDK providers with in-memory exporters/readers, given to otelml through configure()."""
+"""Fixtures: real OTel SDK providers with in-memory exporters/readers (given to otelml through
+configure()), and a real OTLP/gRPC trace receiver built on the opentelemetry-proto service stubs."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -61,3 +68,77 @@ def telemetry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
     tracer_provider.shutdown()
     meter_provider.shutdown()
     logger_provider.shutdown()
+
+
+
+class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, sink: OtlpTraceReceiver) -> None:
+        self._sink = sink
+
+    def Export(self, request: Any, context: Any) -> Any:
+        self._sink.add(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+class OtlpTraceReceiver:
+    """Listens on 127.0.0.1:<ephemeral>; ``spans()`` flattens every received span with its service."""
+
+    def __init__(self) -> None:
+        self._requests: list[Any] = []
+        self._lock = threading.Lock()
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(_TraceService(self), self._server)
+        self.port = self._server.add_insecure_port("127.0.0.1:0")
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> OtlpTraceReceiver:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stop(grace=None)
+
+    def add(self, request: Any) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def spans(self) -> list[dict[str, Any]]:
+        out = []
+        with self._lock:
+            requests = list(self._requests)
+        for request in requests:
+            for rs in request.resource_spans:
+                resource = {kv.key: kv.value.string_value for kv in rs.resource.attributes}
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        out.append({
+                            "service": resource.get("service.name"),
+                            "name": span.name,
+                            "trace_id": span.trace_id.hex(),
+                            "span_id": span.span_id.hex(),
+                            "parent_id": span.parent_span_id.hex(),
+                            "kind": span.kind,
+                            "attributes": {kv.key: _value(kv.value) for kv in span.attributes},
+                        })
+        return out
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            spans = self.spans()
+            if predicate(spans) or time.monotonic() > deadline:
+                return spans
+            time.sleep(0.05)
+
+
+def _value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    if kind == "array_value":
+        return [_value(x) for x in v.array_value.values]
+    return getattr(v, kind) if kind else None
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpTraceReceiver]:
+    with OtlpTraceReceiver() as receiver:
+        yield receiver

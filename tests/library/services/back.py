@@ -1,0 +1,48 @@
+"""Back service (FastAPI): scores features with a real scikit-learn model, then applies a threshold.
+
+Run: python back.py  -> prints its port on the first stdout line. Configured only by OTEL_* variables.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import uvicorn
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sklearn.linear_model import LogisticRegression
+
+import otelml
+import otelml.auto  # sets up providers, propagator and instrumentors before the app exists
+
+FEATURES = ["income", "debt_ratio", "age"]
+rng = np.random.default_rng(0)
+X_train = rng.normal(size=(200, 3))
+model = LogisticRegression().fit(X_train, (X_train[:, 0] - X_train[:, 1] > 0).astype(int))
+
+app = FastAPI()
+
+
+@app.post("/score")
+def score(features: dict[str, float]) -> dict[str, object]:
+    X = np.array([[features[name] for name in FEATURES]])
+    with otelml.inference(model="credit", version="1", framework="sklearn", task="classification",
+                          features=X, feature_names=FEATURES) as h:
+        proba = model.predict_proba(X)
+        label = model.classes_[proba.argmax(axis=1)]
+        h.set_prediction(label, proba[:, 1])
+    with otelml.postprocess(step="threshold") as p:
+        decision = "approve" if proba[0, 1] >= 0.5 else "deny"
+        p.set_decision(decision)
+    pid = otelml.current_prediction_id()
+    return {"decision": decision, "score": float(proba[0, 1]), "prediction_id": pid}
+
+
+FastAPIInstrumentor.instrument_app(app)
+
+if __name__ == "__main__":
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
