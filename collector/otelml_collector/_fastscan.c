@@ -91,7 +91,7 @@ static int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
     if (read_varint(pp, end, &tag)) return -1;
     f->field = (uint32_t)(tag >> 3);
     f->wt = (int)(tag & 7);
-    if (f->field == 0) return -1;
+    if (f->field == 0 || tag >> 3 > 536870911u) return -1; /* protobuf's valid field numbers */
     switch (f->wt) {
     case 0:
         return read_varint(pp, end, &f->v);
@@ -211,6 +211,9 @@ static int parse_any(const uint8_t *p, size_t n, anyv *out) {
         case 6:
         case 7:
             if (f.wt == 2) out->kind = K_NONE;
+            break;
+        case 8: /* string_value_strindex (profiles dictionary): not a value extraction can use */
+            if (f.wt == 0) out->kind = K_NONE;
             break;
         }
     }
@@ -386,6 +389,7 @@ static int scan_level(state *st, const uint8_t *p, size_t n, int depth) {
 }
 
 static PyObject *fastscan_scan(PyObject *self, PyObject *arg) {
+    (void)self;
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
     state st;
@@ -413,10 +417,186 @@ done:
     return result;
 }
 
+
+/* ---- check_traces: would protobuf accept these bytes, and are all span ids valid? ---------------
+ * A schema walk of ExportTraceServiceRequest that checks the wire format of every nested message and
+ * the UTF-8 of every string field, as the protobuf (upb) parser does. It never accepts what protobuf
+ * rejects; it may refuse what protobuf accepts (groups, very deep nesting), and the caller then uses
+ * protobuf. */
+
+enum { T_STR = 1, T_MSG = 2 };
+typedef struct schema schema;
+typedef struct {
+    uint32_t field;
+    int type;
+    const schema *sub;
+} fdesc;
+struct schema {
+    int n;
+    const fdesc *f;
+};
+
+static const schema S_ANY, S_KV, S_ARRAY, S_KVLIST, S_RESOURCE, S_ENTITY, S_SCOPE, S_EVENT, S_LINK, S_STATUS;
+static const fdesc F_KV[] = {{1, T_STR, NULL}, {2, T_MSG, &S_ANY}};
+static const fdesc F_ANY[] = {{1, T_STR, NULL}, {5, T_MSG, &S_ARRAY}, {6, T_MSG, &S_KVLIST}};
+static const fdesc F_ARRAY[] = {{1, T_MSG, &S_ANY}};
+static const fdesc F_KVLIST[] = {{1, T_MSG, &S_KV}};
+static const fdesc F_RESOURCE[] = {{1, T_MSG, &S_KV}, {3, T_MSG, &S_ENTITY}};
+static const fdesc F_ENTITY[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_STR, NULL}, {4, T_STR, NULL}};
+static const fdesc F_SCOPE[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_MSG, &S_KV}};
+static const fdesc F_SPAN[] = {{3, T_STR, NULL}, {5, T_STR, NULL}, {9, T_MSG, &S_KV},
+                               {11, T_MSG, &S_EVENT}, {13, T_MSG, &S_LINK}, {15, T_MSG, &S_STATUS}};
+static const fdesc F_EVENT[] = {{2, T_STR, NULL}, {3, T_MSG, &S_KV}};
+static const fdesc F_LINK[] = {{3, T_STR, NULL}, {4, T_MSG, &S_KV}};
+static const fdesc F_STATUS[] = {{2, T_STR, NULL}};
+#define SCHEMA(name, fields) static const schema name = {(int)(sizeof(fields) / sizeof(fields[0])), fields}
+SCHEMA(S_KV, F_KV);
+SCHEMA(S_ANY, F_ANY);
+SCHEMA(S_ARRAY, F_ARRAY);
+SCHEMA(S_KVLIST, F_KVLIST);
+SCHEMA(S_RESOURCE, F_RESOURCE);
+SCHEMA(S_ENTITY, F_ENTITY);
+SCHEMA(S_SCOPE, F_SCOPE);
+SCHEMA(S_SPAN, F_SPAN);
+SCHEMA(S_EVENT, F_EVENT);
+SCHEMA(S_LINK, F_LINK);
+SCHEMA(S_STATUS, F_STATUS);
+
+#define MAX_DEPTH 64
+
+static int utf8_ok(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        while (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & 0x8080808080808080ULL) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            if (i + 1 >= n || (s[i + 1] & 0xC0) != 0x80) return 0;
+            i += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (i + 2 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80) return 0;
+            if ((c == 0xE0 && s[i + 1] < 0xA0) || (c == 0xED && s[i + 1] > 0x9F)) return 0;
+            i += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (i + 3 >= n || (s[i + 1] & 0xC0) != 0x80 || (s[i + 2] & 0xC0) != 0x80 ||
+                (s[i + 3] & 0xC0) != 0x80)
+                return 0;
+            if ((c == 0xF0 && s[i + 1] < 0x90) || (c == 0xF4 && s[i + 1] > 0x8F)) return 0;
+            i += 4;
+        } else {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth);
+
+static int check_field(const fld *f, const schema *sc, int depth) {
+    if (f->wt != 2) return 0;
+    for (int i = 0; i < sc->n; i++) {
+        if (sc->f[i].field != f->field) continue;
+        if (sc->f[i].type == T_STR) return utf8_ok(f->data, f->len) ? 0 : -1;
+        return check_msg(f->data, f->len, sc->f[i].sub, depth + 1);
+    }
+    return 0;
+}
+
+static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth) {
+    const uint8_t *end = p + n;
+    fld f;
+    if (depth > MAX_DEPTH) return -1;
+    while (p < end) {
+        if (next_field(&p, end, &f) || check_field(&f, sc, depth)) return -1;
+    }
+    return 0;
+}
+
+static int nonzero(const uint8_t *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 1;
+    return 0;
+}
+
+/* Returns 1 when the span's ids are valid (16/8 bytes, not all zero), 0 if not, -1 on bad bytes. */
+static int check_span(const uint8_t *p, size_t n) {
+    const uint8_t *end = p + n, *tid = NULL, *sid = NULL;
+    size_t tlen = 0, slen = 0;
+    fld f;
+    while (p < end) {
+        if (next_field(&p, end, &f)) return -1;
+        if (f.wt == 2 && f.field == 1) tid = f.data, tlen = f.len;
+        else if (f.wt == 2 && f.field == 2) sid = f.data, slen = f.len;
+        else if (check_field(&f, &S_SPAN, 3)) return -1;
+    }
+    return tlen == 16 && slen == 8 && nonzero(tid, 16) && nonzero(sid, 8);
+}
+
+static PyObject *fastscan_check_traces(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    const uint8_t *p = view.buf, *end = p + view.len;
+    long long spans = 0, bad = 0;
+    int ok = 0;
+    fld rs, ss, sp;
+    while (p < end) {
+        if (next_field(&p, end, &rs)) goto done;
+        if (rs.field != 1 || rs.wt != 2) continue;
+        const uint8_t *q = rs.data, *qend = rs.data + rs.len;
+        while (q < qend) {
+            if (next_field(&q, qend, &ss)) goto done;
+            if (ss.wt != 2) continue;
+            if (ss.field == 1) {
+                if (check_msg(ss.data, ss.len, &S_RESOURCE, 2)) goto done;
+                continue;
+            }
+            if (ss.field == 3) {
+                if (!utf8_ok(ss.data, ss.len)) goto done;
+                continue;
+            }
+            if (ss.field != 2) continue;
+            const uint8_t *r = ss.data, *rend = ss.data + ss.len;
+            while (r < rend) {
+                if (next_field(&r, rend, &sp)) goto done;
+                if (sp.wt != 2) continue;
+                if (sp.field == 1) {
+                    if (check_msg(sp.data, sp.len, &S_SCOPE, 3)) goto done;
+                } else if (sp.field == 3) {
+                    if (!utf8_ok(sp.data, sp.len)) goto done;
+                } else if (sp.field == 2) {
+                    int valid = check_span(sp.data, sp.len);
+                    if (valid < 0) goto done;
+                    spans++;
+                    bad += !valid;
+                }
+            }
+        }
+    }
+    ok = 1;
+done:
+    PyBuffer_Release(&view);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "not a valid ExportTraceServiceRequest (or one to leave to protobuf)");
+        return NULL;
+    }
+    return Py_BuildValue("(LL)", spans, bad);
+}
+
 static PyMethodDef methods[] = {
     {"scan", fastscan_scan, METH_O,
      "scan(data) -> (spans: bytes, cells: bytes, strings: list[str]) for the inference spans of a "
      "serialized ExportTraceServiceRequest; ValueError on malformed input."},
+    {"check_traces", fastscan_check_traces, METH_O,
+     "check_traces(data) -> (spans, spans_with_invalid_ids) for a serialized ExportTraceServiceRequest that "
+     "protobuf would accept; ValueError when the bytes are invalid or need the protobuf parser."},
     {NULL, NULL, 0, NULL},
 };
 

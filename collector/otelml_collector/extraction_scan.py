@@ -57,6 +57,7 @@ __all__ = [
     "ROLE_SEGMENT",
     "SPAN_DTYPE",
     "Scan",
+    "check_traces",
     "scan",
     "scan_fast",
     "scan_message",
@@ -113,6 +114,18 @@ def scan_fast(raw: bytes | memoryview) -> Scan:
         raise RuntimeError("otelml_collector._fastscan is not built")
     spans, cells, strings = _fastscan.scan(raw)
     return Scan(np.frombuffer(spans, SPAN_DTYPE), np.frombuffer(cells, CELL_DTYPE), strings)
+
+
+def check_traces(raw: bytes | memoryview) -> tuple[int, int] | None:
+    """(spans, spans with invalid ids) when the C checker vouches that protobuf would accept `raw`,
+    else None (not built, or bytes the protobuf parser must judge). Lets the receiver skip decoding."""
+    if _fastscan is None:
+        return None
+    try:
+        spans, bad = _fastscan.check_traces(raw)
+    except ValueError:
+        return None
+    return int(spans), int(bad)
 
 
 def scan_reference(raw: bytes | memoryview) -> Scan:

@@ -1,0 +1,352 @@
+"""Sidecar throughput: pre-encoded OTLP/gRPC trace requests through the real sidecar to a local sink.
+
+    .venv/bin/python benchmarks/bench_sidecar.py [--runs 5] [--requests 200] [--rss-spans 1000000]
+
+Each request is an ExportTraceServiceRequest of 512 inference spans with 25 attributes (20 numeric +
+2 categorical features, prediction value/score/id, model name/version, operation, segment), encoded
+once before timing. The sidecar (`python -m otelml_collector --config ...`, a subprocess) receives
+them over gRPC and forwards them over gRPC to a sink process that counts the bytes it got. A run
+sends `--requests` requests with up to 8 in flight and ends when the sink has all of them; spans/s
+= spans / wall time of the run. Configurations, alternating run by run in the same session:
+
+- `extract`: pipeline otlp -> ml_extract -> otlp (the target: >= 50,000 spans/s);
+- `forward`: pipeline otlp -> otlp (the baseline: the same hop with no processor);
+- `drift` (with --drift, when the drift processor is installed): ml_extract + drift.
+
+Reported per configuration: median/min/max spans/s over the runs, sidecar CPU (user+sys) per span,
+and the ratio to `forward`. Then RSS of the sidecar before and after `--rss-spans` more spans
+through `extract`. Prints a Markdown table (for docs/benchmarks.md) and a JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent import futures
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+SPANS_PER_REQUEST = 512
+IN_FLIGHT = 8
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_requests(count: int, seed: int = 7) -> list[bytes]:
+    """`count` distinct requests of 512 inference spans x 25 attributes (values vary per span)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    rng = random.Random(seed)
+
+    def kv(key: str, value: object) -> KeyValue:
+        if isinstance(value, str):
+            return KeyValue(key=key, value=AnyValue(string_value=value))
+        if isinstance(value, int):
+            return KeyValue(key=key, value=AnyValue(int_value=value))
+        return KeyValue(key=key, value=AnyValue(double_value=float(value)))  # type: ignore[arg-type]
+
+    out = []
+    for _ in range(count):
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        rs.resource.attributes.append(kv("service.name", "bench-model-service"))
+        ss = rs.scope_spans.add()
+        ss.scope.name = "otelml"
+        for _ in range(SPANS_PER_REQUEST):
+            span = ss.spans.add(
+                trace_id=rng.randbytes(16),
+                span_id=rng.randbytes(8),
+                parent_span_id=rng.randbytes(8),
+                name="inference churn",
+                kind=1,
+                start_time_unix_nano=1_700_000_000_000_000_000,
+                end_time_unix_nano=1_700_000_000_002_000_000,
+            )
+            attrs = [
+                kv("ml.operation.name", "inference"),
+                kv("ml.model.name", "churn"),
+                kv("ml.model.version", "3"),
+                kv("ml.prediction.id", rng.randbytes(8).hex()),
+                kv("ml.prediction.value", rng.randint(0, 1)),
+                kv("ml.prediction.score", rng.random()),
+                kv("ml.segment.region", rng.choice(["eu", "us", "apac"])),
+                kv("ml.feature.plan", rng.choice(["free", "pro", "team"])),
+                kv("ml.feature.channel", rng.choice(["web", "ios", "android", "api"])),
+            ]
+            attrs += [kv(f"ml.feature.f{j:02d}", rng.gauss(j, 1.0)) for j in range(16)]
+            span.attributes.extend(attrs)  # 25 attributes
+        out.append(req.SerializeToString())
+    return out
+
+
+# -- sink: a gRPC server that acknowledges every OTLP export and counts trace bytes ---------------
+def _sink_main(port: int, received: mp.Value, ready: mp.Event, stop: mp.Event) -> None:  # type: ignore[type-arg]
+    import grpc
+
+    def handler(method: str):  # type: ignore[no-untyped-def]
+        def export(raw: bytes, context: grpc.ServicerContext) -> bytes:
+            if method == TRACE_EXPORT:
+                with received.get_lock():
+                    received.value += len(raw)
+            return b""  # an empty Export*ServiceResponse
+
+        return grpc.unary_unary_rpc_method_handler(export)
+
+    class Generic(grpc.GenericRpcHandler):
+        def service(self, details):  # type: ignore[no-untyped-def]
+            return handler(details.method)
+
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=4),
+        handlers=[Generic()],
+        options=[("grpc.max_receive_message_length", 64 << 20)],
+    )
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    ready.set()
+    stop.wait()
+    server.stop(0)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.port = free_port()
+        ctx = mp.get_context("spawn")
+        self.received = ctx.Value("q", 0)
+        self._ready, self._stop = ctx.Event(), ctx.Event()
+        self._proc = ctx.Process(target=_sink_main, args=(self.port, self.received, self._ready, self._stop))
+        self._proc.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("sink did not start")
+
+    def bytes(self) -> int:
+        with self.received.get_lock():
+            return int(self.received.value)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+
+
+# -- the sidecar under test --------------------------------------------------------------------
+class Sidecar:
+    def __init__(self, sink_port: int, processors: list[str], workdir: Path) -> None:
+        self.grpc_port, self.api_port = free_port(), free_port()
+        procs = {p: {} for p in processors}
+        config = {
+            "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{self.grpc_port}"}}}},
+            "processors": procs,
+            "exporters": {
+                "otlp": {
+                    "endpoint": f"http://127.0.0.1:{sink_port}",
+                    "protocol": "grpc",
+                    "tls": {"insecure": True},
+                }
+            },
+            "service": {
+                "http": {"endpoint": f"127.0.0.1:{self.api_port}"},
+                "pipelines": {
+                    "traces": {"receivers": ["otlp"], "processors": processors, "exporters": ["otlp"]}
+                },
+                "telemetry": {"logs": {"level": "warning"}},
+            },
+            "state": {"path": str(workdir / f"state-{'-'.join(processors) or 'none'}")},
+        }
+        path = workdir / f"sidecar-{'-'.join(processors) or 'none'}.yaml"
+        path.write_text(json.dumps(config))  # JSON is YAML
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        self.log = (workdir / f"{path.stem}.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "otelml_collector", "--config", str(path)],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sidecar exited with {self.proc.returncode}; see {self.log.name}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"sidecar not healthy after 60 s; see {self.log.name}")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def profile(sidecar: Sidecar, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling the sidecar thread holding the GIL until SIGINT; collapsed stacks."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    py_spy = Path(sys.executable).with_name("py-spy")
+    cmd = [
+        str(py_spy),
+        "record",
+        "--pid",
+        str(sidecar.proc.pid),
+        "--format",
+        "raw",
+        "--rate",
+        "250",
+        "-o",
+        str(out),
+    ]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def send(port: int, requests: list[bytes], count: int) -> None:
+    """`count` exports, cycling through the pre-encoded requests, at most IN_FLIGHT at a time."""
+    import grpc
+
+    with grpc.insecure_channel(
+        f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
+    ) as ch:
+        export = ch.unary_unary(TRACE_EXPORT)  # bytes in, bytes out: the client does no encoding
+        slots = threading.Semaphore(IN_FLIGHT)
+        errors: list[BaseException] = []
+
+        def done(fut: grpc.Future) -> None:
+            slots.release()
+            if fut.exception() is not None:
+                errors.append(fut.exception())
+
+        for i in range(count):
+            slots.acquire()
+            export.future(requests[i % len(requests)], timeout=60).add_done_callback(done)
+        for _ in range(IN_FLIGHT):
+            slots.acquire()
+        if errors:
+            raise RuntimeError(f"{len(errors)} exports failed, first: {errors[0]}")
+
+
+def run(sidecar: Sidecar, sink: Sink, requests: list[bytes], count: int) -> tuple[float, float]:
+    """(spans/s, sidecar CPU µs per span) for `count` requests, timed until the sink has them all."""
+    sizes = [len(requests[i % len(requests)]) for i in range(count)]
+    target = sink.bytes() + sum(sizes)
+    cpu0, t0 = sidecar.cpu_seconds(), time.perf_counter()
+    send(sidecar.grpc_port, requests, count)
+    deadline = time.monotonic() + 300
+    while sink.bytes() < target:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"sink got {sink.bytes()} of {target} bytes; see {sidecar.log.name}")
+        time.sleep(0.002)
+    elapsed, cpu = time.perf_counter() - t0, sidecar.cpu_seconds() - cpu0
+    spans = count * SPANS_PER_REQUEST
+    return spans / elapsed, cpu / spans * 1e6
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=200, help="requests per run (512 spans each)")
+    parser.add_argument("--rss-spans", type=int, default=1_000_000)
+    parser.add_argument("--drift", action="store_true", help="also run ml_extract + drift")
+    parser.add_argument(
+        "--only", choices=["forward", "extract", "drift"], action="append", help="configurations to run"
+    )
+    parser.add_argument("--profile", metavar="DIR", help="py-spy (if installed) each sidecar during the runs")
+    args = parser.parse_args()
+
+    requests = make_requests(16)
+    configs: dict[str, list[str]] = {"forward": [], "extract": ["ml_extract"]}
+    if args.drift:
+        configs["drift"] = ["ml_extract", "drift"]
+    if args.only:
+        configs = {k: v for k, v in {**configs, "drift": ["ml_extract", "drift"]}.items() if k in args.only}
+    sink = Sink()
+    results: dict[str, dict[str, list[float]]] = {name: {"rate": [], "cpu": []} for name in configs}
+    rss: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-sidecar-") as tmp:
+        sidecars: dict[str, Sidecar] = {}
+        try:
+            for name, procs in configs.items():
+                sidecars[name] = Sidecar(sink.port, procs, Path(tmp))
+                run(sidecars[name], sink, requests, 20)  # warm-up: connections, baselines, caches
+            profilers = (
+                [profile(s, Path(args.profile) / f"{n}.txt") for n, s in sidecars.items()]
+                if args.profile
+                else []
+            )
+            for _ in range(args.runs):
+                for name in configs:
+                    rate, cpu = run(sidecars[name], sink, requests, args.requests)
+                    results[name]["rate"].append(rate)
+                    results[name]["cpu"].append(cpu)
+            for p in profilers:
+                p.send_signal(signal.SIGINT)
+                p.wait(60)
+            if args.rss_spans and "extract" in sidecars:
+                extract = sidecars["extract"]
+                rss["before"] = extract.rss_mib()
+                rate, _ = run(extract, sink, requests, -(-args.rss_spans // SPANS_PER_REQUEST))
+                rss["after"], rss["rate"] = extract.rss_mib(), rate
+        finally:
+            for sidecar in sidecars.values():
+                sidecar.close()
+            sink.close()
+
+    base = statistics.median(results["forward"]["rate"]) if "forward" in results else float("nan")
+    print(
+        f"\n{args.runs} runs x {args.requests} requests x {SPANS_PER_REQUEST} spans, {IN_FLIGHT} in flight, "
+        f"{os.cpu_count()} CPUs\n"
+    )
+    print("| pipeline | spans/s median | min | max | vs forward | sidecar CPU µs/span (median) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in results.items():
+        med = statistics.median(r["rate"])
+        print(
+            f"| {name} | {med:,.0f} | {min(r['rate']):,.0f} | {max(r['rate']):,.0f} | {med / base:.2f} | "
+            f"{statistics.median(r['cpu']):.1f} |"
+        )
+    if rss:
+        print(
+            f"\nRSS of the extract sidecar: {rss['before']:.1f} MiB before, {rss['after']:.1f} MiB after "
+            f"{args.rss_spans:,} more spans (growth {rss['after'] - rss['before']:+.1f} MiB; "
+            f"{rss['rate']:,.0f} spans/s sustained over that run)"
+        )
+    print(json.dumps({"results": results, "rss_mib": rss}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
