@@ -89,7 +89,8 @@ def _convert(ge_type: str, kwargs: dict[str, Any], path: str, line: int | None, 
         checked = _check_params(kind, params)
     except _ParamError as exc:
         ge_key = next((k for k, v in mapping.items() if v == exc.key), exc.key)
-        raise ExpectationFileError(path, str(exc), line=line_of(item, "kwargs") or line,
+        problem = str(exc).replace("`min`", "`min_value`").replace("`max`", "`max_value`")
+        raise ExpectationFileError(path, problem, line=line_of(item, "kwargs") or line,
                                    key=f"{keypath}.kwargs.{ge_key}" if ge_key else f"{keypath}.kwargs",
                                    ) from None
     return Expectation(kind, column if ge_type not in _TABLE_TYPES else None, checked, source=source,
