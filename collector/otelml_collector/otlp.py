@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
 
+from otelml_collector.extraction_scan import check_traces
 from otelml_collector.pipeline import Signal
 
 __all__ = [
@@ -75,6 +76,10 @@ def decode(signal: Signal, body: bytes, *, json_body: bool = False) -> Decoded:
     """Parse a request body; invalid items (e.g. spans with a malformed trace id) are removed and
     counted as rejected, the rest is accepted. Raises `InvalidRequest` naming the problem."""
     cls = REQUEST_TYPES[signal]
+    if signal is Signal.TRACES and not json_body:
+        checked = check_traces(body)  # C schema walk, ~4x cheaper than decoding + validating
+        if checked is not None and checked[1] == 0:
+            return Decoded(None, checked[0])  # TelemetryRequest.message decodes if a processor asks
     if json_body:
         message = _from_json(cls, signal, body)
     else:

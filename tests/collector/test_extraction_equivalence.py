@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 from otelml_collector.extraction_assemble import Caps, Schema, assemble
-from otelml_collector.extraction_scan import HAVE_FAST_SCAN, Scan, scan_fast, scan_reference
+from otelml_collector.extraction_scan import HAVE_FAST_SCAN, Scan, check_traces, scan_fast, scan_reference
 
 pytestmark = pytest.mark.skipif(
     not HAVE_FAST_SCAN, reason="C scanner not built (test_extraction checks that)"
@@ -247,3 +247,58 @@ def test_truncated_requests_fail_in_both_or_agree(seed: int) -> None:
     except DecodeError:
         pytest.fail("the fast scanner accepted bytes that protobuf rejects")
     assert normalized(fast) == normalized(reference)
+
+
+def _protobuf_verdict(raw: bytes) -> tuple[int, int] | None:
+    """(spans, spans with invalid ids) per protobuf and the OTLP id rules, None if protobuf rejects."""
+    try:
+        message = ExportTraceServiceRequest.FromString(raw)
+    except DecodeError:
+        return None
+    spans = [s for rs in message.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    bad = [
+        s
+        for s in spans
+        if len(s.trace_id) != 16 or len(s.span_id) != 8 or not any(s.trace_id) or not any(s.span_id)
+    ]
+    return len(spans), len(bad)
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_check_traces_never_vouches_for_what_protobuf_rejects(seed: int) -> None:
+    rng = random.Random(5000 + seed)
+    raw = bytearray(request_bytes(rng))
+    expected = _protobuf_verdict(bytes(raw))
+    assert expected is not None and check_traces(bytes(raw)) == expected
+    for _ in range(5):  # corrupt: flip bytes, or truncate
+        bad = bytearray(raw)
+        if bad and rng.random() < 0.7:
+            for _ in range(rng.randint(1, 3)):
+                bad[rng.randrange(len(bad))] = rng.randrange(256)
+        else:
+            del bad[rng.randint(0, len(bad)) :]
+        verdict = check_traces(bytes(bad))
+        if verdict is not None:
+            assert verdict == _protobuf_verdict(bytes(bad))
+
+
+def test_check_traces_refuses_invalid_utf8_anywhere() -> None:
+    good = Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="inference m")
+    for broken in [
+        Span(trace_id=b"\1" * 16, span_id=b"\2" * 8, name="x"),  # name patched below
+        Span(
+            trace_id=b"\1" * 16,
+            span_id=b"\2" * 8,
+            attributes=[KeyValue(key="k", value=AnyValue(string_value="x"))],
+        ),
+    ]:
+        body = broken.SerializeToString().replace(b"x", b"\xff")
+        request = ExportTraceServiceRequest(
+            resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[good])])]
+        ).SerializeToString()
+        scope = b"\x12" + _varint(len(body)) + body
+        raw = request + b"\x0a" + _varint(len(scope) + 2) + b"\x12" + _varint(len(scope)) + scope
+        assert _protobuf_verdict(raw) is None
+        assert check_traces(raw) is None
+    ok = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[good])])])
+    assert check_traces(ok.SerializeToString()) == (1, 0)
