@@ -1,0 +1,213 @@
+"""The OTLP receiver answers bad input correctly and keeps working: each malformed request gets the
+right status, and the next good request is still accepted and forwarded (real sidecar subprocess,
+oteltap as the downstream)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import grpc
+import pytest
+import requests
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.trace.v1 import trace_pb2
+
+from tests.support import sidecar_config
+
+pytestmark = pytest.mark.e2e
+
+TRACE_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def make_request(n: int, name: str = "good", trace_id: bytes = b"\x01" * 16) -> svc.ExportTraceServiceRequest:
+    req = svc.ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    for i in range(n):
+        span = scope.spans.add(name=f"{name}-{i}", trace_id=trace_id, span_id=(i + 1).to_bytes(8, "big"))
+        span.attributes.append(common_pb2.KeyValue(key="i", value=common_pb2.AnyValue(int_value=i)))
+    return req
+
+
+@pytest.fixture
+def running(otlp_sink, sidecar, tmp_path):
+    config = sidecar_config(tmp_path, downstream=otlp_sink.endpoint)
+    config["receivers"]["otlp"]["protocols"]["http"]["max_request_body_size_mib"] = 1
+    config["receivers"]["otlp"]["protocols"]["grpc"]["max_recv_msg_size_mib"] = 1
+    return sidecar(config), otlp_sink
+
+
+def post(sc, body: bytes, ctype: str = "application/x-protobuf", **headers: str) -> requests.Response:
+    return requests.post(
+        sc.http_url + "/v1/traces", data=body, headers={"Content-Type": ctype, **headers}, timeout=10
+    )
+
+
+def assert_still_works(sc, sink, name: str) -> None:
+    resp = post(sc, make_request(2, name).SerializeToString())
+    assert resp.status_code == 200, resp.text
+    sink.wait_spans(1)
+    from tests.support import wait_until
+
+    wait_until(
+        lambda: {f"{name}-0", f"{name}-1"} <= set(sink.span_names()), what=f"spans {name}-* downstream"
+    )
+
+
+def rpc_status(resp: requests.Response) -> status_pb2.Status:
+    assert resp.headers["Content-Type"].startswith("application/x-protobuf")
+    return status_pb2.Status.FromString(resp.content)
+
+
+def test_http_garbage_truncated_and_wrong_type(running):
+    sc, sink = running
+    garbage = post(sc, b"\xff\xfe this is not protobuf \x00\x01")
+    assert garbage.status_code == 400
+    assert "not a valid protobuf ExportTraceServiceRequest" in rpc_status(garbage).message
+
+    whole = make_request(3).SerializeToString()
+    truncated = post(sc, whole[: len(whole) - 7])
+    assert truncated.status_code == 400
+
+    wrong = post(sc, whole, ctype="text/plain")
+    assert wrong.status_code == 415
+    assert "Content-Type must be application/x-protobuf or application/json" in rpc_status(wrong).message
+
+    bad_encoding = post(sc, whole, **{"Content-Encoding": "br"})
+    assert bad_encoding.status_code == 415
+    assert_still_works(sc, sink, "after-http-garbage")
+    refused = sc.counters()
+    assert refused["spans"]["received"] == 2  # nothing from the bad requests was accepted
+
+
+def test_http_json_valid_and_invalid(running):
+    sc, sink = running
+    invalid = post(sc, b'{"resourceSpans": [', ctype="application/json")
+    assert invalid.status_code == 400
+    assert invalid.headers["Content-Type"].startswith("application/json")
+    assert "not valid JSON" in invalid.json()["message"]
+
+    not_otlp = post(
+        sc,
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": "abc"}]}]}).encode(),
+        ctype="application/json",
+    )
+    assert not_otlp.status_code == 400
+    assert "not a valid OTLP ExportTraceServiceRequest" in not_otlp.json()["message"]
+
+    no_ids = post(
+        sc,
+        json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "no-ids"}]}]}]}).encode(),
+        ctype="application/json",
+    )
+    assert no_ids.status_code == 200
+    assert no_ids.json()["partialSuccess"]["rejectedSpans"] == "1"  # int64 is a string in OTLP/JSON
+
+    doc = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": "5b8efff798038103d269b633813fc60c",
+                                "spanId": "eee19b7ec3c1b174",
+                                "name": "json-span",
+                                "kind": 2,
+                                "startTimeUnixNano": "1544712660000000000",
+                                "endTimeUnixNano": "1544712661000000000",
+                                "attributes": [{"key": "ml.feature.x", "value": {"doubleValue": 1.5}}],
+                                "unknownFieldFromTheFuture": 1,
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    ok = post(sc, json.dumps(doc).encode(), ctype="application/json")
+    assert ok.status_code == 200, ok.text
+    assert ok.json() == {}
+    span = next(s for s in sink.wait_spans(1) if s.name == "json-span")
+    assert span.trace_id.hex() == "5b8efff798038103d269b633813fc60c"
+    assert span.span_id.hex() == "eee19b7ec3c1b174"
+    assert span.kind == trace_pb2.Span.SPAN_KIND_SERVER
+    assert [(a.key, a.value.double_value) for a in span.attributes] == [("ml.feature.x", 1.5)]
+
+
+def test_http_oversized_and_gzip_bomb(running):
+    sc, sink = running
+    big = make_request(1, name="x" * (2 * 1024 * 1024)).SerializeToString()  # 2 MiB > 1 MiB limit
+    too_large = post(sc, big)
+    assert too_large.status_code == 413
+    assert "max_request_body_size_mib" in rpc_status(too_large).message
+
+    bomb = gzip.compress(b"\x00" * (64 * 1024 * 1024), compresslevel=9)  # ~64 KiB inflating to 64 MiB
+    assert len(bomb) < 1024 * 1024
+    exploded = post(sc, bomb, **{"Content-Encoding": "gzip"})
+    assert exploded.status_code == 413
+    assert "decompressed body exceeds" in rpc_status(exploded).message
+
+    not_gzip = post(sc, b"definitely not gzip", **{"Content-Encoding": "gzip"})
+    assert not_gzip.status_code == 400
+
+    good = gzip.compress(make_request(2, "gzipped").SerializeToString())
+    assert post(sc, good, **{"Content-Encoding": "gzip"}).status_code == 200
+    assert_still_works(sc, sink, "after-bomb")
+    status = sc.status()
+    assert status["counters"]["spans"]["received"] == 4
+    assert "gzipped-0" in sink.span_names()
+
+
+def test_partial_success_rejects_only_invalid_spans(running):
+    sc, sink = running
+    req = make_request(3, "mixed")
+    req.resource_spans[0].scope_spans[0].spans.add(
+        name="bad-trace-id", trace_id=b"\x01\x02", span_id=b"\x01" * 8
+    )
+    req.resource_spans[0].scope_spans[0].spans.add(
+        name="zero-span-id", trace_id=b"\x01" * 16, span_id=b"\x00" * 8
+    )
+    resp = post(sc, req.SerializeToString())
+    assert resp.status_code == 200
+    answer = svc.ExportTraceServiceResponse.FromString(resp.content)
+    assert answer.partial_success.rejected_spans == 2
+    assert "trace_id" in answer.partial_success.error_message
+    spans = sink.wait_spans(3)
+    names = {s.name for s in spans}
+    assert {"mixed-0", "mixed-1", "mixed-2"} <= names
+    assert not names & {"bad-trace-id", "zero-span-id"}
+    counters = sc.counters()["spans"]
+    assert counters["received"] == 3
+    assert counters["refused"]["invalid_item"] == 2
+
+
+def test_grpc_garbage_oversized_then_good(running):
+    sc, sink = running
+    with grpc.insecure_channel(sc.grpc_endpoint) as channel:
+        export = channel.unary_unary(TRACE_PATH)
+        with pytest.raises(grpc.RpcError) as garbage:
+            export(b"\xff\xff\xff garbage", timeout=10)
+        assert garbage.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not a valid protobuf" in garbage.value.details()
+
+        whole = make_request(3).SerializeToString()
+        with pytest.raises(grpc.RpcError) as truncated:
+            export(whole[:-5], timeout=10)
+        assert truncated.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+        big = make_request(1, name="y" * (2 * 1024 * 1024)).SerializeToString()
+        with pytest.raises(grpc.RpcError) as too_large:
+            export(big, timeout=10)
+        assert too_large.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+        answer = svc.ExportTraceServiceResponse.FromString(
+            export(make_request(2, "grpc-ok").SerializeToString(), timeout=10)
+        )
+        assert not answer.HasField("partial_success")
+    from tests.support import wait_until
+
+    wait_until(lambda: {"grpc-ok-0", "grpc-ok-1"} <= set(sink.span_names()), what="grpc-ok spans downstream")
+    assert sc.counters()["spans"]["forwarded"] == 2
