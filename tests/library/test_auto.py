@@ -157,3 +157,22 @@ def test_works_with_no_provider_configured() -> None:
     assert out["y"] == 2 and out["z"] == 20 and out["same"] is True and out["err"] == "kept"
     assert len(out["pid"]) == 32
     assert "otelml:" not in done.stderr  # nothing failed inside otelml
+
+
+def test_propagator_entry_point_for_otel_propagators() -> None:
+    # Without otelml.auto: the SDK's own OTEL_PROPAGATORS handling finds the "otelml" entry point.
+    out = _last_json(_run(
+        """
+        import json, otelml
+        from opentelemetry import propagate
+        with otelml.prediction(id="p-ep"):
+            carrier = {}
+            propagate.inject(carrier)
+        import otelml.auto  # must not add a second copy
+        print(json.dumps({"carrier": carrier,
+                          "names": [type(p).__name__ for p in propagate.get_global_textmap()._propagators]}))
+        """,
+        OTEL_PROPAGATORS="tracecontext,baggage,otelml", OTEL_SDK_DISABLED="true",
+    ))
+    assert out["carrier"] == {"baggage": "ml.prediction.id=p-ep"}
+    assert out["names"] == ["TraceContextTextMapPropagator", "W3CBaggagePropagator", "PredictionIdPropagator"]
