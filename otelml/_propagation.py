@@ -9,7 +9,7 @@ works with the SDK's own configuration.
 
 from __future__ import annotations
 
-from opentelemetry import baggage, propagate
+from opentelemetry import baggage
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
 from opentelemetry.propagators.composite import CompositePropagator
@@ -61,6 +61,9 @@ class PredictionIdPropagator(TextMapPropagator):
 
 def install_global_propagator() -> TextMapPropagator:
     """Add :class:`PredictionIdPropagator` to the global propagator (idempotent), keeping the others."""
+    # Imported here: importing opentelemetry.propagate loads OTEL_PROPAGATORS entry points, this one too.
+    from opentelemetry import propagate
+
     current = propagate.get_global_textmap()
     members = list(getattr(current, "_propagators", [current]))
     if any(isinstance(p, PredictionIdPropagator) for p in members):
