@@ -23,8 +23,8 @@ from examples._telemetry import instrument_app
 from examples.credit_model import MODEL_NAME, MODEL_VERSION, train
 
 MODEL_PATH = Path(os.environ.get("OTELML_EXAMPLE_MODEL", "examples/.artifacts/credit_risk.joblib"))
-APPROVE_BELOW = 0.15
-DECLINE_ABOVE = 0.35
+APPROVE_BELOW = 0.25
+DECLINE_ABOVE = 0.45
 
 
 class Application(BaseModel):
