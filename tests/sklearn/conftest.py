@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -28,3 +31,19 @@ def exporter() -> Iterator[InMemorySpanExporter]:
     instrumentor.uninstrument()
     _telemetry.reset_providers()
     provider.shutdown()
+
+
+def _load_receiver_module() -> Any:
+    path = Path(__file__).with_name("otlp_receiver.py")
+    spec = importlib.util.spec_from_file_location("otelml_tests_sklearn_otlp_receiver", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[Any]:
+    """A started real OTLP/gRPC receiver on 127.0.0.1 keeping raw request bytes; stopped afterwards."""
+    with _load_receiver_module().RawOtlpReceiver() as receiver:
+        yield receiver
