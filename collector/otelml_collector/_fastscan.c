@@ -44,10 +44,16 @@ typedef struct {
 typedef struct {
     slot *slots;
     size_t nslots, used;
-    PyObject *strings; /* list[str] */
+    growbuf strs; /* (pointer, length) of each distinct string, in index order */
     growbuf spans, cells;
     int32_t nspans;
-} state;
+    int nomem;
+} state; /* the walk makes no Python calls, so it runs without the GIL */
+
+typedef struct {
+    const uint8_t *p;
+    size_t len;
+} strref;
 
 typedef struct {
     uint32_t field;
@@ -116,13 +122,21 @@ static int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
     }
 }
 
-static int gb_push(growbuf *g, const void *item, size_t size) {
+static int gb_reserve(growbuf *g, size_t cap) {
+    char *nb = realloc(g->buf, cap);
+    if (!nb) return -1;
+    g->buf = nb;
+    g->cap = cap;
+    return 0;
+}
+
+static int gb_push(growbuf *g, const void *item, size_t size, int *nomem) {
     if (g->len + size > g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 4096;
         while (cap < g->len + size) cap *= 2;
         char *nb = realloc(g->buf, cap);
         if (!nb) {
-            PyErr_NoMemory();
+            *nomem = 1;
             return -1;
         }
         g->buf = nb;
@@ -139,13 +153,13 @@ static uint64_t fnv1a(const uint8_t *p, size_t n) {
     return h;
 }
 
-/* Index of the string `p[:n]` in st->strings, adding it on first sight; -1 with an exception set. */
+/* Index of the string `p[:n]` in st->strs, adding it on first sight; -1 when out of memory. */
 static int32_t intern(state *st, const uint8_t *p, size_t n) {
     if (st->used * 2 >= st->nslots) {
         size_t ns = st->nslots * 2;
         slot *nsl = calloc(ns, sizeof(slot));
         if (!nsl) {
-            PyErr_NoMemory();
+            st->nomem = 1;
             return -1;
         }
         for (size_t i = 0; i < st->nslots; i++) {
@@ -167,12 +181,9 @@ static int32_t intern(state *st, const uint8_t *p, size_t n) {
         if (s->hash == h && s->len == n && memcmp(s->p, key, n) == 0) return s->idx;
         j = (j + 1) & (st->nslots - 1);
     }
-    PyObject *u = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
-    if (!u) return -1;
-    Py_ssize_t idx = PyList_GET_SIZE(st->strings);
-    int rc = PyList_Append(st->strings, u);
-    Py_DECREF(u);
-    if (rc) return -1;
+    strref ref = {key, n};
+    size_t idx = st->strs.len / sizeof(strref);
+    if (idx >= INT32_MAX || gb_push(&st->strs, &ref, sizeof ref, &st->nomem)) return -1;
     st->slots[j].p = key;
     st->slots[j].len = n;
     st->slots[j].hash = h;
@@ -237,7 +248,7 @@ static int push_cell(state *st, int role, int32_t key, int32_t row, const anyv *
     } else if (v->kind == K_DOUBLE) {
         c.dnum = v->dnum;
     }
-    return gb_push(&st->cells, &c, sizeof c);
+    return gb_push(&st->cells, &c, sizeof c, &st->nomem);
 }
 
 typedef struct {
@@ -369,7 +380,7 @@ static int scan_span(state *st, const uint8_t *p, size_t n) {
     rec.version = sc.version;
     rec.pid = sc.pid;
     rec.nrows = sc.has_array ? sc.maxlen : 1;
-    if (gb_push(&st->spans, &rec, sizeof rec)) return -1;
+    if (gb_push(&st->spans, &rec, sizeof rec, &st->nomem)) return -1;
     st->nspans++;
     return 0;
 }
@@ -393,26 +404,43 @@ static PyObject *fastscan_scan(PyObject *self, PyObject *arg) {
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
     state st;
+    PyObject *result = NULL, *strings = NULL;
+    int rc;
     memset(&st, 0, sizeof st);
     st.nslots = 256;
     st.slots = calloc(st.nslots, sizeof(slot));
-    st.strings = PyList_New(0);
-    PyObject *result = NULL;
-    if (!st.slots || !st.strings) {
-        if (!st.slots) PyErr_NoMemory();
+    /* Sized from the input so a request needs no realloc; untouched pages cost nothing. */
+    size_t n = (size_t)view.len;
+    if (!st.slots || gb_reserve(&st.cells, (n / 24 + 16) * sizeof(cell_rec)) ||
+        gb_reserve(&st.spans, (n / 128 + 16) * sizeof(span_rec)) || gb_reserve(&st.strs, 4096 * sizeof(strref))) {
+        PyErr_NoMemory();
         goto done;
     }
-    if (scan_level(&st, (const uint8_t *)view.buf, (size_t)view.len, 0)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "malformed ExportTraceServiceRequest");
+    Py_BEGIN_ALLOW_THREADS
+    rc = scan_level(&st, (const uint8_t *)view.buf, n, 0);
+    Py_END_ALLOW_THREADS
+    if (rc) {
+        if (st.nomem) PyErr_NoMemory();
+        else PyErr_SetString(PyExc_ValueError, "malformed ExportTraceServiceRequest");
         goto done;
     }
-    result = Py_BuildValue("(y#y#O)", st.spans.buf ? st.spans.buf : "", (Py_ssize_t)st.spans.len,
-                           st.cells.buf ? st.cells.buf : "", (Py_ssize_t)st.cells.len, st.strings);
+    size_t nstr = st.strs.len / sizeof(strref);
+    strings = PyList_New((Py_ssize_t)nstr);
+    if (!strings) goto done;
+    for (size_t i = 0; i < nstr; i++) {
+        const strref *r = (const strref *)st.strs.buf + i;
+        PyObject *u = PyUnicode_DecodeUTF8((const char *)r->p, (Py_ssize_t)r->len, "strict");
+        if (!u) goto done; /* UnicodeDecodeError is a ValueError: the caller falls back to protobuf */
+        PyList_SET_ITEM(strings, (Py_ssize_t)i, u);
+    }
+    result = Py_BuildValue("(y#y#O)", st.spans.buf, (Py_ssize_t)st.spans.len, st.cells.buf,
+                           (Py_ssize_t)st.cells.len, strings);
 done:
     free(st.slots);
     free(st.spans.buf);
     free(st.cells.buf);
-    Py_XDECREF(st.strings);
+    free(st.strs.buf);
+    Py_XDECREF(strings);
     PyBuffer_Release(&view);
     return result;
 }
@@ -539,51 +567,55 @@ static int check_span(const uint8_t *p, size_t n) {
     return tlen == 16 && slen == 8 && nonzero(tid, 16) && nonzero(sid, 8);
 }
 
-static PyObject *fastscan_check_traces(PyObject *self, PyObject *arg) {
-    (void)self;
-    Py_buffer view;
-    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
-    const uint8_t *p = view.buf, *end = p + view.len;
-    long long spans = 0, bad = 0;
-    int ok = 0;
+static int check_request(const uint8_t *p, const uint8_t *end, long long *spans, long long *bad) {
     fld rs, ss, sp;
     while (p < end) {
-        if (next_field(&p, end, &rs)) goto done;
+        if (next_field(&p, end, &rs)) return -1;
         if (rs.field != 1 || rs.wt != 2) continue;
         const uint8_t *q = rs.data, *qend = rs.data + rs.len;
         while (q < qend) {
-            if (next_field(&q, qend, &ss)) goto done;
+            if (next_field(&q, qend, &ss)) return -1;
             if (ss.wt != 2) continue;
             if (ss.field == 1) {
-                if (check_msg(ss.data, ss.len, &S_RESOURCE, 2)) goto done;
+                if (check_msg(ss.data, ss.len, &S_RESOURCE, 2)) return -1;
                 continue;
             }
             if (ss.field == 3) {
-                if (!utf8_ok(ss.data, ss.len)) goto done;
+                if (!utf8_ok(ss.data, ss.len)) return -1;
                 continue;
             }
             if (ss.field != 2) continue;
             const uint8_t *r = ss.data, *rend = ss.data + ss.len;
             while (r < rend) {
-                if (next_field(&r, rend, &sp)) goto done;
+                if (next_field(&r, rend, &sp)) return -1;
                 if (sp.wt != 2) continue;
                 if (sp.field == 1) {
-                    if (check_msg(sp.data, sp.len, &S_SCOPE, 3)) goto done;
+                    if (check_msg(sp.data, sp.len, &S_SCOPE, 3)) return -1;
                 } else if (sp.field == 3) {
-                    if (!utf8_ok(sp.data, sp.len)) goto done;
+                    if (!utf8_ok(sp.data, sp.len)) return -1;
                 } else if (sp.field == 2) {
                     int valid = check_span(sp.data, sp.len);
-                    if (valid < 0) goto done;
-                    spans++;
-                    bad += !valid;
+                    if (valid < 0) return -1;
+                    (*spans)++;
+                    *bad += !valid;
                 }
             }
         }
     }
-    ok = 1;
-done:
+    return 0;
+}
+
+static PyObject *fastscan_check_traces(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    long long spans = 0, bad = 0;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = check_request((const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, &spans, &bad);
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
-    if (!ok) {
+    if (rc) {
         PyErr_SetString(PyExc_ValueError, "not a valid ExportTraceServiceRequest (or one to leave to protobuf)");
         return NULL;
     }
