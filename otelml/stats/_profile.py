@@ -100,6 +100,11 @@ class NumericProfile:
         return self.std if self.std > 0 and math.isfinite(self.std) else 1.0
 
     @property
+    def search_edges(self) -> np.ndarray:
+        """``edges`` with the last nudged up, for ``np.searchsorted(side='right')`` (the max stays inside)."""
+        return self._search  # type: ignore[attr-defined,no-any-return]
+
+    @property
     def coarse_groups(self) -> np.ndarray:
         """Group (decile) of each bin, used by PSI and JS."""
         return self._groups  # type: ignore[attr-defined,no-any-return]
@@ -107,9 +112,8 @@ class NumericProfile:
     def bin_index(self, values: Any) -> np.ndarray:
         """Bin of each value (int64 array); -1 for missing or non-numeric values."""
         x = as_float_array(values)
-        idx = np.full(x.shape, -1, dtype=np.int64)
-        ok = np.isfinite(x)
-        idx[ok] = np.searchsorted(self._search, x[ok], side="right")  # type: ignore[attr-defined]
+        idx = np.searchsorted(self.search_edges, x, side="right")
+        idx[~np.isfinite(x)] = -1
         return idx
 
     def new_window(self) -> NumericWindow:

@@ -102,17 +102,25 @@ class NumericWindow:
     def update(self, values: Any) -> np.ndarray:
         """Add a column of values; returns each value's bin (-1 for missing), e.g. to file exemplars."""
         x = as_float_array(values)
-        bins = self.profile.bin_index(x)
-        ok = bins >= 0
-        good = x[ok]
-        self.nulls += int(x.size - good.size)
-        if good.size:
-            n_a = self.n
-            self.counts += np.bincount(bins[ok], minlength=len(self.counts))
-            self.sums += np.bincount(bins[ok], weights=good, minlength=len(self.sums))
-            mean_b = float(good.mean())
-            m2_b = float(((good - mean_b) ** 2).sum())
-            self._combine(n_a, int(good.size), mean_b, m2_b, float(good.min()), float(good.max()))
+        if not x.size:
+            return np.empty(0, dtype=np.int64)
+        bins = np.searchsorted(self.profile.search_edges, x, side="right")
+        finite = np.isfinite(x)
+        if finite.all():
+            good, good_bins = x, bins
+        else:
+            bins[~finite] = -1
+            good, good_bins = x[finite], bins[finite]
+            self.nulls += int(x.size - good.size)
+            if not good.size:
+                return bins
+        n_a = self.n
+        size = len(self.counts)
+        self.counts += np.bincount(good_bins, minlength=size)
+        self.sums += np.bincount(good_bins, weights=good, minlength=size)
+        mean_b = float(good.sum()) / good.size
+        dev = good - mean_b
+        self._combine(n_a, int(good.size), mean_b, float(dev @ dev), float(good.min()), float(good.max()))
         return bins
 
     def _combine(self, n_a: int, n_b: int, mean_b: float, m2_b: float, min_b: float, max_b: float) -> None:
