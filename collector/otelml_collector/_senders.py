@@ -86,6 +86,10 @@ class GrpcSender:
             code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
             details = exc.details() if hasattr(exc, "details") else str(exc)
             retry_after = _retry_info(exc)
+            if not self.target.insecure and "handshake" in str(details).lower():
+                details = (
+                    f"{details} (TLS is on: for a plaintext downstream set tls.insecure: true or use http://)"
+                )
             raise ExportError(
                 f"{self.target.authority}: gRPC {code.name}: {details}",
                 code in _RETRYABLE_GRPC,

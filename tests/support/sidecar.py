@@ -42,7 +42,13 @@ def sidecar_config(
             }
         },
         "processors": processors or {},
-        "exporters": {"otlp": {"protocol": protocol, **({"endpoint": downstream} if downstream else {})}},
+        "exporters": {
+            "otlp": {
+                "protocol": protocol,
+                **({"endpoint": downstream} if downstream else {}),
+                **({"tls": {"insecure": True}} if protocol == "grpc" else {}),
+            }
+        },
         "service": {
             "http": {"endpoint": f"127.0.0.1:{free_port()}"},
             "shutdown_timeout": "5s",
