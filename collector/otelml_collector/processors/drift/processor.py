@@ -288,8 +288,8 @@ class DriftProcessor:
                         alert=crossed,
                     )
                 )
-        self.windows_closed += 1
         if not results:
+            self.windows_closed += 1
             self._log.info(
                 "drift: window of %s %s closed with %d observations, below window.min_samples; no scores",
                 model,
@@ -301,6 +301,7 @@ class DriftProcessor:
             self._results[key] = results
         self._ctx.state.put(NS_RESULTS, _skey(key), [r.to_json() for r in results])
         self._emitter.emit(results)
+        self.windows_closed += 1
 
     # -- query API ------------------------------------------------------------------------------
     def query(self, params: Mapping[str, str]) -> Any:

@@ -167,32 +167,30 @@ class OpenWindow:
         """Add rows [lo, hi) of a batch. With `flag`, returns a bool matrix (rows x names): the value of
         that column lies in a bin the baseline (almost) never saw; None when nothing is flagged."""
         n = hi - lo
-        rows = np.arange(lo, hi)
         flagged = None
+        groups, values = [], []
         for j, name in enumerate(self.names):
             col = cols.get(name)
             if col is None:
                 continue
-            bins = self.windows[name].update(col[lo:hi])
+            part = col[lo:hi]
+            bins = self.windows[name].update(_fast_strings(part))
             ok = bins >= 0
-            if not ok.any():
-                continue
-            values = col[lo:hi][ok]
-            if values.dtype.kind != "f":
-                values = np.full(values.shape, np.nan)  # categorical: the bin is the category
-            self.reservoir.offer(
-                bins[ok] + self.offsets[name],
-                rows[ok],
-                batch.trace_id,
-                batch.span_id,
-                values.astype(np.float64),
-            )
+            groups.append(np.where(ok, bins + self.offsets[name], -1))
+            values.append(part if part.dtype.kind == "f" else np.full(n, np.nan))
             if flag:
                 hit = self.baseline.rare[name][bins] & ok
                 if hit.any():
                     if flagged is None:
                         flagged = np.zeros((n, len(self.names)), dtype=bool)
                     flagged[:, j] = hit
+        if groups:
+            g = np.concatenate(groups)
+            keep = g >= 0
+            rows = np.tile(np.arange(lo, hi), len(groups))
+            self.reservoir.offer(
+                g[keep], rows[keep], batch.trace_id, batch.span_id, np.concatenate(values)[keep]
+            )
         t = batch.time_unix_nano[lo:hi]
         if n:
             tmin, tmax = int(t.min()), int(t.max())
@@ -245,6 +243,17 @@ class OpenWindow:
         if arrays["value"].shape[1] == per_bin:
             w.reservoir = BinReservoir.from_arrays(arrays)
         return w
+
+
+def _fast_strings(part: np.ndarray) -> np.ndarray:
+    """A categorical column of str without missing values as a numpy str array: the stats core bins
+    those with a C sort instead of a per-value key function (same keys for str values)."""
+    if part.dtype == object and part.size and not (part == None).any():  # noqa: E711
+        try:
+            return part.astype(str)
+        except (TypeError, ValueError):
+            return part
+    return part
 
 
 def _pack(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
