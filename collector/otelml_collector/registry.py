@@ -30,6 +30,7 @@ __all__ = [
     "load_builtin",
     "register",
     "types",
+    "unregister",
 ]
 
 _log = logging.getLogger("otelml_collector.registry")
@@ -69,6 +70,12 @@ def register(factory: Factory) -> Factory:
     with _lock:
         _factories[(kind, type_)] = factory
     return factory
+
+
+def unregister(kind: str, type_: str) -> None:
+    """Remove a factory (tests that register their own)."""
+    with _lock:
+        _factories.pop((kind, type_), None)
 
 
 def load_builtin() -> None:

@@ -1,0 +1,148 @@
+"""In-process sidecar with a test processor: a full pipeline queue answers with retry hints
+(gRPC RESOURCE_EXHAUSTED + RetryInfo, HTTP 503 + Retry-After), and a processor that raises never
+costs the telemetry. Real sockets, real oteltap downstream."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import grpc
+import pytest
+import requests
+import yaml
+from google.rpc import error_details_pb2, status_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
+from otelml_collector import registry
+from otelml_collector.component import ComponentConfig
+from otelml_collector.config import parse_config
+from otelml_collector.service import Sidecar
+
+from tests.support import sidecar_config, wait_until
+
+TRACE_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+GATE = threading.Event()
+
+
+@dataclass
+class GateConfig(ComponentConfig):
+    fail: bool = False
+
+
+class GateProcessor:
+    """Blocks until GATE is set (a slow processor), or raises (a buggy one)."""
+
+    def __init__(self, config: GateConfig) -> None:
+        self.config = config
+        self.seen = 0
+
+    def start(self) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+    def process(self, request: Any) -> Any:
+        self.seen += 1
+        if self.config.fail:
+            request.message.resource_spans[0].scope_spans[0].spans[0].name = "half-modified"
+            raise RuntimeError("processor bug")
+        GATE.wait(30)
+        return request
+
+
+class GateFactory:
+    type: ClassVar[str] = "test_gate"
+    kind: ClassVar[str] = "processor"
+
+    def default_config(self) -> GateConfig:
+        return GateConfig()
+
+    def config_from_dict(self, raw: dict[str, Any]) -> GateConfig:
+        return GateConfig(**raw)
+
+    def create(self, config: ComponentConfig, ctx: Any) -> GateProcessor:
+        assert isinstance(config, GateConfig)
+        return GateProcessor(config)
+
+
+@pytest.fixture
+def in_process(otlp_sink, tmp_path):
+    registry.register(GateFactory())
+    started: list[Sidecar] = []
+
+    def start(fail: bool = False) -> Sidecar:
+        config = sidecar_config(
+            tmp_path, downstream=otlp_sink.endpoint, processors={"test_gate": {"fail": fail}}
+        )
+        config["service"]["queue"] = {"max_requests": 2, "retry_after": "3s"}
+        sc = Sidecar(parse_config(yaml.safe_dump(config), "test.yaml"))
+        started.append(sc)
+        sc.start()
+        return sc
+
+    GATE.clear()
+    yield start
+    GATE.set()
+    for sc in started:
+        sc.shutdown()
+    registry.unregister("processor", "test_gate")
+
+
+def request_bytes(name: str, n: int = 3) -> bytes:
+    req = svc.ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    for i in range(n):
+        scope.spans.add(name=f"{name}-{i}", trace_id=b"\x07" * 16, span_id=(i + 1).to_bytes(8, "big"))
+    return req.SerializeToString()
+
+
+def post(sc: Sidecar, body: bytes) -> requests.Response:
+    port = sc.components["receivers.otlp"].http_port
+    return requests.post(
+        f"http://127.0.0.1:{port}/v1/traces",
+        data=body,
+        headers={"Content-Type": "application/x-protobuf"},
+        timeout=10,
+    )
+
+
+def test_full_queue_answers_with_retry_hints_then_recovers(in_process, otlp_sink):
+    sc = in_process()
+    assert post(sc, request_bytes("first")).status_code == 200  # taken by the (blocked) processor
+    wait_until(
+        lambda: sc.pipelines["traces"].depth()["requests"] == 0, what="worker busy with the first request"
+    )
+    assert post(sc, request_bytes("q1")).status_code == 200
+    assert post(sc, request_bytes("q2")).status_code == 200  # queue now holds 2 = max_requests
+
+    full = post(sc, request_bytes("refused-http"))
+    assert full.status_code == 503
+    assert full.headers["Retry-After"] == "3"
+    assert "queue is full" in status_pb2.Status.FromString(full.content).message
+
+    port = sc.components["receivers.otlp"].grpc_port
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as refused:
+        channel.unary_unary(TRACE_PATH)(request_bytes("refused-grpc"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    details = dict(refused.value.trailing_metadata())["grpc-status-details-bin"]
+    info = error_details_pb2.RetryInfo()
+    assert status_pb2.Status.FromString(details).details[0].Unpack(info)
+    assert info.retry_delay.seconds == 3
+
+    GATE.set()  # the processor catches up
+    wait_until(lambda: len(otlp_sink.spans) >= 9, what="the 9 accepted spans downstream")
+    names = set(otlp_sink.span_names())
+    assert {f"{b}-{i}" for b in ("first", "q1", "q2") for i in range(3)} == names
+    counters = sc.counters.snapshot()["spans"]
+    assert counters["received"] == 9
+    assert counters["refused"] == {"total": 6, "queue_full": 6}
+    assert post(sc, request_bytes("after")).status_code == 200
+
+
+def test_processor_error_never_loses_telemetry(in_process, otlp_sink):
+    sc = in_process(fail=True)
+    for batch in ("a", "b"):
+        assert post(sc, request_bytes(batch)).status_code == 200
+    wait_until(lambda: len(otlp_sink.spans) >= 6, what="6 spans downstream despite the failing processor")
+    assert sc.status()["pipelines"]["traces"]["processor_errors"] == {"test_gate": 2}
+    assert sc.counters.snapshot()["spans"]["forwarded"] == 6
