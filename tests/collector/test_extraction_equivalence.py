@@ -302,3 +302,35 @@ def test_check_traces_refuses_invalid_utf8_anywhere() -> None:
         assert check_traces(raw) is None
     ok = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[good])])])
     assert check_traces(ok.SerializeToString()) == (1, 0)
+
+
+def _uniform_request(rng: random.Random, shuffle: bool) -> bytes:
+    """Spans with the same ml.* keys (values of any type); `shuffle` permutes each span's attributes."""
+    keys = ["ml.feature.a", "ml.feature.b", "ml.feature.c", "ml.prediction.score", "ml.segment.s"]
+    request = ExportTraceServiceRequest()
+    spans = request.resource_spans.add().scope_spans.add().spans
+    values = [
+        [any_value(rng) if rng.random() < 0.3 else AnyValue(double_value=rng.gauss(0, 1)) for _ in keys]
+    ]
+    for i in range(rng.randint(1, 30)):
+        row = [any_value(rng) if rng.random() < 0.3 else AnyValue(double_value=rng.gauss(0, 1)) for _ in keys]
+        attrs = [KeyValue(key="ml.model.name", value=AnyValue(string_value="m"))]
+        attrs += [KeyValue(key=k, value=v) for k, v in zip(keys, row if i else values[0], strict=True)]
+        if shuffle:
+            random.Random(i).shuffle(attrs)
+        spans.add(
+            trace_id=bytes([i + 1]) * 16, span_id=bytes([i + 1]) * 8, name="inference m", attributes=attrs
+        )
+    return request.SerializeToString()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_attribute_order_within_spans_does_not_change_the_batch(seed: int) -> None:
+    """Same-keys-in-same-order requests take a sort-free path; shuffled ones the general path."""
+    uniform = _uniform_request(random.Random(seed), shuffle=False)
+    shuffled = _uniform_request(random.Random(seed), shuffle=True)
+    for scanner in (scan_fast, scan_reference):
+        batches_equal(
+            assemble(scanner(uniform), Schema(Caps())).batches,
+            assemble(scanner(shuffled), Schema(Caps())).batches,
+        )
