@@ -3,9 +3,9 @@
 A window is what the sidecar keeps per model/version/feature while predictions arrive: counts per bin
 (``np.searchsorted`` + ``np.bincount`` over a column of values), plus for numeric features the sum of
 the values per bin (for an exact Wasserstein distance) and the running count/mean/M2/min/max (Chan et
-al.'s parallel update). Its memory depends on the number of bins only,
-never on the number of values. ``merge`` combines two windows exactly as if their values had been fed
-to one; ``to_dict``/``window_from_dict`` round-trip through JSON for checkpoints.
+al.'s parallel update). Its memory depends on the number of bins only, never on the number of values.
+``merge`` combines two windows exactly as if their values had been fed to one;
+``to_dict``/``window_from_dict`` round-trip through JSON for checkpoints.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ NULL_KEY = "\x00<null>"
 
 
 def as_float_array(values: Any) -> np.ndarray:
-    """1-D float64 array; missing (None, NaN, pd.NA) and non-numeric values become NaN."""
+    """1-D float64 array; missing (None, NaN, pd.NA) and non-numeric values become NaN (numeric strings
+    such as ``"3.5"`` are numbers, as ``float()`` reads them)."""
     if isinstance(values, np.ndarray) and values.dtype == np.float64:
         return values.reshape(-1)
     to_numpy = getattr(values, "to_numpy", None)
@@ -42,14 +43,14 @@ def as_float_array(values: Any) -> np.ndarray:
     out = np.empty(len(values), dtype=np.float64)
     for i, v in enumerate(values):
         try:
-            out[i] = float(v) if not isinstance(v, str | bytes) else math.nan
+            out[i] = float(v)
         except (TypeError, ValueError):
             out[i] = math.nan
     return out
 
 
 def _key(v: Any) -> str:
-    if v is None or v is getattr(np, "nan", None):
+    if v is None:
         return NULL_KEY
     if isinstance(v, bool | np.bool_):
         return "true" if v else "false"
