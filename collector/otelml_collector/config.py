@@ -43,17 +43,17 @@ receivers:
   otlp:
     protocols:
       grpc:
-        endpoint: 127.0.0.1:4317
+        endpoint: ${env:OTELML_COLLECTOR_GRPC_ENDPOINT:-127.0.0.1:4317}
       http:
-        endpoint: 127.0.0.1:4318
+        endpoint: ${env:OTELML_COLLECTOR_HTTP_ENDPOINT:-127.0.0.1:4318}
 processors: {}          # filled with ml_extract and drift when those are installed
 exporters:
   otlp: {}              # downstream from OTEL_EXPORTER_OTLP_* variables
 service:
   http:
-    endpoint: 127.0.0.1:8890
+    endpoint: ${env:OTELML_COLLECTOR_API_ENDPOINT:-127.0.0.1:8890}
 state:
-  path: .otelml-state
+  path: ${env:OTELML_COLLECTOR_STATE_PATH:-.otelml-state}
 """
 
 
@@ -259,8 +259,9 @@ def _components(doc: dict[str, Any], kind: str) -> dict[str, ComponentSpec]:
 
 
 def _starts_with_key(message: str) -> bool:
-    head = message.split(":", 1)[0]
-    return ":" in message and bool(re.fullmatch(r"[A-Za-z_][\w./\[\]-]*", head))
+    """'window.size: ...' or 'window.size must be ...' (a key path the component named)."""
+    match = re.match(r"([A-Za-z_][\w/\[\]-]*(?:\.[\w/\[\]-]+)*)(:| must| is| should)", message)
+    return bool(match) and ("." in match.group(1) or match.group(2) == ":" or "_" in match.group(1))
 
 
 def _explicit_pipelines(raw: Any, sections: dict[str, dict[str, ComponentSpec]]) -> dict[str, PipelineSpec]:

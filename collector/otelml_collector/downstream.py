@@ -9,7 +9,8 @@ Resolution order for each signal, most specific first (the OTel SDK's rules for 
 5. the SDK default (`http://localhost:4317`, or `http://localhost:4318/v1/<signal>`).
 
 Protocol: config `protocol` > `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL` > `OTEL_EXPORTER_OTLP_PROTOCOL` >
-`grpc`. Headers: config `headers` (mapping) merged over `OTEL_EXPORTER_OTLP_{,<SIGNAL>_}HEADERS`.
+`grpc`. Headers: config `headers` (mapping) merged over `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`, or if that is
+unset `OTEL_EXPORTER_OTLP_HEADERS`.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ def resolve_target(
         endpoint = f"http://localhost:4318/{_PATHS[signal]}" if http else "http://localhost:4317"
     if http and "://" not in endpoint:
         endpoint = "http://" + endpoint
-    headers = dict(parse_env_headers(env.get("OTEL_EXPORTER_OTLP_HEADERS", ""), liberal=True))
-    headers.update(parse_env_headers(env.get(f"OTEL_EXPORTER_OTLP_{sig}_HEADERS", ""), liberal=True))
+    env_headers = env.get(f"OTEL_EXPORTER_OTLP_{sig}_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS", "")
+    headers = dict(parse_env_headers(env_headers, liberal=True))  # per-signal replaces generic, as in the SDK
     headers.update({str(k): str(v) for k, v in dict(cfg.get("headers") or {}).items()})  # type: ignore[call-overload]
     tls = cfg.get("tls") or {}
     insecure_cfg = tls.get("insecure") if isinstance(tls, Mapping) else None
