@@ -234,29 +234,41 @@ def profile(sidecar: Sidecar, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def send(port: int, requests: list[bytes], count: int) -> None:
-    """`count` exports, cycling through the pre-encoded requests, at most IN_FLIGHT at a time."""
+def send(port: int, requests: list[bytes], count: int) -> int:
+    """`count` exports, cycling through the pre-encoded requests, IN_FLIGHT threads each with one
+    call at a time. RESOURCE_EXHAUSTED (the sidecar's queue is full: backpressure) is retried after
+    20 ms; returns how many times that happened."""
     import grpc
 
     with grpc.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     ) as ch:
         export = ch.unary_unary(TRACE_EXPORT)  # bytes in, bytes out: the client does no encoding
-        slots = threading.Semaphore(IN_FLIGHT)
-        errors: list[BaseException] = []
+        lock = threading.Lock()
+        state = {"next": 0, "refused": 0}
 
-        def done(fut: grpc.Future) -> None:
-            slots.release()
-            if fut.exception() is not None:
-                errors.append(fut.exception())
+        def worker() -> None:
+            while True:
+                with lock:
+                    i = state["next"]
+                    state["next"] += 1
+                if i >= count:
+                    return
+                while True:
+                    try:
+                        export(requests[i % len(requests)], timeout=60)
+                        break
+                    except grpc.RpcError as exc:
+                        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                            raise
+                        with lock:
+                            state["refused"] += 1
+                        time.sleep(0.02)
 
-        for i in range(count):
-            slots.acquire()
-            export.future(requests[i % len(requests)], timeout=60).add_done_callback(done)
-        for _ in range(IN_FLIGHT):
-            slots.acquire()
-        if errors:
-            raise RuntimeError(f"{len(errors)} exports failed, first: {errors[0]}")
+        with futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
+            for f in [pool.submit(worker) for _ in range(IN_FLIGHT)]:
+                f.result()
+        return state["refused"]
 
 
 def run(sidecar: Sidecar, sink: Sink, requests: list[bytes], count: int) -> tuple[float, float]:
@@ -275,6 +287,55 @@ def run(sidecar: Sidecar, sink: Sink, requests: list[bytes], count: int) -> tupl
     return spans / elapsed, cpu / spans * 1e6
 
 
+def breakdown(requests: list[bytes], repeat: int = 15) -> list[tuple[str, float, float]]:
+    """In-process cost per span of each stage on the same requests: (stage, min, median µs/span)."""
+    import timeit
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from otelml_collector import otlp
+    from otelml_collector.extraction_assemble import Caps, Schema, assemble
+    from otelml_collector.extraction_scan import check_traces, scan_fast, scan_reference
+    from otelml_collector.pipeline import Signal
+
+    raw = requests[0]
+    message = ExportTraceServiceRequest.FromString(raw)
+
+    def protobuf_receive() -> None:  # what the receiver did per request before check_traces
+        decoded = ExportTraceServiceRequest.FromString(raw)
+        otlp._VALIDATORS[Signal.TRACES](decoded)
+        otlp.count_items(Signal.TRACES, decoded)
+
+    def naive_walk() -> None:  # the textbook extraction: walk the decoded attributes in Python
+        for rs in message.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    row = {}
+                    for kv in span.attributes:
+                        value = kv.value
+                        row[kv.key] = getattr(value, value.WhichOneof("value"))
+
+    scanned, schema = scan_fast(raw), Schema(Caps())
+    stages = [
+        ("receive: protobuf decode + id validation (before)", protobuf_receive),
+        ("receive: C check_traces (now)", lambda: check_traces(raw)),
+        ("extract: naive Python walk of decoded attributes", naive_walk),
+        ("extract: reference scan (protobuf walk, fallback)", lambda: scan_reference(raw)),
+        ("extract: C scan_fast", lambda: scan_fast(raw)),
+        ("extract: numpy assembly into ModelBatch", lambda: assemble(scanned, schema)),
+        (
+            "forward: TelemetryRequest.message lazy decode (only if a processor asks)",
+            lambda: ExportTraceServiceRequest.FromString(raw),
+        ),
+    ]
+    # Stages interleaved round-robin so load from other processes hits all alike; min and median.
+    times: dict[str, list[float]] = {name: [] for name, _ in stages}
+    for _ in range(repeat):
+        for name, fn in stages:
+            number = 2 if "walk" in name or "reference" in name else 10
+            times[name].append(timeit.timeit(fn, number=number) / number / SPANS_PER_REQUEST * 1e6)
+    return [(name, min(t), statistics.median(t)) for name, t in times.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -285,6 +346,7 @@ def main() -> int:
         "--only", choices=["forward", "extract", "drift"], action="append", help="configurations to run"
     )
     parser.add_argument("--profile", metavar="DIR", help="py-spy (if installed) each sidecar during the runs")
+    parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     args = parser.parse_args()
 
     requests = make_requests(16)
@@ -344,7 +406,13 @@ def main() -> int:
             f"{args.rss_spans:,} more spans (growth {rss['after'] - rss['before']:+.1f} MiB; "
             f"{rss['rate']:,.0f} spans/s sustained over that run)"
         )
-    print(json.dumps({"results": results, "rss_mib": rss}))
+    stages = breakdown(requests) if args.breakdown else []
+    if stages:
+        print("\n| stage (in-process, same requests, 15 interleaved runs) | µs/span min | median |")
+        print("|---|---:|---:|")
+        for name, low, med in stages:
+            print(f"| {name} | {low:.2f} | {med:.2f} |")
+    print(json.dumps({"results": results, "rss_mib": rss, "stages": stages}))
     return 0
 
 
