@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
-
-from otelml.cli import main
 from otelml_collector.component import ComponentContext
 from otelml_collector.httpapi import EventLoopThread, HttpApi
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift import DriftFactory
 from otelml_collector.records import ModelBatch
 from otelml_collector.state import StateStore
+
+from otelml.cli import main
 
 
 def batch(rng: np.random.Generator, n: int, shift: float) -> ModelBatch:
