@@ -2,14 +2,17 @@
 
 Providers come from ``otelml.configure(tracer_provider=..., meter_provider=..., logger_provider=...)``
 when given, else from the global OTel API (so nothing is needed when no provider is configured: the
-API's no-op/proxy objects are used). Metrics are recorded inside the inference span so that the SDK's
-trace-based exemplar filter attaches the span's trace id.
+API's no-op/proxy objects are used). ``ml.inference.duration`` is recorded inside the inference span so
+that the SDK's trace-based exemplar filter attaches the span's trace id; ``ml.predictions`` is counted
+in-process and reported through an observable counter (cumulative, no exemplars), which keeps the
+per-prediction cost to a dict update.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import threading
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
@@ -40,7 +43,9 @@ _tracer_provider: trace.TracerProvider | None = None
 _meter_provider: metrics.MeterProvider | None = None
 _logger_provider: _logs.LoggerProvider | None = None
 _tracer: trace.Tracer | None = None
-_instruments: tuple[metrics.Histogram, metrics.Counter] | None = None
+_instruments: metrics.Histogram | None = None
+_totals: dict[int, list[Any]] = {}
+_totals_lock = threading.Lock()
 _logger: _logs.Logger | None = None
 _model_attrs: dict[tuple[str, str | None], dict[str, str]] = {}
 _class_attrs: dict[tuple[str, str | None, str, str], dict[str, str]] = {}
@@ -56,6 +61,7 @@ def set_providers(tracer_provider: trace.TracerProvider | None = None,
         _tracer_provider, _tracer = tracer_provider, None
     if meter_provider is not None:
         _meter_provider, _instruments = meter_provider, None
+        _totals.clear()
     if logger_provider is not None:
         _logger_provider, _logger = logger_provider, None
 
@@ -65,6 +71,7 @@ def reset_providers() -> None:
     global _tracer_provider, _meter_provider, _logger_provider, _tracer, _instruments, _logger
     _tracer_provider = _meter_provider = _logger_provider = None
     _tracer = _instruments = _logger = None
+    _totals.clear()
 
 
 def tracer() -> trace.Tracer:
@@ -79,7 +86,8 @@ def tracer() -> trace.Tracer:
     return result
 
 
-def _get_instruments() -> tuple[metrics.Histogram, metrics.Counter]:
+def _get_instruments() -> metrics.Histogram:
+    """The duration histogram; creating it also registers the ``ml.predictions`` observable counter."""
     global _instruments
     if _instruments is None:
         # The global proxy meter forwards to a provider set later, so caching it is safe.
@@ -88,12 +96,29 @@ def _get_instruments() -> tuple[metrics.Histogram, metrics.Counter]:
             METRIC_ML_INFERENCE_DURATION, unit="s", description="Duration of inference calls.",
             explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
         )
-        count = meter.create_counter(
-            METRIC_ML_PREDICTIONS, unit="{prediction}",
+        meter.create_observable_counter(
+            METRIC_ML_PREDICTIONS, callbacks=[_observe_predictions], unit="{prediction}",
             description="Predictions by model, version and predicted class or value bucket.",
         )
-        _instruments = (duration, count)
+        _instruments = duration
     return _instruments
+
+
+def _observe_predictions(options: metrics.CallbackOptions) -> list[metrics.Observation]:
+    with _totals_lock:
+        return [metrics.Observation(total, attrs) for attrs, total in _totals.values()]
+
+
+def _count(attrs: dict[str, str], n: int) -> None:
+    # Counted in a dict and reported by the SDK at collection time: a synchronous Counter.add costs
+    # about as much as a span's attributes on the hot path (see docs/library.md, "Metrics").
+    key = id(attrs)  # attrs dicts are cached for the process lifetime, so their ids are stable
+    with _totals_lock:
+        entry = _totals.get(key)
+        if entry is None:
+            _totals[key] = [attrs, n]
+        else:
+            entry[1] += n
 
 
 def model_attributes(model: str, version: str | None) -> dict[str, str]:
@@ -112,7 +137,7 @@ def record_duration(model: str, version: str | None, seconds: float, error: Base
     attrs = model_attributes(model, version)
     if error is not None:
         attrs = {**attrs, ERROR_TYPE: type(error).__qualname__}
-    _get_instruments()[0].record(seconds, attrs)
+    _get_instruments().record(seconds, attrs)
 
 
 def bucket(value: float) -> str:
@@ -180,12 +205,12 @@ def record_predictions(model: str, version: str | None, value: Any, task: str | 
     """Count the predictions in ``value`` by class (classifiers) or value decade (regressors)."""
     classify = task != "regression" and (task == "classification" or not _is_float_output(value))
     kind = ML_PREDICTION_CLASS if classify else ML_PREDICTION_BUCKET
-    counter = _get_instruments()[1]
+    _get_instruments()
     for label, count in _counts(value, classify):
         if label == "":
-            counter.add(count, model_attributes(model, version))
+            _count(model_attributes(model, version), count)
         else:
-            counter.add(count, _label_attributes(model, version, kind, label))
+            _count(_label_attributes(model, version, kind, label), count)
 
 
 def _is_float_output(value: Any) -> bool:
