@@ -1,0 +1,294 @@
+"""The `quality` processor: the batch gate's expectations, run online on the ML records of inference spans.
+
+Row checks (not_null, between, in_set, regex) run on every received batch with the very check functions
+of `otelml.quality`; window checks (row_count, freshness, exists, type, unique, mean/std/median/
+quantiles, drift) run when a model's window closes (`window.size` rows kept or `window.seconds` after
+it opened, also without traffic — so `row_count: {min: ...}` notices a model that went quiet).
+
+Each violation adds to the counter `ml.data_quality.violations` {ml.model.name, ml.model.version,
+ml.feature.name, ml.data_quality.expectation}; up to `exemplars` of the increments per check and batch
+are recorded inside a NonRecordingSpan context of a violating prediction, so their exemplars carry its
+trace id. A WARN log record (with that trace id) opens each burst: at most one per model/feature/check
+per `alert_interval`, counting the violations since the previous one.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+from otelml.quality import CheckContext, Expectation, ExpectationResult, run_check
+from otelml.quality._checks import _within
+from otelml.semconv import normalize_feature_name
+from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.processors.quality.config import QualityConfig
+from otelml_collector.records import ModelBatch, ModelKey
+
+__all__ = ["ROW_KINDS", "ModelSuite", "QualityProcessor", "frame_of"]
+
+VIOLATIONS = "ml.data_quality.violations"
+ROW_KINDS = frozenset({"not_null", "between", "in_set", "regex"})
+PREDICTION_COLUMNS = ("prediction.value", "prediction.score")
+TIME_COLUMN = "span.time"  # Unix seconds of the inference span, for `freshness`
+
+
+@dataclass
+class ModelSuite:
+    """The expectations of one model (from one file) and the baseline for its drift checks."""
+
+    source: str
+    expectations: list[Expectation]
+    baseline: Any = None
+
+    def __post_init__(self) -> None:
+        self.row = [e for e in self.expectations if e.kind in ROW_KINDS]
+        self.window = [e for e in self.expectations if e.kind not in ROW_KINDS]
+        self.columns = sorted({e.column for e in self.expectations if e.column})
+
+
+def frame_of(batch: ModelBatch, columns: list[str]) -> tuple[pd.DataFrame, set[str]]:
+    """The batch as a DataFrame with the columns the expectations name (spans' feature names are
+    normalised, so a column is also looked up by its normalised name); a column no span carried is all
+    missing. Returns the frame and the columns that were really present."""
+    data: dict[str, Any] = {}
+    present: set[str] = set()
+    n = len(batch)
+    for col in columns:
+        values = _column(batch, col)
+        if values is None:
+            values = _column(batch, normalize_feature_name(col))
+        if values is None:
+            data[col] = np.full(n, np.nan)
+        else:
+            data[col] = values
+            present.add(col)
+    return pd.DataFrame(data, copy=False), present
+
+
+def _column(batch: ModelBatch, name: str) -> np.ndarray | None:
+    if name in batch.numeric:
+        return batch.numeric[name]
+    if name in batch.categorical:
+        return batch.categorical[name]
+    if name == "prediction.value":
+        return batch.prediction_value
+    if name == "prediction.score":
+        return batch.prediction_score
+    if name == TIME_COLUMN:
+        return batch.time_unix_nano / 1e9
+    return None
+
+
+@dataclass
+class _Window:
+    opened: float  # monotonic
+    frames: list[pd.DataFrame] = field(default_factory=list)
+    ids: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    kept: int = 0
+    total: int = 0
+    present: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Burst:
+    last_log: float = -1e18
+    pending: int = 0
+
+
+class QualityProcessor:
+    def __init__(self, config: QualityConfig, ctx: Any, suites: dict[str, ModelSuite]) -> None:
+        """`suites` maps a model name (or "" = default) to its loaded expectations."""
+        from otelml_collector import __version__
+
+        self.config = config
+        self._ctx = ctx
+        self._log = ctx.log
+        self._suites = suites
+        self._lock = threading.Lock()
+        self._windows: dict[ModelKey, _Window] = {}
+        self._bursts: dict[tuple[str, str, str, str], _Burst] = {}
+        self._warned: set[str] = set()
+        meter = ctx.meter_provider.get_meter("otelml_collector.quality", __version__)
+        self._violations = meter.create_counter(
+            VIOLATIONS, unit="{violation}",
+            description="Values violating a data-quality expectation (row checks), or failed window checks")
+        self._logger = ctx.logger_provider.get_logger("otelml_collector.quality", __version__)
+        self._stopped = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._shutdown_done = False
+        self.windows_closed = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.config.window.seconds > 0:
+            self._worker = threading.Thread(target=self._tick, name=f"otelml-{self._ctx.name}", daemon=True)
+            self._worker.start()
+
+    def shutdown(self) -> None:
+        """Evaluate the open windows and flush; idempotent."""
+        if self._shutdown_done:
+            return
+        self._shutdown_done = True
+        self._stopped.set()
+        if self._worker is not None:
+            self._worker.join(10)
+        with self._lock:
+            for key in list(self._windows):
+                self._close(key)
+        self._flush()
+
+    def _tick(self) -> None:
+        period = max(0.05, min(1.0, self.config.window.seconds / 4))
+        while not self._stopped.wait(period):
+            try:
+                now = time.monotonic()
+                with self._lock:
+                    limit = self.config.window.seconds
+                    due = [k for k, w in self._windows.items() if now - w.opened >= limit]
+                    for key in due:
+                        self._close(key)
+                if due:
+                    self._flush()
+            except Exception as exc:
+                self._warn_once("tick", "quality: closing windows failed (%s); continuing", exc)
+
+    # -- hot path ----------------------------------------------------------------------------------
+    def process(self, request: TelemetryRequest) -> TelemetryRequest:
+        if request.signal != Signal.TRACES or not request.records:
+            return request
+        try:
+            with self._lock:
+                for batch in request.records:
+                    if len(batch):
+                        self._consume(batch)
+        except Exception as exc:
+            self._warn_once("process", "quality: processing a request failed (%s); continuing", exc)
+        return request
+
+    def suite_for(self, model: str) -> ModelSuite | None:
+        return self._suites.get(model) or self._suites.get("")
+
+    def _consume(self, batch: ModelBatch) -> None:
+        suite = self.suite_for(batch.model)
+        if suite is None:
+            return
+        if batch.key not in self._windows and len(self._windows) >= self.config.max_models:
+            self._warn_once("max_models", "quality: more than %d model versions; ignoring %s (raise "
+                            "processors.quality.max_models)", self.config.max_models, batch.key)
+            return
+        frame, present = frame_of(batch, suite.columns)
+        ids = (batch.trace_id, batch.span_id)
+        ctx = CheckContext(baseline=suite.baseline, max_examples=1)
+        for exp in suite.row:
+            res = run_check(exp, frame, ctx)
+            count = res.unexpected_count or (0 if res.success else 1)
+            if count:  # within `mostly` the values still count, but only a failing check alerts
+                self._violation(batch.key, exp, res, count, res.unexpected_positions, ids,
+                                alert=not res.success)
+        window = self._windows.get(batch.key)
+        if window is None:
+            window = self._windows[batch.key] = _Window(opened=time.monotonic())
+        window.total += len(batch)
+        window.present |= present
+        room = self.config.window.size - window.kept
+        if room > 0 and suite.window:
+            take = min(room, len(batch))
+            window.frames.append(frame.iloc[:take])
+            window.ids.append((ids[0][:take], ids[1][:take]))
+            window.kept += take
+        if window.kept >= self.config.window.size:
+            self._close(batch.key)
+            self._flush()
+
+    def _close(self, key: ModelKey) -> None:
+        window = self._windows.pop(key, None)
+        suite = self.suite_for(key[0])
+        if window is None or suite is None or not suite.window:
+            return
+        frame = pd.concat(window.frames, ignore_index=True) if window.frames else pd.DataFrame(
+            {c: np.empty(0) for c in suite.columns})
+        trace_ids = np.concatenate([t for t, _ in window.ids]) if window.ids else np.empty((0, 16), np.uint8)
+        span_ids = np.concatenate([s for _, s in window.ids]) if window.ids else np.empty((0, 8), np.uint8)
+        ctx = CheckContext(baseline=suite.baseline, max_examples=1)
+        for exp in suite.window:
+            if exp.kind == "row_count":
+                res = ExpectationResult(exp, _within(window.total, exp.params), observed_value=window.total)
+            elif exp.kind == "exists":
+                found = exp.column in window.present
+                res = ExpectationResult(exp, found, observed_value=found)
+            elif exp.column and exp.column not in window.present and exp.kind != "freshness":
+                continue  # no span carried the column: `exists` (if any) reports it, not every check
+            else:
+                res = run_check(exp, frame, ctx)
+            if not res.success:
+                positions = res.unexpected_positions
+                if positions is None or not len(positions):
+                    positions = np.arange(len(frame))[-1:]  # the newest prediction of the window
+                self._violation(key, exp, res, res.unexpected_count or 1, positions, (trace_ids, span_ids))
+        self.windows_closed += 1
+
+    # -- outputs -----------------------------------------------------------------------------------
+    def _violation(self, key: ModelKey, exp: Expectation, res: ExpectationResult, count: int,
+                   positions: np.ndarray | None, ids: tuple[np.ndarray, np.ndarray],
+                   alert: bool = True) -> None:
+        attrs = {"ml.model.name": key[0], "ml.model.version": key[1], "ml.feature.name": exp.column or "",
+                 "ml.data_quality.expectation": exp.ge_type or exp.kind}
+        positions = positions if positions is not None else np.empty(0, dtype=np.int64)
+        exemplar_rows = [int(p) for p in positions[: self.config.exemplars] if p < len(ids[0])]
+        for row in exemplar_rows:
+            self._violations.add(1, attrs, context=_context(ids, row))
+        if count > len(exemplar_rows):
+            self._violations.add(count - len(exemplar_rows), attrs)
+        burst = self._bursts.setdefault((*key, attrs["ml.feature.name"], exp.kind), _Burst())
+        burst.pending += count
+        now = time.monotonic()
+        if not alert or now - burst.last_log < self.config.alert_interval:
+            return
+        first = exemplar_rows[0] if exemplar_rows else None
+        self._alert(key, exp, res, burst.pending, ids, first, attrs)
+        burst.last_log, burst.pending = now, 0
+
+    def _alert(self, key: ModelKey, exp: Expectation, res: ExpectationResult, count: int,
+               ids: tuple[np.ndarray, np.ndarray], row: int | None, attrs: dict[str, str]) -> None:
+        observed = res.to_dict()["observed_value"]
+        example = f"; e.g. value {res.examples[0].value!r}" if res.examples else ""
+        body = (f"data quality: model {key[0]} version {key[1] or '-'}: {exp.label} violated "
+                f"({count} violation{'s' if count != 1 else ''}{example})")
+        if res.message:
+            body += f": {res.message}"
+        attributes: dict[str, Any] = {**attrs, "ml.data_quality.violations": count,
+                                      "ml.data_quality.observed": json.dumps(observed)}
+        if exp.source:
+            attributes["ml.data_quality.source"] = exp.source
+        self._logger.emit(
+            timestamp=time.time_ns(), context=_context(ids, row) if row is not None else None,
+            severity_number=SeverityNumber.WARN, severity_text="WARN", body=body, attributes=attributes,
+            event_name="ml.data_quality.violation",
+        )
+
+    def _flush(self) -> None:
+        for provider in (self._ctx.meter_provider, self._ctx.logger_provider):
+            try:
+                provider.force_flush()
+            except Exception as exc:
+                self._warn_once("flush", "quality: flushing failed: %s", exc)
+
+    def _warn_once(self, key: str, msg: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self._log.warning(msg, *args, exc_info=key in ("process", "tick"))
+
+
+def _context(ids: tuple[np.ndarray, np.ndarray], row: int) -> Any:
+    sc = SpanContext(trace_id=int.from_bytes(ids[0][row].tobytes(), "big"),
+                     span_id=int.from_bytes(ids[1][row].tobytes(), "big"),
+                     is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    return set_span_in_context(NonRecordingSpan(sc))
