@@ -80,12 +80,12 @@ def remember_for_trace(trace_id: int, pid: str) -> None:
 
 def resolve(ctx: context.Context | None = None) -> tuple[str | None, Holder | None]:
     """The id in scope (or ``None``) and the explicit scope holder when there is one."""
-    holder = context.get_value(SCOPE_KEY, ctx)
+    holder: Holder | None = context.get_value(SCOPE_KEY, ctx)  # type: ignore[assignment]
     if holder is not None:
-        return holder.id, holder  # type: ignore[attr-defined]
+        return holder.id, holder
     pid = baggage.get_baggage(ML_PREDICTION_ID, ctx)
-    if pid is not None and valid_prediction_id(pid):
-        return pid, None  # type: ignore[return-value]
+    if isinstance(pid, str) and valid_prediction_id(pid):
+        return pid, None
     trace_id = trace.get_current_span(ctx).get_span_context().trace_id
     if trace_id:
         return _by_trace.get(trace_id), None

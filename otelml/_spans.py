@@ -13,7 +13,7 @@ import functools
 import inspect
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -126,7 +126,8 @@ class _OperationSpan:
             _errors.log_once(f"starting the {self._name!r} span", exc)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> Literal[False]:
         span = self._span
         try:
             if exc is not None and span.is_recording():
@@ -149,7 +150,7 @@ class _OperationSpan:
         return self.__enter__()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: Any) -> bool:
+                        tb: Any) -> Literal[False]:
         return self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:

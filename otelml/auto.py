@@ -55,7 +55,7 @@ class AutoState:
 state = AutoState()
 
 
-def _exporter_classes(signal: Signal) -> list[type]:
+def _exporter_classes(signal: Signal) -> list[Any]:
     """Exporter classes named by ``OTEL_<SIGNAL>_EXPORTER`` (default ``otlp``), resolved the SDK's way."""
     from opentelemetry.sdk._configuration import _get_exporter_entry_point, _import_exporters
 
@@ -69,8 +69,8 @@ def _exporter_classes(signal: Signal) -> list[type]:
         resolved if signal == "metrics" else empty,
         resolved if signal == "logs" else empty,
     )
-    chosen: dict[str, Any] = {"traces": traces, "metrics": metrics_, "logs": logs}[signal]
-    return list(chosen.values())
+    by_signal: dict[str, dict[str, Any]] = {"traces": traces, "metrics": metrics_, "logs": logs}
+    return list(by_signal[signal].values())
 
 
 def _configure_traces(resource: Any) -> None:
