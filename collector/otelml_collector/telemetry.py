@@ -80,7 +80,7 @@ class Counters:
         }
         for (signal, outcome, reason), value in items:
             entry = out.setdefault(ITEM_NAMES.get(signal, signal), {})
-            if outcome in ("refused", "dropped"):
+            if outcome in ("refused", "dropped") or reason:
                 bucket = entry.setdefault(outcome, {"total": 0})
                 assert isinstance(bucket, dict)
                 bucket["total"] += value
@@ -105,6 +105,12 @@ class Counters:
                 for reason, value in rows:
                     label = f'{{reason="{reason}"}}' if reason else ""
                     lines.append(f"{name}{label} {value}")
+        name = "otelml_collector_requests_refused_total"
+        lines.append(f"# HELP {name} requests refused before decoding (bad body, too large, wrong type)")
+        lines.append(f"# TYPE {name} counter")
+        for (signal, outcome, reason), value in items:
+            if outcome == "refused_requests":
+                lines.append(f'{name}{{signal="{signal}",reason="{reason}"}} {value}')
         return "\n".join(lines) + "\n"
 
     def register_instruments(self, meter_provider: MeterProvider) -> None:
@@ -118,6 +124,17 @@ class Counters:
                     unit="{" + item.rstrip("s") + "}",
                     description=f"{item.replace('_', ' ')} {_DESCRIPTIONS[outcome]}",
                 )
+        meter.create_observable_counter(
+            "otelml_collector.requests.refused",
+            callbacks=[self._requests_callback],
+            unit="{request}",
+            description="whole requests refused before decoding (bad body, too large, wrong content type)",
+        )
+
+    def _requests_callback(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._lock:
+            rows = [(s, r, v) for (s, o, r), v in self._values.items() if o == "refused_requests"]
+        return [Observation(v, {"signal": s, "reason": r}) for s, r, v in rows]
 
     def _callback(self, signal: str, outcome: str):  # type: ignore[no-untyped-def]
         def observe(options: CallbackOptions) -> Iterable[Observation]:

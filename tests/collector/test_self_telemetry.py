@@ -55,6 +55,8 @@ def test_counters_exported_as_otlp_metrics_and_prometheus(otlp_sink, sidecar, tm
     assert "otelml_collector_spans_received_total 7" in lines
     assert f"otelml_collector_spans_forwarded_total {arrived}" in lines
     assert "# TYPE otelml_collector_spans_dropped_total counter" in lines
+    assert 'otelml_collector_requests_refused_total{signal="traces",reason="invalid_body"} 1' in lines
+    assert sc.counters()["spans"]["refused_requests"] == {"total": 1, "invalid_body": 1}
     health_status, health = sc.get("/healthz")
     assert (health_status, health) == (200, {"status": "ok"})
     missing_status, missing = sc.get("/v1/nope")
