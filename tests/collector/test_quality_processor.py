@@ -242,12 +242,11 @@ def test_bad_records_never_break_the_pipeline(tmp_path, caplog):
     ({"s.json": '{"expectations": [{"type": "expect_column_values_to_be_json_parseable", '
                 '"kwargs": {"column": "a"}}]}'},
      {"expectations": "s.json"}, "'expect_column_values_to_be_json_parseable' is not supported"),
-    ({}, {}, "expectations: give an expectations file"),
     ({"e.yaml": "columns: {}\n"}, {"expectations": "e.yaml", "window": {"size": 0}},
      "window.size must be a positive"),
     ({"e.yaml": "columns: {}\n"}, {"expectations": "e.yaml", "windows": {}}, "windows: unknown key"),
     ({"e.yaml": "columns: {}\n"}, {"models": {"credit": {"baseline": "b.json"}}},
-     "expectations: give an expectations file"),
+     "models.credit.expectations: missing, and no default `expectations` is set"),
 ])
 def test_config_errors_name_the_key_and_the_file(tmp_path, monkeypatch, files, raw, message):
     monkeypatch.chdir(tmp_path)

@@ -128,6 +128,9 @@ class QualityProcessor:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
+        if not self._suites:
+            self._log.warning("%s: no expectations file configured (processors.%s.expectations); nothing is "
+                              "checked", self._ctx.name, self._ctx.name)
         if self.config.window.seconds > 0:
             self._worker = threading.Thread(target=self._tick, name=f"otelml-{self._ctx.name}", daemon=True)
             self._worker.start()
