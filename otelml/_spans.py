@@ -119,7 +119,8 @@ class _OperationSpan:
             self._token = _attach(ctx)
             self._span = span
             self.prediction_id = pid
-            if fresh and holder is None:
+            # A root otelml span ends its trace in this process: nothing later could look its id up.
+            if fresh and holder is None and getattr(span, "parent", None) is not None:
                 _scope.remember_for_trace(span.get_span_context().trace_id, pid)  # type: ignore[arg-type]
             self._after_start(span, pid)  # type: ignore[arg-type]
         except Exception as exc:

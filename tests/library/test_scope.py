@@ -119,3 +119,21 @@ def test_nothing_injected_outside_a_scope() -> None:
     carrier: dict[str, str] = {}
     PredictionIdPropagator().inject(carrier)
     assert carrier == {}
+
+
+def test_remote_parent_without_server_span_still_shares_the_id(telemetry) -> None:
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    incoming = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    token = context.attach(TraceContextTextMapPropagator().extract(incoming))
+    try:
+        with otelml.feature_lookup(view="v"):
+            pass
+        with otelml.inference(model="m"):
+            pass
+        current = otelml.current_prediction_id()
+    finally:
+        context.detach(token)
+    lookup, infer = telemetry.finished()
+    assert lookup.attributes["ml.prediction.id"] == infer.attributes["ml.prediction.id"] == current
+    assert format(infer.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
