@@ -41,6 +41,7 @@ from otelml.stats._drift import (
     score,
     score_values,
 )
+from otelml.stats._many import update_numeric
 from otelml.stats._profile import (
     DEFAULT_BINS,
     DEFAULT_TOP_K,
@@ -83,5 +84,6 @@ __all__ = [
     "profile_numeric",
     "score",
     "score_values",
+    "update_numeric",
     "window_from_dict",
 ]
