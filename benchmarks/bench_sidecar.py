@@ -150,7 +150,7 @@ class Sink:
 
 # -- the sidecar under test --------------------------------------------------------------------
 class Sidecar:
-    def __init__(self, sink_port: int, processors: list[str], workdir: Path) -> None:
+    def __init__(self, sink_port: int, processors: list[str], workdir: Path, queue: int | None) -> None:
         self.grpc_port, self.api_port = free_port(), free_port()
         procs = {p: {} for p in processors}
         config = {
@@ -161,6 +161,7 @@ class Sidecar:
                     "endpoint": f"http://127.0.0.1:{sink_port}",
                     "protocol": "grpc",
                     "tls": {"insecure": True},
+                    **({"sending_queue": {"queue_size": queue}} if queue else {}),
                 }
             },
             "service": {
@@ -169,6 +170,7 @@ class Sidecar:
                     "traces": {"receivers": ["otlp"], "processors": processors, "exporters": ["otlp"]}
                 },
                 "telemetry": {"logs": {"level": "warning"}},
+                **({"queue": {"max_requests": queue}} if queue else {}),
             },
             "state": {"path": str(workdir / f"state-{'-'.join(processors) or 'none'}")},
         }
@@ -346,6 +348,13 @@ def main() -> int:
         "--only", choices=["forward", "extract", "drift"], action="append", help="configurations to run"
     )
     parser.add_argument("--profile", metavar="DIR", help="py-spy (if installed) each sidecar during the runs")
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=32,
+        help="requests the sidecar may queue before processing and before export (0: its defaults, "
+        "256 and 1000); under overload RSS grows to what these queues hold",
+    )
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     args = parser.parse_args()
 
@@ -362,7 +371,7 @@ def main() -> int:
         sidecars: dict[str, Sidecar] = {}
         try:
             for name, procs in configs.items():
-                sidecars[name] = Sidecar(sink.port, procs, Path(tmp))
+                sidecars[name] = Sidecar(sink.port, procs, Path(tmp), args.queue or None)
                 run(sidecars[name], sink, requests, 20)  # warm-up: connections, baselines, caches
             profilers = (
                 [profile(s, Path(args.profile) / f"{n}.txt") for n, s in sidecars.items()]
