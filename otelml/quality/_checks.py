@@ -163,8 +163,11 @@ def _check_in_set(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
 
 def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
     nonnull = ~_nulls(series)
-    bad = np.zeros(len(series), dtype=bool)
-    bad[nonnull] = series[nonnull].duplicated(keep=False).to_numpy()
+    if nonnull.all():
+        bad = series.duplicated(keep=False).to_numpy()
+    else:
+        bad = np.zeros(len(series), dtype=bool)
+        bad[nonnull] = series[nonnull].duplicated(keep=False).to_numpy()
     considered = int(nonnull.sum())
     res = _map_result(exp, series, bad, considered, ctx, missing=len(series) - considered)
     res.observed_value = {"duplicated_values": int(series.iloc[res.unexpected_positions].nunique())
@@ -173,16 +176,23 @@ def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
 
 
 def _check_regex(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
-    nonnull = ~_nulls(series)
-    values = series[nonnull]
     pattern = exp.params["pattern"]
-    try:  # pandas' (pyarrow) vectorised search; Python's `re` where RE2 lacks a feature
-        matched = values.astype(str).str.contains(pattern, regex=True).to_numpy(dtype=bool)
-    except Exception:
+    codes, uniques = pd.factorize(series)  # missing -> -1
+    nonnull = codes >= 0
+    if len(uniques) <= max(1000, len(series) // 4):  # few distinct values: search each once
         rx = re.compile(pattern)
-        matched = np.fromiter((rx.search(str(x)) is not None for x in values), dtype=bool, count=len(values))
-    bad = np.zeros(len(series), dtype=bool)
-    bad[nonnull] = ~matched
+        ok = np.fromiter((rx.search(str(v)) is not None for v in uniques), dtype=bool, count=len(uniques))
+        bad = nonnull & ~ok[codes] if len(uniques) else np.zeros(len(series), dtype=bool)
+    else:
+        values = series[nonnull]
+        try:  # pandas' (pyarrow) vectorised search; Python's `re` where RE2 lacks a feature
+            matched = values.astype(str).str.contains(pattern, regex=True).to_numpy(dtype=bool)
+        except Exception:
+            rx = re.compile(pattern)
+            matched = np.fromiter((rx.search(str(x)) is not None for x in values), dtype=bool,
+                                  count=len(values))
+        bad = np.zeros(len(series), dtype=bool)
+        bad[nonnull] = ~matched
     considered = int(nonnull.sum())
     return _map_result(exp, series, bad, considered, ctx, missing=len(series) - considered)
 
