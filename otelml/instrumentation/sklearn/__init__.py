@@ -58,9 +58,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otelml import _telemetry
+from otelml import __version__
 from otelml.instrumentation.sklearn import _patch, _wrapper
 from otelml.instrumentation.sklearn.package import _instruments
 
@@ -74,9 +75,8 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        if kwargs.get("tracer_provider") is not None:
-            _telemetry.set_providers(tracer_provider=kwargs["tracer_provider"])
-        _wrapper.hooks = _wrapper.Hooks(kwargs.get("request_hook"), kwargs.get("response_hook"))
+        tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
+        _wrapper.hooks = _wrapper.Hooks(tracer, kwargs.get("request_hook"), kwargs.get("response_hook"))
         _patch.patch_all()
 
     def _uninstrument(self, **kwargs: Any) -> None:

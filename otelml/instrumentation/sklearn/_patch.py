@@ -35,7 +35,16 @@ _parallel: list[tuple[type, str, Any]] = []
 
 
 def _make(method: str, fn: Any) -> Any:
-    return wrapt.FunctionWrapper(fn, functools.partial(_wrapper.call, method))
+    # A plain function, not a wrapt proxy: it binds like the original (also through available_if's
+    # MethodType) and costs one frame on the hot path, including the nested calls that only pass through.
+    call = _wrapper.call
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return call(method, fn, self, args, kwargs)
+
+    wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def patch_class(cls: type) -> None:
@@ -55,10 +64,10 @@ def patch_class(cls: type) -> None:
                 continue
             if type(attr).__name__ == "_AvailableIfDescriptor" and hasattr(attr, "fn"):
                 original = attr.fn
-                if not isinstance(original, wrapt.FunctionWrapper):
+                if not getattr(original, "__otelml_wrapped__", False):
                     attr.fn = _make(method, original)
                     _patched[key] = (attr, original)
-            elif callable(attr) and hasattr(attr, "__code__"):
+            elif callable(attr) and hasattr(attr, "__code__") and not hasattr(attr, "__otelml_wrapped__"):
                 setattr(owner, method, _make(method, attr))
                 _patched[key] = (None, attr)
 

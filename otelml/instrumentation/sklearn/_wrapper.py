@@ -10,14 +10,33 @@ from __future__ import annotations
 import math
 import weakref
 from contextvars import ContextVar
+from time import perf_counter, time_ns
 from typing import Any, NamedTuple
 
 import numpy as np
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
 
-from otelml import _models
+# The two keys `is_instrumentation_enabled()` reads, checked on the current context directly: this runs
+# on every prediction, so it saves two function calls.
+from opentelemetry import baggage, trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, get_current, set_value
+from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
+from opentelemetry.trace import Status, StatusCode
+
+from otelml import _labels, _models, _scope, _telemetry
+from otelml._capture import feature_attributes, prediction_attributes
+from otelml._config import OtelmlConfig, get_config
 from otelml._errors import log_once
-from otelml._spans import InferenceSpan
+from otelml.semconv import (
+    ML_MODEL_FRAMEWORK,
+    ML_MODEL_NAME,
+    ML_MODEL_TASK,
+    ML_MODEL_VERSION,
+    ML_OPERATION_NAME,
+    ML_PREDICTION_ID,
+    ML_PREDICTION_SCORE,
+    ML_PREDICTION_VALUE,
+    OPERATION_INFERENCE,
+)
 
 _inside: ContextVar[bool] = ContextVar("otelml_sklearn_inside", default=False)
 
@@ -25,7 +44,8 @@ _inside: ContextVar[bool] = ContextVar("otelml_sklearn_inside", default=False)
 class _Model:
     """What is fixed per estimator object: name, version, task; plus its classes as a Python list."""
 
-    __slots__ = ("classes", "classes_list", "classifier", "generation", "name", "task", "version")
+    __slots__ = ("classes", "classes_list", "classifier", "generation", "name", "span_name", "static", "task",
+                 "version")
 
     def __init__(self, estimator: Any) -> None:
         info = _models.model_info(estimator)
@@ -33,6 +53,13 @@ class _Model:
         self.version = info.version if info else None
         self.task = _task(estimator)
         self.classifier = self.task == "classification"
+        self.span_name = f"{OPERATION_INFERENCE} {self.name}"
+        self.static: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: self.name,
+                                       ML_MODEL_FRAMEWORK: "sklearn"}
+        if self.version is not None:
+            self.static[ML_MODEL_VERSION] = self.version
+        if self.task is not None:
+            self.static[ML_MODEL_TASK] = self.task
         self.generation = _models.generation
         self.classes: Any = None
         self.classes_list: list[Any] = []
@@ -119,6 +146,7 @@ def _outputs(model: _Model, estimator: Any, method: str, result: Any) -> tuple[A
 
 
 class Hooks(NamedTuple):
+    tracer: trace.Tracer
     request_hook: Any
     response_hook: Any
 
@@ -126,51 +154,129 @@ class Hooks(NamedTuple):
 hooks: Hooks | None = None
 
 
+def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any]) -> tuple[Any, Any, str]:
+    """Start the inference span in the prediction scope; the same steps as ``InferenceSpan.__enter__``
+    (id from the scope, baggage or trace; scope holder for nested spans; label memory), with fewer calls."""
+    holder = ctx.get(_scope.SCOPE_KEY)
+    parent = trace.get_current_span(ctx)
+    if holder is not None:
+        pid = holder.id
+        if pid is None:
+            pid = holder.id = _scope.new_prediction_id()
+        fresh = False
+    else:
+        pid = baggage.get_baggage(ML_PREDICTION_ID, ctx)
+        if pid is not None and not _scope.valid_prediction_id(pid):
+            pid = None
+        trace_id = parent.get_span_context().trace_id
+        if pid is None and trace_id:
+            pid = _scope._by_trace.get(trace_id)
+        fresh = pid is None
+        if fresh:
+            pid = _scope.new_prediction_id()
+    attrs[ML_PREDICTION_ID] = pid
+    span = tracer.start_span(model.span_name, ctx, attributes=attrs)
+    new_ctx = trace.set_span_in_context(span, ctx)
+    if holder is None:  # nested otelml spans read the id from the context
+        new_ctx = set_value(_scope.SCOPE_KEY, _scope.Holder(pid), new_ctx)
+    token = attach(new_ctx)
+    if span.is_recording():
+        span_context = span.get_span_context()
+        # Remembered per trace only below a local parent (e.g. the HTTP server span): a root inference
+        # span ends its trace in this process, so nothing later could look it up.
+        if fresh and holder is None and parent.get_span_context().is_valid:
+            _scope.remember_for_trace(span_context.trace_id, pid)
+        _labels.remember_prediction(pid, span_context, span.start_time or time_ns(), model.name,
+                                    model.version)
+    return span, token, pid  # type: ignore[return-value]
+
+
+def _finish(span: Any, token: Any, pid: str, model: _Model, config: OtelmlConfig, started: float,
+            error: BaseException | None, log_body: dict[str, Any] | None) -> None:
+    """Metrics, the optional prediction log, then end the span; as ``InferenceSpan.__exit__``."""
+    try:
+        if error is not None and span.is_recording():
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
+        if config.metrics:
+            _telemetry.record_duration(model.name, model.version, perf_counter() - started, error)
+        if log_body is not None:
+            attrs = {ML_MODEL_NAME: model.name, ML_PREDICTION_ID: pid}
+            if model.version is not None:
+                attrs[ML_MODEL_VERSION] = model.version
+            _telemetry.emit_prediction_log(get_current(), attrs, log_body)
+    except Exception as exc:
+        log_once("recording the end of the inference span", exc)
+    try:
+        span.end()
+    except Exception as exc:
+        log_once("ending the inference span", exc)
+    finally:
+        detach(token)
+
+
 def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """The body of every patched prediction method."""
     state = hooks
-    if state is None or _inside.get() or not is_instrumentation_enabled():
-        return wrapped(*args, **kwargs)
-    if instance is None:  # reached through sklearn's available_if: MethodType(fn, estimator)
-        instance = args[0]
-        X = args[1] if len(args) > 1 else kwargs.get("X")
-    else:
-        X = args[0] if args else kwargs.get("X")
+    if state is None or _inside.get():
+        return wrapped(instance, *args, **kwargs)
+    ctx = get_current()
+    if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN):
+        return wrapped(instance, *args, **kwargs)
+    X = args[0] if args else kwargs.get("X")
 
     try:
+        config = get_config()
         model = _model(instance)
-        # Features go in at construction so the span starts with all its attributes in one dict.
-        span = InferenceSpan(model.name, model.version, "sklearn", model.task, X, _feature_names(instance))
-        span.__enter__()
+        try:
+            attrs, rows = feature_attributes(X, _feature_names(instance), config)
+        except Exception as exc:
+            log_once("capturing inference features", exc)
+            attrs, rows = {}, None
+        log_body = {"features": dict(attrs)} if config.log_predictions else None
+        attrs.update(model.static)
+        span, ctx_token, pid = _start(state.tracer, ctx, model, attrs)
     except Exception as exc:
         log_once("starting the inference span", exc)
-        return wrapped(*args, **kwargs)
+        return wrapped(instance, *args, **kwargs)
 
     if state.request_hook is not None:
         try:
-            state.request_hook(span.span, instance, method, X)
+            state.request_hook(span, instance, method, X)
         except Exception as exc:
             log_once("request_hook", exc)
 
     token = _inside.set(True)
+    started = perf_counter()
     try:
-        result = wrapped(*args, **kwargs)
+        result = wrapped(instance, *args, **kwargs)
     except BaseException as exc:
         _inside.reset(token)
-        span.__exit__(type(exc), exc, exc.__traceback__)
+        _finish(span, ctx_token, pid, model, config, started, exc, log_body)
         raise
     _inside.reset(token)
 
     try:
         value, score = _outputs(model, instance, method, result)
         if value is not None:
-            span.set_prediction(value, score)
+            kind = type(value)
+            if rows is None and (kind is int or kind is float) and (score is None or type(score) is float):
+                prediction = {ML_PREDICTION_VALUE: value}  # one numeric row: already attribute values
+                if score is not None:
+                    prediction[ML_PREDICTION_SCORE] = score
+            else:
+                prediction = prediction_attributes(value, score, rows, config)
+            span.set_attributes(prediction)
+            if log_body is not None:
+                log_body["prediction"] = prediction
+            if config.metrics:
+                _telemetry.record_predictions(model.name, model.version, value, model.task)
     except Exception as exc:
         log_once("recording the prediction", exc)
     if state.response_hook is not None:
         try:
-            state.response_hook(span.span, instance, method, result)
+            state.response_hook(span, instance, method, result)
         except Exception as exc:
             log_once("response_hook", exc)
-    span.__exit__(None, None, None)
+    _finish(span, ctx_token, pid, model, config, started, None, log_body)
     return result
