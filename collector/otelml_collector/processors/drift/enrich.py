@@ -87,8 +87,46 @@ def _encode_varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _fields(buf: bytes, start: int, end: int):  # type: ignore[no-untyped-def]
-    """(field number, tag start, value start, value end) of every length-delimited field; others skipped."""
+def _hit_fields(buf: bytes, start: int, end: int, hits: list[int]) -> list[tuple[int, int, int, int]]:
+    """(field number, tag start, value start, value end) of the length-delimited fields of the message
+    in [start, end) whose value contains a position in `hits` (sorted). Stops after the last hit: the
+    rest is copied unchanged."""
+    out = []
+    pos, i, nh = start, bisect_left(hits, start), len(hits)
+    while pos < end and i < nh and hits[i] < end:
+        tag_start = pos
+        key = buf[pos]
+        pos += 1
+        if key >= 0x80:
+            key, pos = _varint(buf, tag_start)
+        wire = key & 7
+        if wire == 2:
+            n = buf[pos]
+            pos += 1
+            if n >= 0x80:
+                n, pos = _varint(buf, pos - 1)
+            ve = pos + n
+            if ve > end:
+                raise ValueError("field overruns its message")
+            while i < nh and hits[i] < pos:
+                i += 1
+            if i < nh and hits[i] < ve:
+                out.append((key >> 3, tag_start, pos, ve))
+            pos = ve
+        elif wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    return out
+
+
+def _fields(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """Every length-delimited field of the message in [start, end) (see `_hit_fields`)."""
+    out = []
     pos = start
     while pos < end:
         tag_start = pos
@@ -98,7 +136,7 @@ def _fields(buf: bytes, start: int, end: int):  # type: ignore[no-untyped-def]
             n, pos = _varint(buf, pos)
             if pos + n > end:
                 raise ValueError("field overruns its message")
-            yield key >> 3, tag_start, pos, pos + n
+            out.append((key >> 3, tag_start, pos, pos + n))
             pos += n
         elif wire == 0:
             _, pos = _varint(buf, pos)
@@ -110,6 +148,7 @@ def _fields(buf: bytes, start: int, end: int):  # type: ignore[no-untyped-def]
             raise ValueError(f"unsupported wire type {wire}")
     if pos != end:
         raise ValueError("message overruns its length")
+    return out
 
 
 def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False) -> tuple[bytes, int] | None:
@@ -126,15 +165,11 @@ def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False)
         return None
     changed = 0
 
-    def inside(start: int, end: int) -> bool:
-        i = bisect_left(hits, start)
-        return i < len(hits) and hits[i] < end
-
     def rebuild(start: int, end: int, level: int) -> bytes:
         nonlocal changed
         out, cursor = [], start
-        for field, tag_start, vs, ve in _fields(raw, start, end):
-            if field != (1 if level == 0 else 2) or not inside(vs, ve):
+        for field, tag_start, vs, ve in _hit_fields(raw, start, end, hits):
+            if field != (1 if level == 0 else 2):
                 continue
             if level < 2:
                 body = rebuild(vs, ve, level + 1)

@@ -22,6 +22,7 @@ from otelml_collector.records import ModelBatch
 
 __all__ = ["PRED_SCORE", "PRED_VALUE", "ModelBaseline", "OpenWindow", "WarmupBuffer", "columns_of"]
 
+EXEMPLAR_ROWS_PER_BATCH = 64  # rows of each batch offered to the exemplar reservoirs
 PRED_VALUE = "prediction.value"
 PRED_SCORE = "prediction.score"
 
@@ -156,6 +157,12 @@ class OpenWindow:
         sizes = [baseline.profiles[name].n_bins for name in self.names]
         self.offsets = dict(zip(self.names, np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
         self.reservoir = BinReservoir(int(sum(sizes)), per_bin)
+        self.numeric = [n for n in self.names if baseline.profiles[n].kind == "numeric"]
+        self.categorical = [n for n in self.names if n not in set(self.numeric)]
+        self._num_offsets = np.array([self.offsets[n] for n in self.numeric], dtype=np.int64)
+        self._num_index = np.array([self.names.index(n) for n in self.numeric], dtype=np.int64)
+        self._rare = np.concatenate([baseline.rare[n] for n in self.names]) if baseline.rare else None
+        self._rng = np.random.default_rng()
         self.count = 0
         self.opened_ns = opened_ns  # wall clock when the window opened (time-based closing)
         self.first_ns = 0  # span end times of the observations it holds
@@ -167,30 +174,55 @@ class OpenWindow:
         """Add rows [lo, hi) of a batch. With `flag`, returns a bool matrix (rows x names): the value of
         that column lies in a bin the baseline (almost) never saw; None when nothing is flagged."""
         n = hi - lo
-        flagged = None
+        if n <= 0:
+            return None
+        # exemplar candidates: a uniform sample of the batch's rows (all of a small batch)
+        sample = (
+            np.arange(n)
+            if n <= EXEMPLAR_ROWS_PER_BATCH
+            else np.sort(self._rng.choice(n, EXEMPLAR_ROWS_PER_BATCH, replace=False))
+        )
+        flag = flag and self._rare is not None
+        hits: list[tuple[np.ndarray, np.ndarray]] = []  # (name index, bool per row)
         groups, values = [], []
-        for j, name in enumerate(self.names):
+        if self.numeric:
+            x = np.empty((n, len(self.numeric)))
+            for j, name in enumerate(self.numeric):
+                col = cols.get(name)
+                x[:, j] = np.nan if col is None or col.dtype.kind != "f" else col[lo:hi]
+            bins = stats.update_numeric([self.windows[name] for name in self.numeric], x)
+            g = np.where(bins >= 0, bins + self._num_offsets, -1)
+            groups.append(g[sample].ravel())
+            values.append(x[sample].ravel())
+            if flag:
+                rare = self._rare[g] & (g >= 0)
+                if rare.any():
+                    hits.append((self._num_index, rare))
+        for name in self.categorical:
             col = cols.get(name)
             if col is None:
                 continue
-            part = col[lo:hi]
-            bins = self.windows[name].update(_fast_strings(part))
-            ok = bins >= 0
-            groups.append(np.where(ok, bins + self.offsets[name], -1))
-            values.append(part if part.dtype.kind == "f" else np.full(n, np.nan))
+            bins = self.windows[name].update(_fast_strings(col[lo:hi]))
+            g = np.where(bins >= 0, bins + self.offsets[name], -1)
+            groups.append(g[sample])
+            values.append(np.full(len(sample), np.nan))
             if flag:
-                hit = self.baseline.rare[name][bins] & ok
-                if hit.any():
-                    if flagged is None:
-                        flagged = np.zeros((n, len(self.names)), dtype=bool)
-                    flagged[:, j] = hit
+                rare = self._rare[g] & (g >= 0)
+                if rare.any():
+                    hits.append((np.array([self.names.index(name)]), rare[:, None]))
         if groups:
+            width = [len(gr) // len(sample) for gr in groups]
+            rows = np.concatenate([np.repeat(sample + lo, w) for w in width])
             g = np.concatenate(groups)
             keep = g >= 0
-            rows = np.tile(np.arange(lo, hi), len(groups))
             self.reservoir.offer(
                 g[keep], rows[keep], batch.trace_id, batch.span_id, np.concatenate(values)[keep]
             )
+        flagged = None
+        if hits:
+            flagged = np.zeros((n, len(self.names)), dtype=bool)
+            for idx, rare in hits:
+                flagged[:, idx] = rare
         t = batch.time_unix_nano[lo:hi]
         if n:
             tmin, tmax = int(t.min()), int(t.max())
