@@ -20,7 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from opentelemetry import baggage, context, trace
+from opentelemetry import context, trace
+from opentelemetry.baggage import _BAGGAGE_KEY  # the baggage entries of a Context (stable since 1.0)
 
 from otelml.semconv import ML_PREDICTION_ID
 
@@ -38,6 +39,8 @@ SCOPE_KEY = context.create_key("otelml-prediction-scope")
 MAX_ID_LENGTH = 128
 _TRACE_MAP_SIZE = 8192
 _getrandbits = random.getrandbits
+_get_current = context.get_current
+_get_current_span = trace.get_current_span
 
 
 class Holder:
@@ -80,13 +83,17 @@ def remember_for_trace(trace_id: int, pid: str) -> None:
 
 def resolve(ctx: context.Context | None = None) -> tuple[str | None, Holder | None]:
     """The id in scope (or ``None``) and the explicit scope holder when there is one."""
-    holder: Holder | None = context.get_value(SCOPE_KEY, ctx)  # type: ignore[assignment]
+    if ctx is None:
+        ctx = _get_current()
+    holder: Holder | None = ctx.get(SCOPE_KEY)
     if holder is not None:
         return holder.id, holder
-    pid = baggage.get_baggage(ML_PREDICTION_ID, ctx)
-    if isinstance(pid, str) and valid_prediction_id(pid):
-        return pid, None
-    trace_id = trace.get_current_span(ctx).get_span_context().trace_id
+    entries = ctx.get(_BAGGAGE_KEY)
+    if entries:
+        pid = entries.get(ML_PREDICTION_ID)
+        if isinstance(pid, str) and valid_prediction_id(pid):
+            return pid, None
+    trace_id = _get_current_span(ctx).get_span_context().trace_id
     if trace_id:
         return _by_trace.get(trace_id), None
     return None, None

@@ -181,6 +181,25 @@ class _OperationSpan:
             _errors.log_once("set_attribute", exc)
 
 
+_static_inference: dict[tuple[str, str | None, str | None, str | None], tuple[str, dict[str, Any]]] = {}
+
+
+def _inference_static(model: str, version: str | None, framework: str | None,
+                      task: str | None) -> tuple[str, dict[str, Any]]:
+    """Span name and fixed attributes of one model (cached; the cache is reset past 1,024 models)."""
+    attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: model}
+    if version is not None:
+        attrs[ML_MODEL_VERSION] = version
+    if framework is not None:
+        attrs[ML_MODEL_FRAMEWORK] = framework
+    if task is not None:
+        attrs[ML_MODEL_TASK] = task
+    if len(_static_inference) >= 1024:
+        _static_inference.clear()
+    static = _static_inference[(model, version, framework, task)] = (f"inference {model}", attrs)
+    return static
+
+
 class InferenceSpan(_OperationSpan):
     """Handle of an ``inference {model}`` span: features, prediction and segments of one model call."""
 
@@ -191,14 +210,11 @@ class InferenceSpan(_OperationSpan):
                  tracer: trace.Tracer | None = None) -> None:
         """Instrumentors may construct this directly (``tracer`` = their ``instrument(tracer_provider=)``
         tracer) and call ``__enter__``/``set_prediction``/``__exit__`` around the model call."""
-        attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: model}
-        if version is not None:
-            attrs[ML_MODEL_VERSION] = version
-        if framework is not None:
-            attrs[ML_MODEL_FRAMEWORK] = framework
-        if task is not None:
-            attrs[ML_MODEL_TASK] = task
-        super().__init__(f"inference {model}", attrs, tracer)
+        key = (model, version, framework, task)
+        static = _static_inference.get(key)
+        if static is None:
+            static = _inference_static(*key)
+        super().__init__(static[0], dict(static[1]), tracer)
         self._model, self._version, self._task = model, version, task
         self._rows: Any = None
         self._log_body: dict[str, Any] | None = None
