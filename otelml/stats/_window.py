@@ -106,20 +106,22 @@ class NumericWindow:
         if not x.size:
             return np.empty(0, dtype=np.int64)
         bins = np.searchsorted(self.profile.search_edges, x, side="right")
-        finite = np.isfinite(x)
-        if finite.all():
+        total = float(x.sum())
+        if math.isfinite(total):  # no NaN/inf among the values: the common case, one pass
             good, good_bins = x, bins
         else:
+            finite = np.isfinite(x)
             bins[~finite] = -1
             good, good_bins = x[finite], bins[finite]
             self.nulls += int(x.size - good.size)
             if not good.size:
                 return bins
+            total = float(good.sum())
         n_a = self.n
         size = len(self.counts)
         self.counts += np.bincount(good_bins, minlength=size)
         self.sums += np.bincount(good_bins, weights=good, minlength=size)
-        mean_b = float(good.sum()) / good.size
+        mean_b = total / good.size
         dev = good - mean_b
         self._combine(n_a, int(good.size), mean_b, float(dev @ dev), float(good.min()), float(good.max()))
         return bins

@@ -1,0 +1,217 @@
+"""Drift statistics: otelml's stats core vs Evidently's DataDriftPreset vs scipy ``ks_2samp`` per column.
+
+Same data, same run: R reference x R current rows, 20 numeric features of different shapes, a few of
+them shifted. otelml streams the current rows through one window per feature in chunks of 512 rows
+(the OTel SDK's default export batch, i.e. what the sidecar receives), then evaluates every window;
+"end to end" also profiles the reference (what ``otelml baseline build`` does). Evidently runs in its
+own environment (it does not import under pandas 3), in a subprocess that gets the same arrays and
+times only ``Report.run``. Also measured: peak memory of streaming 10k / 100k / 1M rows through the
+windows (tracemalloc), and whether the three agree on which features drifted.
+
+    .venv/bin/python benchmarks/bench_drift.py [--rows 100000] [--runs 5]
+
+Evidently's interpreter: ``--evidently-python`` or ``$OTELML_EVIDENTLY_PYTHON``, default
+``.venv-evidently/bin/python`` (created on first use: ``python3 -m venv .venv-evidently &&
+.venv-evidently/bin/pip install 'evidently==0.7.23' 'pandas<3' pyarrow``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+from scipy import stats as sps
+
+from otelml.stats import DEFAULT_CONFIG, NumericProfile, evaluate, profile_numeric
+
+ROOT = Path(__file__).resolve().parents[1]
+CHUNK = 512
+N_FEATURES = 20
+# feature index -> shift of the current data in reference standard deviations
+SHIFTS = {0: 1.0, 5: 0.5, 10: 0.25, 15: -0.5}
+SHAPES = ("normal", "lognormal", "exponential", "uniform", "student_t5")
+
+
+def _sample(rng: np.random.Generator, shape: str, n: int) -> tuple[np.ndarray, float]:
+    """Values and their population standard deviation."""
+    if shape == "normal":
+        return rng.normal(50, 10, n), 10.0
+    if shape == "lognormal":
+        return rng.lognormal(3, 0.5, n), float(np.sqrt((np.exp(0.25) - 1) * np.exp(6.25)))
+    if shape == "exponential":
+        return rng.exponential(5, n), 5.0
+    if shape == "uniform":
+        return rng.uniform(0, 1, n), float(np.sqrt(1 / 12))
+    return rng.standard_t(5, n), float(np.sqrt(5 / 3))
+
+
+def make_data(rows: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
+    """(reference, current) as float64 arrays of shape (features, rows)."""
+    rng = np.random.default_rng(seed)
+    ref = np.empty((N_FEATURES, rows))
+    cur = np.empty((N_FEATURES, rows))
+    for j in range(N_FEATURES):
+        shape = SHAPES[j % len(SHAPES)]
+        ref[j] = _sample(rng, shape, rows)[0]
+        values, sd = _sample(rng, shape, rows)
+        cur[j] = values + SHIFTS.get(j, 0.0) * sd
+    return ref, cur
+
+
+def stream(profiles: list[NumericProfile], cur: np.ndarray, repeat: int = 1) -> list:
+    """Feed ``cur`` (``repeat`` times) through one window per feature in CHUNK-row batches."""
+    windows = [p.new_window() for p in profiles]
+    rows = cur.shape[1]
+    for _ in range(repeat):
+        for lo in range(0, rows, CHUNK):
+            for j, w in enumerate(windows):
+                w.update(cur[j, lo : lo + CHUNK])
+    return windows
+
+
+def otelml_end_to_end(ref: np.ndarray, cur: np.ndarray) -> list[bool]:
+    profiles = [profile_numeric(ref[j]) for j in range(N_FEATURES)]
+    return otelml_windows(profiles, cur)
+
+
+def otelml_windows(profiles: list[NumericProfile], cur: np.ndarray) -> list[bool]:
+    windows = stream(profiles, cur)
+    return [
+        any(s.alert for s in evaluate(p, w, DEFAULT_CONFIG, n_tests=N_FEATURES))
+        for p, w in zip(profiles, windows, strict=True)
+    ]
+
+
+def scipy_ks(ref: np.ndarray, cur: np.ndarray) -> list[float]:
+    return [float(sps.ks_2samp(ref[j], cur[j]).pvalue) for j in range(N_FEATURES)]
+
+
+EVIDENTLY_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np, pandas as pd
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+    d = sys.argv[1]; runs = int(sys.argv[2])
+    cols = [f"f{j:02d}" for j in range(int(sys.argv[3]))]
+    ref = pd.DataFrame(np.load(d + "/ref.npy").T, columns=cols)
+    cur = pd.DataFrame(np.load(d + "/cur.npy").T, columns=cols)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        snap = Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref)
+        times.append(time.perf_counter() - t)
+    scores = {}
+    for m in snap.dict()["metrics"]:
+        cfg = m.get("config", {})
+        if cfg.get("type", "").endswith("ValueDrift"):
+            scores[cfg["column"]] = {"value": m["value"], "method": cfg.get("method"),
+                                     "threshold": cfg.get("threshold")}
+    print(json.dumps({"times": times, "scores": scores, "version": __import__("evidently").__version__}))
+    """
+)
+
+
+def run_evidently(python: str, ref: np.ndarray, cur: np.ndarray, runs: int) -> dict:
+    with tempfile.TemporaryDirectory() as d:
+        np.save(f"{d}/ref.npy", ref)
+        np.save(f"{d}/cur.npy", cur)
+        out = subprocess.run(
+            [python, "-c", EVIDENTLY_SCRIPT, d, str(runs), str(N_FEATURES)],
+            capture_output=True, text=True, timeout=3600, check=False,
+        )  # fmt: skip
+    if out.returncode != 0:
+        raise SystemExit(f"Evidently run failed ({python}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peak_memory(profiles: list[NumericProfile], block: np.ndarray, rows: int) -> tuple[int, int]:
+    """(tracemalloc peak while streaming ``rows`` rows, bytes of the 20 windows' state)."""
+    repeat, rest = divmod(rows, block.shape[1])
+    assert rest == 0
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    windows = stream(profiles, block, repeat)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    state = sum(w.counts.nbytes + w.sums.nbytes + 48 for w in windows)
+    return peak, state
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--evidently-python", default=os.environ.get(
+        "OTELML_EVIDENTLY_PYTHON", str(ROOT / ".venv-evidently" / "bin" / "python")))
+    args = ap.parse_args()
+
+    ref, cur = make_data(args.rows)
+    timings: dict[str, list[float]] = {"otelml end to end": [], "otelml windows": [], "scipy ks_2samp": []}
+    decisions: list[bool] = []
+    profiles = [profile_numeric(ref[j]) for j in range(N_FEATURES)]
+    for _ in range(args.runs):
+        t = time.perf_counter()
+        decisions = otelml_end_to_end(ref, cur)
+        timings["otelml end to end"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        otelml_windows(profiles, cur)
+        timings["otelml windows"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        pvalues = scipy_ks(ref, cur)
+        timings["scipy ks_2samp"].append(time.perf_counter() - t)
+    ev = run_evidently(args.evidently_python, ref, cur, args.runs)
+    timings[f"Evidently {ev['version']} DataDriftPreset"] = ev["times"]
+
+    med = {k: statistics.median(v) for k, v in timings.items()}
+    ev_key = next(k for k in med if k.startswith("Evidently"))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{args.rows:,} reference x {args.rows:,} current rows, {N_FEATURES} numeric features, "
+          f"{args.runs} runs, medians, chunks of {CHUNK} rows; {os.cpu_count()} CPUs, load average {load}\n")
+    print("| implementation | median s | runs (s) | Evidently / this |")
+    print("|---|---|---|---|")
+    for k, v in timings.items():
+        print(f"| {k} | {med[k]:.4f} | {', '.join(f'{x:.3f}' for x in v)} | {med[ev_key] / med[k]:.0f}x |")
+
+    windows = stream(profiles, cur)
+    scores = [
+        next(s for s in evaluate(p, w) if s.method == "wasserstein")
+        for p, w in zip(profiles, windows, strict=True)
+    ]
+    print("\n| feature | shape | shift (SD) | otelml wasserstein | otelml drift | scipy KS p | scipy drift "
+          "(p < 0.05/20) | Evidently score (method) | Evidently drift |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    agree_scipy = agree_ev = 0
+    for j in range(N_FEATURES):
+        e = ev["scores"].get(f"f{j:02d}", {})
+        e_drift = e.get("value") is not None and e["value"] >= e["threshold"]
+        s_drift = pvalues[j] < 0.05 / N_FEATURES
+        agree_scipy += s_drift == decisions[j]
+        agree_ev += e_drift == decisions[j]
+        print(f"| f{j:02d} | {SHAPES[j % len(SHAPES)]} | {SHIFTS.get(j, 0.0):+.2f} | {scores[j].value:.4f} | "
+              f"{decisions[j]} | {pvalues[j]:.2g} | {s_drift} | {e.get('value', float('nan')):.4f} "
+              f"({e.get('method')}) | {e_drift} |")
+    print(f"\nagreement on which features drifted: otelml vs scipy {agree_scipy}/{N_FEATURES}, "
+          f"otelml vs Evidently {agree_ev}/{N_FEATURES}")
+
+    print("\n| rows streamed (20 features) | tracemalloc peak | window state |")
+    print("|---|---|---|")
+    block = cur[:, :10_000]
+    for rows in (10_000, 100_000, 1_000_000):
+        peak, state = peak_memory(profiles, block, rows)
+        print(f"| {rows:,} | {peak / 1024:.0f} KiB | {state / 1024:.1f} KiB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
