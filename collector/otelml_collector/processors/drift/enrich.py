@@ -103,8 +103,13 @@ def _hit_fields(buf: bytes, start: int, end: int, hits: list[int]) -> list[tuple
         if wire == 2:
             n = buf[pos]
             pos += 1
-            if n >= 0x80:
-                n, pos = _varint(buf, pos - 1)
+            if n >= 0x80:  # spans are usually 128..16383 bytes: a two-byte length
+                b2 = buf[pos]
+                if b2 < 0x80:
+                    n = (n & 0x7F) | (b2 << 7)
+                    pos += 1
+                else:
+                    n, pos = _varint(buf, pos - 1)
             ve = pos + n
             if ve > end:
                 raise ValueError("field overruns its message")
