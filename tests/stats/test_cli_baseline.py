@@ -35,6 +35,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     df.to_parquet(d / "train.parquet")
     (d / "empty.csv").write_text("")
     (d / "header_only.csv").write_text("a,b\n")
+    (d / "all_missing.csv").write_text("notes,b\n,1\n,2\n")
     (d / "corrupt.parquet").write_bytes(b"PAR1 this is not parquet")
     return d
 
@@ -105,6 +106,7 @@ def test_csv_and_parquet_give_the_same_profiles(data_dir: Path, tmp_path: Path, 
         ("empty.csv", [], "empty.csv: the file is empty"),
         ("header_only.csv", [], "header_only.csv: no rows to build a baseline from"),
         ("corrupt.parquet", [], "corrupt.parquet: cannot read"),
+        ("all_missing.csv", [], "column 'notes': no numeric values to profile"),
         (
             "train.csv",
             ["--exclude", "Customer_Age"],
