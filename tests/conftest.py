@@ -40,14 +40,35 @@ def otlp_sink() -> Iterator[OtlpSink]:
         sink.stop()
 
 
+_early_phoenix: list[Phoenix] = []
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Phoenix takes tens of seconds to boot: launch it as soon as a selected test needs it, so it boots
+    while the other tests run (the `phoenix` fixture then only waits for it)."""
+    if any("phoenix" in getattr(item, "fixturenames", ()) for item in items):
+        try:
+            workdir = config._tmp_path_factory.mktemp("phoenix")  # type: ignore[attr-defined]
+            _early_phoenix.append(Phoenix(workdir).launch())
+        except RuntimeError:
+            pass  # not installed: the fixture raises the explanatory error when a test asks for it
+
+
 @pytest.fixture(scope="session")
 def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
     """Arize Phoenix (traces over gRPC and HTTP), started once per session. Fails if not installed."""
-    server = Phoenix(tmp_path_factory.mktemp("phoenix")).start()
+    server = _early_phoenix.pop() if _early_phoenix else Phoenix(tmp_path_factory.mktemp("phoenix")).launch()
     try:
-        yield server
+        yield server.wait_healthy()
     finally:
         server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    while _early_phoenix:  # launched but never used (e.g. deselected)
+        _early_phoenix.pop().stop()
 
 
 @pytest.fixture

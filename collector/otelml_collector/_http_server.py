@@ -55,7 +55,9 @@ class HttpServer:
         try:
             return int(self._loop.run(self._start(host, port)))
         except OSError as exc:
+            self._loop.run(self._cleanup(), timeout=10)
             self._loop.stop()
+            self._loop = None
             raise OSError(
                 f"receivers.otlp.protocols.http.endpoint {self.config.endpoint}: "
                 f"cannot listen: {exc.strerror or exc}"
@@ -71,6 +73,11 @@ class HttpServer:
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else port
+
+    async def _cleanup(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     def stop(self) -> None:
         if self._loop is None:

@@ -269,8 +269,9 @@ class Sidecar:
             if self._stopped:
                 return
             self._stopped = True
-        self.healthy = False
-        deadline = time.monotonic() + self.config.service.shutdown_timeout
+        started, self.healthy = self.healthy, False
+        # A sidecar that never finished starting has nothing worth waiting for.
+        deadline = time.monotonic() + (self.config.service.shutdown_timeout if started else 1.0)
         remaining = lambda: max(0.5, deadline - time.monotonic())  # noqa: E731
         for key, component in self.components.items():
             if key.startswith("receivers."):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
+from otelml_collector.cli import main
 
 from tests.support import OtlpSink, SidecarProcess, free_port, sidecar_config, wait_until
 
@@ -34,41 +35,38 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 def test_help_lists_options():
-    result = run_cli("--help")
+    result = run_cli("--help")  # once through `python -m otelml_collector`; the rest in-process
     assert result.returncode == 0
     for option in ("--config", "--validate", "--print-default-config", "--log-level"):
         assert option in result.stdout
 
 
-def test_validate_ok_and_error_exit_codes():
-    ok = run_cli("--config", str(TESTDATA / "valid_full.yaml"), "--validate")
-    assert ok.returncode == 0, ok.stderr
-    assert "pipeline traces: receivers=['otlp'] processors=['ml_extract']" in ok.stdout
-    assert "exporter otlp traces: http/protobuf -> https://traces.example/v1/traces" in ok.stdout
+def test_validate_ok_and_error_exit_codes(capsys):
+    assert main(["--config", str(TESTDATA / "valid_full.yaml"), "--validate"]) == 0
+    out = capsys.readouterr().out
+    assert "pipeline traces: receivers=['otlp'] processors=['ml_extract']" in out
+    assert "exporter otlp traces: http/protobuf -> https://traces.example/v1/traces" in out
 
-    bad = run_cli("--config", str(TESTDATA / "invalid_protocol.yaml"), "--validate")
-    assert bad.returncode == 2
-    assert f"{TESTDATA / 'invalid_protocol.yaml'}: exporters.otlp.protocol: must be one of" in bad.stderr
-    assert bad.stdout == ""
+    assert main(["--config", str(TESTDATA / "invalid_protocol.yaml"), "--validate"]) == 2
+    bad = capsys.readouterr()
+    assert f"{TESTDATA / 'invalid_protocol.yaml'}: exporters.otlp.protocol: must be one of" in bad.err
+    assert bad.out == ""
 
-    missing = run_cli("--config", "/nonexistent/sidecar.yaml")
-    assert missing.returncode == 2
-    assert "/nonexistent/sidecar.yaml: cannot read the config file" in missing.stderr
+    assert main(["--config", "/nonexistent/sidecar.yaml"]) == 2
+    assert "/nonexistent/sidecar.yaml: cannot read the config file" in capsys.readouterr().err
 
 
-def test_embedded_default_config_uses_otel_env(tmp_path):
-    printed = run_cli("--print-default-config")
-    assert printed.returncode == 0 and "receivers:" in printed.stdout
-    result = run_cli(
-        "--validate",
-        env={
-            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://backend:4318",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-        },
-    )
-    assert result.returncode == 0, result.stderr
-    assert "exporter otlp logs: http/protobuf -> http://backend:4318/v1/logs" in result.stdout
-    assert "processors=['ml_extract'" in result.stdout
+def test_embedded_default_config_uses_otel_env(capsys, monkeypatch):
+    assert main(["--print-default-config"]) == 0
+    assert "receivers:" in capsys.readouterr().out
+    for key in [k for k in os.environ if k.startswith(("OTEL_", "OTELML_COLLECTOR_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://backend:4318")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    assert main(["--validate"]) == 0
+    out = capsys.readouterr().out
+    assert "exporter otlp logs: http/protobuf -> http://backend:4318/v1/logs" in out
+    assert "processors=['ml_extract'" in out
 
 
 def test_runs_without_config_and_forwards(tmp_path):

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from tests.support import sidecar_config
+from tests.support import OtlpSink, SidecarProcess, sidecar_config, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +31,28 @@ def make_request(n: int, name: str = "good", trace_id: bytes = b"\x01" * 16) -> 
     return req
 
 
-@pytest.fixture
-def running(otlp_sink, sidecar, tmp_path):
-    config = sidecar_config(tmp_path, downstream=otlp_sink.endpoint)
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    """One sidecar for the module (tests compare counter deltas); oteltap downstream."""
+    tmp = tmp_path_factory.mktemp("receiver-input")
+    sink = OtlpSink().start()
+    config = sidecar_config(tmp, downstream=sink.endpoint)
     config["receivers"]["otlp"]["protocols"]["http"]["max_request_body_size_mib"] = 1
     config["receivers"]["otlp"]["protocols"]["grpc"]["max_recv_msg_size_mib"] = 1
-    return sidecar(config), otlp_sink
+    sc = SidecarProcess(config, tmp).start()
+    try:
+        yield sc, sink
+    finally:
+        try:
+            assert sc.stop() == 0
+        finally:
+            sc.kill()
+            sink.stop()
+
+
+def spans(sc, key: str, reason: str | None = None) -> int:
+    value = sc.counters()["spans"][key]
+    return value.get(reason, 0) if reason else value
 
 
 def post(sc, body: bytes, ctype: str = "application/x-protobuf", **headers: str) -> requests.Response:
@@ -48,9 +64,6 @@ def post(sc, body: bytes, ctype: str = "application/x-protobuf", **headers: str)
 def assert_still_works(sc, sink, name: str) -> None:
     resp = post(sc, make_request(2, name).SerializeToString())
     assert resp.status_code == 200, resp.text
-    sink.wait_spans(1)
-    from tests.support import wait_until
-
     wait_until(
         lambda: {f"{name}-0", f"{name}-1"} <= set(sink.span_names()), what=f"spans {name}-* downstream"
     )
@@ -63,6 +76,7 @@ def rpc_status(resp: requests.Response) -> status_pb2.Status:
 
 def test_http_garbage_truncated_and_wrong_type(running):
     sc, sink = running
+    before = spans(sc, "received")
     garbage = post(sc, b"\xff\xfe this is not protobuf \x00\x01")
     assert garbage.status_code == 400
     assert "not a valid protobuf ExportTraceServiceRequest" in rpc_status(garbage).message
@@ -78,8 +92,7 @@ def test_http_garbage_truncated_and_wrong_type(running):
     bad_encoding = post(sc, whole, **{"Content-Encoding": "br"})
     assert bad_encoding.status_code == 415
     assert_still_works(sc, sink, "after-http-garbage")
-    refused = sc.counters()
-    assert refused["spans"]["received"] == 2  # nothing from the bad requests was accepted
+    assert spans(sc, "received") - before == 2  # nothing from the bad requests was accepted
 
 
 def test_http_json_valid_and_invalid(running):
@@ -130,7 +143,9 @@ def test_http_json_valid_and_invalid(running):
     ok = post(sc, json.dumps(doc).encode(), ctype="application/json")
     assert ok.status_code == 200, ok.text
     assert ok.json() == {}
-    span = next(s for s in sink.wait_spans(1) if s.name == "json-span")
+    span = wait_until(
+        lambda: next((s for s in list(sink.spans) if s.name == "json-span"), None), what="json-span"
+    )
     assert span.trace_id.hex() == "5b8efff798038103d269b633813fc60c"
     assert span.span_id.hex() == "eee19b7ec3c1b174"
     assert span.kind == trace_pb2.Span.SPAN_KIND_SERVER
@@ -139,6 +154,7 @@ def test_http_json_valid_and_invalid(running):
 
 def test_http_oversized_and_gzip_bomb(running):
     sc, sink = running
+    before = spans(sc, "received")
     big = make_request(1, name="x" * (2 * 1024 * 1024)).SerializeToString()  # 2 MiB > 1 MiB limit
     too_large = post(sc, big)
     assert too_large.status_code == 413
@@ -156,13 +172,13 @@ def test_http_oversized_and_gzip_bomb(running):
     good = gzip.compress(make_request(2, "gzipped").SerializeToString())
     assert post(sc, good, **{"Content-Encoding": "gzip"}).status_code == 200
     assert_still_works(sc, sink, "after-bomb")
-    status = sc.status()
-    assert status["counters"]["spans"]["received"] == 4
+    assert spans(sc, "received") - before == 4
     assert "gzipped-0" in sink.span_names()
 
 
 def test_partial_success_rejects_only_invalid_spans(running):
     sc, sink = running
+    received, invalid = spans(sc, "received"), spans(sc, "refused", "invalid_item")
     req = make_request(3, "mixed")
     req.resource_spans[0].scope_spans[0].spans.add(
         name="bad-trace-id", trace_id=b"\x01\x02", span_id=b"\x01" * 8
@@ -175,17 +191,15 @@ def test_partial_success_rejects_only_invalid_spans(running):
     answer = svc.ExportTraceServiceResponse.FromString(resp.content)
     assert answer.partial_success.rejected_spans == 2
     assert "trace_id" in answer.partial_success.error_message
-    spans = sink.wait_spans(3)
-    names = {s.name for s in spans}
-    assert {"mixed-0", "mixed-1", "mixed-2"} <= names
-    assert not names & {"bad-trace-id", "zero-span-id"}
-    counters = sc.counters()["spans"]
-    assert counters["received"] == 3
-    assert counters["refused"]["invalid_item"] == 2
+    wait_until(lambda: {"mixed-0", "mixed-1", "mixed-2"} <= set(sink.span_names()), what="mixed-* spans")
+    assert not set(sink.span_names()) & {"bad-trace-id", "zero-span-id"}
+    assert spans(sc, "received") - received == 3
+    assert spans(sc, "refused", "invalid_item") - invalid == 2
 
 
 def test_grpc_garbage_oversized_then_good(running):
     sc, sink = running
+    forwarded = spans(sc, "forwarded")
     with grpc.insecure_channel(sc.grpc_endpoint) as channel:
         export = channel.unary_unary(TRACE_PATH)
         with pytest.raises(grpc.RpcError) as garbage:
@@ -207,7 +221,5 @@ def test_grpc_garbage_oversized_then_good(running):
             export(make_request(2, "grpc-ok").SerializeToString(), timeout=10)
         )
         assert not answer.HasField("partial_success")
-    from tests.support import wait_until
-
     wait_until(lambda: {"grpc-ok-0", "grpc-ok-1"} <= set(sink.span_names()), what="grpc-ok spans downstream")
-    assert sc.counters()["spans"]["forwarded"] == 2
+    wait_until(lambda: spans(sc, "forwarded") - forwarded == 2, what="2 more spans forwarded")

@@ -143,6 +143,10 @@ class Phoenix:
         return f"127.0.0.1:{self.grpc_port}"
 
     def start(self, timeout: float = 150.0) -> Phoenix:
+        return self.launch().wait_healthy(timeout)
+
+    def launch(self) -> Phoenix:
+        """Start the process without waiting for it (see `wait_healthy`)."""
         binary = phoenix_binary()
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PHOENIX_"))}
@@ -156,6 +160,10 @@ class Phoenix:
         )
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        return self
+
+    def wait_healthy(self, timeout: float = 150.0) -> Phoenix:
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
