@@ -172,7 +172,7 @@ def _batch_attrs(rows: RowSelection) -> dict[str, Any]:
     return attrs
 
 
-def _as_table(X: Any, feature_names: Sequence[Any] | None) -> tuple[Any, Any, np.ndarray | list]:
+def _as_table(X: Any, feature_names: Sequence[Any] | None) -> tuple[Any, Any, Any]:
     """(names key, names, data): data is a 1-D row (ndarray or list) or a 2-D ndarray / list of rows."""
     if isinstance(X, np.ndarray):
         return feature_names, feature_names, X
@@ -196,6 +196,17 @@ def feature_attributes(
     X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig
 ) -> tuple[dict[str, Any], RowSelection | None]:
     """Feature attributes of one model input, and the captured rows (None for a single row)."""
+    # Hot path: one numeric numpy row, no masking -> one tolist() and one zip.
+    if type(X) is np.ndarray and X.dtype.kind in _NUMERIC and config.capture_features:
+        shape = X.shape
+        if (len(shape) == 2 and shape[0] == 1) or len(shape) == 1:
+            n_cols = shape[-1]
+            if feature_names is None or len(feature_names) == n_cols:
+                plan = _plan(n_cols if feature_names is None else feature_names, feature_names, n_cols,
+                             config)
+                if plan.cols is None and plan.modes is None:
+                    return dict(zip(plan.keys, X.ravel().tolist(), strict=False)), None
+    data: Any
     names_key, names, data = _as_table(X, feature_names)
     sparse = type(data).__module__.startswith("scipy.sparse")
     if isinstance(data, np.ndarray) or sparse:
@@ -294,6 +305,10 @@ def prediction_attributes(
     value: Any, score: Any, rows: RowSelection | None, config: OtelmlConfig
 ) -> dict[str, Any]:
     """``ml.prediction.value`` (and ``ml.prediction.score`` when given) over the same rows as the features."""
+    kind = type(value)
+    if (kind is int or kind is float or kind is bool) and (score is None or type(score) is float):
+        return {ML_PREDICTION_VALUE: value} if score is None else {
+            ML_PREDICTION_VALUE: value, ML_PREDICTION_SCORE: score}
     attrs: dict[str, Any] = {}
     out = _output(value, rows, config)
     if out is not None:

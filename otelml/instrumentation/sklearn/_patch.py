@@ -74,8 +74,10 @@ def patch_class(cls: type) -> None:
 
 def _subclasses(root: type) -> list[type]:
     seen: set[type] = set()
-    stack, out = [root], []
+    stack: list[type] = [root]
+    out: list[type] = []
     while stack:
+        sub: type
         for sub in stack.pop().__subclasses__():
             if sub not in seen:
                 seen.add(sub)

@@ -186,8 +186,8 @@ def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any])
         # span ends its trace in this process, so nothing later could look it up.
         if fresh and holder is None and parent.get_span_context().is_valid:
             _scope.remember_for_trace(span_context.trace_id, pid)
-        _labels.remember_prediction(pid, span_context, span.start_time or time_ns(), model.name,
-                                    model.version)
+        started = getattr(span, "start_time", None) or time_ns()
+        _labels.remember_prediction(pid, span_context, started, model.name, model.version)
     return span, token, pid  # type: ignore[return-value]
 
 
