@@ -1,0 +1,230 @@
+"""`make demo`: the whole otelml flow on 127.0.0.1, on embedded defaults, in a few minutes.
+
+1. trains the example credit-risk model and builds its baseline with `otelml baseline build`;
+2. starts a downstream OTLP backend (the third-party `oteltap` receiver, printing NDJSON), the otelml
+   sidecar (ml_extract + drift, baseline from the file), the model service and the gateway;
+3. sends applications — the first half from the training population, the second half from customers
+   whose income fell and card utilization rose — then records their outcomes as labels;
+4. prints `otelml drift`, the alert log records that reached the backend, and follows the strongest
+   alert's exemplar prediction end to end: every span of its trace, across both services.
+
+Everything it starts is stopped at the end; logs and artifacts are under examples/.artifacts/demo.
+Exit code 0 when the shifted features were flagged, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from examples.credit_data import default_labels
+from examples.credit_model import MODEL_NAME, MODEL_VERSION, train
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "examples" / ".artifacts" / "demo"
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"demo: {url} did not come up within {timeout:.0f}s (logs in {WORK})")
+
+
+def start(stack: ExitStack, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a process with its output in WORK/<name>.log; SIGTERM it when the stack closes."""
+    log = (WORK / f"{name}.log").open("wb")
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+    stack.callback(stop)
+    return proc
+
+
+def sidecar_config(ports: dict[str, int], baseline: Path, window: int) -> dict[str, Any]:
+    backend = f"http://127.0.0.1:{ports['backend']}"
+    grpc, http = f"127.0.0.1:{ports['grpc']}", f"127.0.0.1:{ports['http']}"
+    return {
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": grpc}, "http": {"endpoint": http}}}},
+        "processors": {
+            "ml_extract": {},
+            "drift": {"baseline": {"path": str(baseline)}, "window": {"size": window, "seconds": 0}},
+        },
+        "exporters": {"otlp": {"endpoint": backend, "protocol": "http/protobuf"}},
+        "service": {
+            "http": {"endpoint": f"127.0.0.1:{ports['api']}"},
+            "telemetry": {"metrics": {"interval": "2s"}},
+        },
+        "state": {"path": str(WORK / "sidecar-state")},
+    }
+
+
+def build_artifacts() -> tuple[Path, Path]:
+    model, training_csv, baseline = WORK / "credit_risk.joblib", WORK / "train.csv", WORK / "baseline.json"
+    auc = train(model, training_csv=training_csv)
+    build = ["baseline", "build", str(training_csv), "--model", MODEL_NAME, "--version", MODEL_VERSION]
+    subprocess.run([PY, "-m", "otelml.cli", *build, "--exclude", "defaulted", "--out", str(baseline)],
+                   check=True, cwd=ROOT)  # fmt: skip
+    print(f"      holdout ROC AUC {auc:.3f}; baseline {baseline.relative_to(ROOT)}")
+    return model, baseline
+
+
+def start_stack(stack: ExitStack, ports: dict[str, int], model: Path, baseline: Path, window: int) -> Any:
+    config = WORK / "sidecar.yaml"
+    config.write_text(yaml.safe_dump(sidecar_config(ports, baseline, window)))
+    start(stack, "backend", [PY, "-u", "-m", "oteltap", "--port", str(ports["backend"])], {})
+    sidecar = start(stack, "sidecar", [PY, "-m", "otelml_collector", "--config", str(config)], {})
+    wait_http(f"http://127.0.0.1:{ports['api']}/healthz")
+    env = service_env(ports) | {"OTELML_EXAMPLE_MODEL": str(model)}
+    model_app = [PY, "-m", "uvicorn", "examples.model_service:app", "--port", str(ports["model"])]
+    start(stack, "model-service", model_app, env | {"OTEL_SERVICE_NAME": "credit-model"})
+    gateway_app = [PY, "-m", "uvicorn", "examples.gateway:app", "--port", str(ports["gateway"])]
+    start(stack, "gateway", gateway_app, env | {
+        "OTEL_SERVICE_NAME": "credit-gateway",
+        "MODEL_SERVICE_URL": f"http://127.0.0.1:{ports['model']}",
+        "OTELML_FEATURE_STORE": str(WORK / "features.sqlite"),
+    })  # fmt: skip
+    wait_http(f"http://127.0.0.1:{ports['model']}/docs")
+    wait_http(f"http://127.0.0.1:{ports['gateway']}/docs")
+    return sidecar
+
+
+def service_env(ports: dict[str, int]) -> dict[str, str]:
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{ports['grpc']}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_BSP_SCHEDULE_DELAY": "500",
+        "OTEL_METRIC_EXPORT_INTERVAL": "5000",
+    }
+
+
+def send_traffic(ports: dict[str, int], requests: int) -> None:
+    """Applications to the gateway, then their outcomes as labels from this process (the feedback job)."""
+    os.environ.update(service_env(ports) | {"OTEL_SERVICE_NAME": "credit-feedback"})
+    from opentelemetry import trace
+
+    import otelml.auto  # noqa: F401  (label spans go to the sidecar like the services' spans)
+    from examples.feedback import Outcome, record_outcomes
+    from examples.traffic import populate_store, send
+
+    half = requests // 2
+    normal, shifted = populate_store(WORK / "features.sqlite", half, shift=1.0)
+    gateway = f"http://127.0.0.1:{ports['gateway']}"
+    sent = send(gateway, normal) + send(gateway, shifted)
+    print(f"      decisions: {dict(Counter(s['decision'] for s in sent))}")
+    outcomes = default_labels(pd.concat([normal, shifted]).reset_index(drop=True))
+    recorded = record_outcomes(
+        Outcome(s["prediction_id"], int(y), s["sent_at"], s["traceparent"])
+        for s, y in zip(sent, outcomes, strict=True)
+    )
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    print(f"      recorded {recorded} outcome labels")
+
+
+def hex_id(value: object) -> str:
+    """A trace/span id as hex, whether the JSON has hex (OTLP/JSON) or base64 (proto3 JSON)."""
+    text = str(value or "")
+    if len(text) in (16, 32) and all(c in "0123456789abcdefABCDEF" for c in text):
+        return text.lower()
+    return base64.b64decode(text).hex() if text else ""
+
+
+def attributes(record: dict[str, Any]) -> dict[str, Any]:
+    return {a["key"]: next(iter(a["value"].values()), None) for a in record.get("attributes", [])}
+
+
+def report_backend(path: Path) -> int:
+    """What reached the backend: alerts, and the strongest alert's prediction followed across services."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+    spans = [r for r in records if "spanId" in r and "name" in r and "severityNumber" not in r]
+    alerts = [r for r in records if "severityNumber" in r and "ml.drift.score" in attributes(r)]
+    alerts.sort(key=lambda r: -float(attributes(r)["ml.drift.score"]))
+    print(f"\nthe backend received {len(spans)} spans and {len(alerts)} drift alert log records")
+    for alert in alerts[:6]:
+        a = attributes(alert)
+        score = f"{a['ml.drift.method']} {float(a['ml.drift.score']):.3f} > {a['ml.drift.threshold']}"
+        print(f"  ALERT {a['ml.feature.name']:<12} {score:<24} trace {hex_id(alert.get('traceId'))}")
+    if not alerts:
+        return 1
+    trace_id = hex_id(alerts[0].get("traceId"))
+    chain = sorted(
+        (s for s in spans if hex_id(s.get("traceId")) == trace_id), key=lambda s: int(s["startTimeUnixNano"])
+    )
+    print(f"\nfollowing the strongest alert's exemplar prediction (trace {trace_id}):")
+    for s in chain:
+        a = attributes(s)
+        if "ml.operation.name" in a or s.get("kind") in (2, "SPAN_KIND_SERVER"):
+            drift = f"  ml.drift.features={a['ml.drift.features']}" if "ml.drift.features" in a else ""
+            print(f"  {s['name']:<34} ml.prediction.id={a.get('ml.prediction.id', '-')}{drift}")
+    flagged = {attributes(a)["ml.feature.name"] for a in alerts}
+    return 0 if {"income", "utilization"} <= flagged else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=3000, help="applications to send (half shifted)")
+    parser.add_argument("--window", type=int, default=1000, help="drift window size (observations)")
+    args = parser.parse_args()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir(parents=True)
+    ports = {name: free_port() for name in ("grpc", "http", "api", "backend", "model", "gateway")}
+
+    print(f"[1/4] training {MODEL_NAME} and building its baseline ...")
+    model, baseline = build_artifacts()
+    with ExitStack() as stack:
+        print("[2/4] starting the backend (oteltap), the sidecar, the model service and the gateway ...")
+        sidecar = start_stack(stack, ports, model, baseline, args.window)
+        half = args.requests // 2
+        print(f"[3/4] sending {half} applications, then {half} from a shifted population ...")
+        send_traffic(ports, args.requests)
+        time.sleep(8)  # the services' batch span exporters and the sidecar's metric export run
+        print("[4/4] what the sidecar found (otelml drift):\n")
+        api = f"http://127.0.0.1:{ports['api']}"
+        subprocess.run([PY, "-m", "otelml.cli", "drift", "--url", api], cwd=ROOT, check=False)
+        sidecar.send_signal(signal.SIGTERM)  # flushes windows, metrics and logs downstream
+        sidecar.wait(timeout=60)
+        time.sleep(1)
+    status = report_backend(WORK / "backend.log")
+    print(f"\nlogs, the sidecar's state and the backend's NDJSON: {WORK.relative_to(ROOT)}")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
