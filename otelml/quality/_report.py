@@ -19,7 +19,7 @@ def format_table(result: Result, *, examples: int = 3) -> str:
             "PASS" if r.success else "FAIL",
             r.expectation.column or "(table)",
             _describe(r),
-            _cell(r.observed_value),
+            _observed(r),
             f"{r.unexpected_count} ({r.unexpected_percent:.2f}%)" if r.unexpected_count else "",
         ))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -44,7 +44,7 @@ def _describe(r: ExpectationResult) -> str:
     elif exp.kind == "in_set":
         text = f"in_set {_cell(p['values'], 30)}"
     elif exp.kind == "regex":
-        text = f"regex {p['pattern']!r}"
+        text = f"regex '{p['pattern']}'"
     elif exp.kind == "type":
         text = f"type {p['type']}"
     elif exp.kind == "drift":
@@ -60,6 +60,13 @@ def _describe(r: ExpectationResult) -> str:
     if p.get("mostly", 1.0) < 1.0:
         text += f" mostly {p['mostly']:g}"
     return _cell(text, _MAX_CELL)
+
+
+def _observed(r: ExpectationResult) -> str:
+    obs = r.observed_value
+    if r.expectation.kind == "drift" and isinstance(obs, dict):
+        return f"{obs['value']:.4g} ({obs['method']}, n={obs['n']})"
+    return _cell(obs)
 
 
 def _details(r: ExpectationResult, examples: int) -> str:
@@ -89,5 +96,16 @@ def _cell(value: Any, limit: int = _MAX_CELL) -> str:
     elif isinstance(value, str):
         text = value
     else:
-        text = json.dumps(_jsonable(value), separators=(", ", ": "))
+        text = json.dumps(_rounded(_jsonable(value)), separators=(", ", ": "))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to 6 significant digits, for the table only (the JSON report keeps full precision)."""
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
