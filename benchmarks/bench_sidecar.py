@@ -161,7 +161,6 @@ class Sidecar:
                     "endpoint": f"http://127.0.0.1:{sink_port}",
                     "protocol": "grpc",
                     "tls": {"insecure": True},
-                    **({"sending_queue": {"queue_size": queue}} if queue else {}),
                 }
             },
             "service": {
@@ -352,8 +351,8 @@ def main() -> int:
         "--queue",
         type=int,
         default=32,
-        help="requests the sidecar may queue before processing and before export (0: its defaults, "
-        "256 and 1000); under overload RSS grows to what these queues hold",
+        help="service.queue.max_requests: requests the sidecar may hold before its processors (0: the "
+        "default, 256); a client at saturation keeps that queue full, so RSS includes what it holds",
     )
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     args = parser.parse_args()
