@@ -36,20 +36,27 @@ def _env(receiver: Any, service: str) -> dict[str, str]:
         OTEL_METRICS_EXPORTER="none",
         OTEL_LOGS_EXPORTER="none",
         OTEL_BSP_SCHEDULE_DELAY="100",
-        # the back service wraps its model call with otelml.inference itself
-        OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="sklearn",
         PYTHONPATH=str(Path(__file__).resolve().parents[2]),
     )
     return env
 
 
-def test_prediction_chain_across_two_processes(otlp_receiver: Any) -> None:
+@pytest.mark.parametrize("mode", ["manual", "auto"])
+def test_prediction_chain_across_two_processes(otlp_receiver: Any, mode: str) -> None:
+    """manual: the back service wraps the model with otelml.inference; auto: the scikit-learn
+    instrumentor turned on by ``import otelml.auto`` makes the inference span."""
     receiver = otlp_receiver
+    back_env = _env(receiver, "scoring")
+    back_env["BACK_MODE"] = mode
+    if mode == "manual":
+        back_env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "sklearn"
     procs = []
     try:
-        back, back_port = _start("back.py", _env(receiver, "scoring"))
+        back, back_port = _start("back.py", back_env)
         procs.append(back)
-        front, front_port = _start("front.py", _env(receiver, "gateway"), f"http://127.0.0.1:{back_port}")
+        front_env = _env(receiver, "gateway")
+        front_env["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"] = "sklearn"  # no model here; faster start
+        front, front_port = _start("front.py", front_env, f"http://127.0.0.1:{back_port}")
         procs.append(front)
         answer = requests.get(f"http://127.0.0.1:{front_port}/decide/7", timeout=30).json()
         spans = receiver.wait_for(
@@ -74,6 +81,8 @@ def test_prediction_chain_across_two_processes(otlp_receiver: Any) -> None:
     assert (lookup["service"], inference["service"], post["service"]) == ("gateway", "scoring", "scoring")
     for span in (lookup, inference, post):
         assert span["attributes"]["ml.prediction.id"] == pid
+    assert inference["attributes"]["ml.model.name"] == "credit"
+    assert inference["attributes"]["ml.model.version"] == "1"
     assert inference["attributes"]["ml.feature.income"] == 1.2
     assert inference["attributes"]["ml.feature.debt_ratio"] == -0.4
     assert post["attributes"]["ml.decision"] == answer["decision"]

@@ -1,13 +1,16 @@
 """Back service (FastAPI): scores features with a real scikit-learn model, then applies a threshold.
 
-Run: python back.py  -> prints its port on the first stdout line. Configured only by OTEL_* variables.
+Run: python back.py  -> prints its port on the first stdout line. Configured by OTEL_* variables and
+BACK_MODE (manual | auto, see below).
 """
 
 from __future__ import annotations
 
+import os
 import socket
 
 import numpy as np
+import pandas as pd
 import uvicorn
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -18,20 +21,28 @@ import otelml.auto  # sets up providers, propagator and instrumentors before the
 
 FEATURES = ["income", "debt_ratio", "age"]
 rng = np.random.default_rng(0)
-X_train = rng.normal(size=(200, 3))
-model = LogisticRegression().fit(X_train, (X_train[:, 0] - X_train[:, 1] > 0).astype(int))
+X_train = pd.DataFrame(rng.normal(size=(200, 3)), columns=FEATURES)
+model = LogisticRegression().fit(X_train, (X_train["income"] - X_train["debt_ratio"] > 0).astype(int))
 
 app = FastAPI()
+
+
+# BACK_MODE=manual: the model call is wrapped with otelml.inference by hand (sklearn instrumentor off);
+# BACK_MODE=auto: the scikit-learn instrumentor that otelml.auto turned on makes the inference span.
+MANUAL = os.environ.get("BACK_MODE", "manual") == "manual"
+otelml.register_model(model, name="credit", version="1")
 
 
 @app.post("/score")
 def score(features: dict[str, float]) -> dict[str, object]:
     X = np.array([[features[name] for name in FEATURES]])
-    with otelml.inference(model="credit", version="1", framework="sklearn", task="classification",
-                          features=X, feature_names=FEATURES) as h:
-        proba = model.predict_proba(X)
-        label = model.classes_[proba.argmax(axis=1)]
-        h.set_prediction(label, proba[:, 1])
+    if MANUAL:
+        with otelml.inference(model="credit", version="1", framework="sklearn", task="classification",
+                              features=X, feature_names=FEATURES) as h:
+            proba = model.predict_proba(X)
+            h.set_prediction(model.classes_[proba.argmax(axis=1)], proba[:, 1])
+    else:
+        proba = model.predict_proba(pd.DataFrame(X, columns=FEATURES))
     with otelml.postprocess(step="threshold") as p:
         decision = "approve" if proba[0, 1] >= 0.5 else "deny"
         p.set_decision(decision)
