@@ -3,6 +3,7 @@ optionally gzip/deflate-compressed. Errors carry a google.rpc.Status body in the
 
 from __future__ import annotations
 
+import asyncio
 import math
 import zlib
 from typing import TYPE_CHECKING
@@ -12,9 +13,9 @@ from google.rpc import code_pb2, status_pb2
 
 from otelml_collector import otlp
 from otelml_collector.httpapi import EventLoopThread, split_hostport
+from otelml_collector.pipeline import Signal
 
 if TYPE_CHECKING:
-    from otelml_collector.pipeline import Signal
     from otelml_collector.receiver import HttpConfig, OtlpReceiver
 
 _MIB = 1024 * 1024
@@ -64,6 +65,7 @@ class HttpServer:
             ) from exc
 
     async def _start(self, host: str, port: int) -> int:
+        self._slots = asyncio.Semaphore(self.config.max_concurrent_requests)
         app = web.Application(client_max_size=self.limit)
         for path in otlp.HTTP_PATHS:
             app.router.add_post(path, self._handle)
@@ -113,6 +115,12 @@ class HttpServer:
                 json_body,
                 f"Content-Encoding must be gzip, deflate or identity, got {encoding!r}",
             )
+        async with self._slots:
+            return await self._read_and_accept(request, signal, json_body, encoding)
+
+    async def _read_and_accept(
+        self, request: web.Request, signal: Signal, json_body: bool, encoding: str
+    ) -> web.Response:
         try:
             body = await request.read()
             if encoding != "identity":

@@ -63,12 +63,18 @@ def _partial(signal: Signal, body: bytes) -> SendResult:
 
 
 class GrpcSender:
-    def __init__(self, target: Target, timeout: float, compression: str) -> None:
+    def __init__(self, target: Target, timeout: float, compression: str, reconnect_cap: float = 5.0) -> None:
         self.target = target
         self.timeout = timeout
         self.metadata = tuple((k.lower(), v) for k, v in target.headers.items())
         self.compression = grpc.Compression.Gzip if compression == "gzip" else grpc.Compression.NoCompression
-        options = [("grpc.max_send_message_length", 64 * 1024 * 1024), ("grpc.enable_retries", 0)]
+        options = [
+            ("grpc.max_send_message_length", 64 * 1024 * 1024),
+            ("grpc.enable_retries", 0),  # our retry loop decides; the channel must not add its own
+            # After an outage the channel must reconnect on our schedule, not grpc's (up to 120 s).
+            ("grpc.initial_reconnect_backoff_ms", 250),
+            ("grpc.max_reconnect_backoff_ms", max(1000, int(reconnect_cap * 1000))),
+        ]
         if target.insecure:
             self.channel = grpc.insecure_channel(target.authority, options=options)
         else:
@@ -157,7 +163,9 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def make_sender(target: Target, timeout: float, compression: str) -> GrpcSender | HttpSender:
+def make_sender(
+    target: Target, timeout: float, compression: str, reconnect_cap: float = 5.0
+) -> GrpcSender | HttpSender:
     if target.protocol == "grpc":
-        return GrpcSender(target, timeout, compression)
+        return GrpcSender(target, timeout, compression, reconnect_cap)
     return HttpSender(target, timeout, compression)

@@ -220,7 +220,12 @@ class OtlpExporter:
     def _sender(self, index: int, signal: Signal) -> Any:
         sender = self._senders.get((index, signal))
         if sender is None:
-            sender = make_sender(self.targets[signal], self.config.timeout, self.config.compression)
+            sender = make_sender(
+                self.targets[signal],
+                self.config.timeout,
+                self.config.compression,
+                self.config.retry_on_failure.max_interval,
+            )
             self._senders[(index, signal)] = sender
         return sender
 

@@ -51,6 +51,7 @@ class GrpcConfig:
 class HttpConfig:
     endpoint: str = "127.0.0.1:4318"
     max_request_body_size_mib: float = 16.0  # applies to the body as sent and after decompression
+    max_concurrent_requests: int = 32  # bodies read and decoded at once; more wait (bounds memory)
 
 
 @dataclass
@@ -71,6 +72,8 @@ class OtlpReceiverConfig(ComponentConfig):
             split_hostport(self.http.endpoint, "protocols.http.endpoint")
             if self.http.max_request_body_size_mib <= 0:
                 raise ValueError("protocols.http.max_request_body_size_mib: must be > 0")
+            if self.http.max_concurrent_requests < 1:
+                raise ValueError("protocols.http.max_concurrent_requests: must be >= 1")
 
 
 class OtlpReceiver:

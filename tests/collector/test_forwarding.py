@@ -8,6 +8,7 @@ import logging
 import uuid
 
 import pytest
+from grpc import Compression
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
@@ -95,7 +96,9 @@ def assert_arrived(phoenix, project: str, expected: dict[str, dict[str, object]]
 def test_grpc_in_grpc_out_to_phoenix(phoenix, sidecar, tmp_path):
     sc = sidecar(sidecar_config(tmp_path, downstream=phoenix.grpc_endpoint, protocol="grpc"))
     project = f"fwd-grpc-{uuid.uuid4().hex[:8]}"
-    expected = send_spans(GrpcSpanExporter(endpoint=sc.grpc_endpoint, insecure=True), project, 40)
+    expected = send_spans(
+        GrpcSpanExporter(endpoint=sc.grpc_endpoint, insecure=True, compression=Compression.Gzip), project, 40
+    )
     assert_arrived(phoenix, project, expected)
     counters = sc.counters()["spans"]
     assert counters["received"] == 80 and counters["forwarded"] == 80
