@@ -1,0 +1,49 @@
+"""The main job (`make demo`) end to end: real services, real sidecar, real third-party OTLP backend."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "examples" / ".artifacts" / "demo"
+
+
+def _attrs(record: dict) -> dict:
+    return {a["key"]: next(iter(a["value"].values()), None) for a in record.get("attributes", [])}
+
+
+def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_services() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "examples.demo", "--requests", "2000", "--window", "1000"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    table = [line.split() for line in run.stdout.splitlines() if line.startswith("credit_risk")]
+    drifted = {row[2] for row in table if row[6] == "YES"}
+    assert drifted == {"income", "utilization"}, table
+
+    chain = re.findall(r"^  (\S+ \S+)\s+ml\.prediction\.id=(\S+)", run.stdout, flags=re.M)
+    ml_spans = {name.split()[0]: pid for name, pid in chain if pid != "-"}
+    assert set(ml_spans) == {"feature_lookup", "inference", "postprocess"}, chain
+    assert len(set(ml_spans.values())) == 1  # one prediction id in the gateway and the model service
+
+    records = [json.loads(x) for x in (WORK / "backend.log").read_text().splitlines() if x.startswith("{")]
+    spans = [r for r in records if "spanId" in r and "name" in r and "severityNumber" not in r]
+    inference = [s for s in spans if s["name"] == "inference credit_risk"]
+    assert len(inference) == 2000  # every prediction forwarded to the backend
+    labels = [s for s in spans if s["name"] == "label credit_risk"]
+    assert len(labels) == 2000
+    by_id = {_attrs(s)["ml.prediction.id"]: s for s in inference}
+    label = _attrs(labels[0])
+    assert label["ml.prediction.id"] in by_id and label["ml.label.value"] in ("0", "1", 0, 1)
+    assert float(label["ml.label.delay"]) > 0
+    assert labels[0]["links"][0]["traceId"] == by_id[label["ml.prediction.id"]]["traceId"]  # linked to it
+    alerts = [r for r in records if "severityNumber" in r and "ml.drift.score" in _attrs(r)]
+    assert {_attrs(a)["ml.feature.name"] for a in alerts} == {"income", "utilization"}
+    inference_traces = {s["traceId"] for s in inference}
+    assert all(a["traceId"] in inference_traces for a in alerts)  # each alert names a real prediction
