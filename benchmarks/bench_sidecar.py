@@ -396,9 +396,10 @@ def main() -> int:
             sink.close()
 
     base = statistics.median(results["forward"]["rate"]) if "forward" in results else float("nan")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"\n{args.runs} runs x {args.requests} requests x {SPANS_PER_REQUEST} spans, {IN_FLIGHT} in flight, "
-        f"{os.cpu_count()} CPUs\n"
+        f"{os.cpu_count()} CPUs, load average at the end {load} (other work skews all figures)\n"
     )
     print("| pipeline | spans/s median | min | max | vs forward | sidecar CPU µs/span (median) |")
     print("|---|---:|---:|---:|---:|---:|")
