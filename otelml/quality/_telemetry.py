@@ -44,6 +44,8 @@ def _protocol(signal: str) -> str:
 
 
 def _exporters() -> tuple[Any, Any]:
+    # A gate must not hang on a dead collector: 5 s per signal unless OTEL_EXPORTER_OTLP_TIMEOUT is set.
+    timeout = None if os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT") else 5
     if _protocol("LOGS") == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
     else:
@@ -52,19 +54,23 @@ def _exporters() -> tuple[Any, Any]:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     else:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    return OTLPLogExporter(), OTLPMetricExporter()
+    return OTLPLogExporter(timeout=timeout), OTLPMetricExporter(timeout=timeout)
 
 
 def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str, suite: str) -> list[str]:
     """Emit the run: one log record (WARN when it failed or errored, INFO when it passed) and the counters
     `ml.data_quality.runs` {status, dataset, suite} and `ml.data_quality.violations` {dataset, suite,
-    ml.feature.name, ml.data_quality.expectation}. Returns problems, if any."""
+    ml.feature.name, ml.data_quality.expectation}, each exported once. Returns problems, if any."""
     try:
         from opentelemetry._logs import LogRecord, SeverityNumber
         from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+        from opentelemetry.sdk._logs.export import (
+            InMemoryLogRecordExporter,
+            LogRecordExportResult,
+            SimpleLogRecordProcessor,
+        )
         from opentelemetry.sdk.metrics import MeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
         from opentelemetry.sdk.resources import Resource
 
         from otelml import __version__
@@ -74,13 +80,16 @@ def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str,
             attrs["service.name"] = "otelml-validate"
         resource = Resource.create(attrs)
         log_exporter, metric_exporter = _exporters()
-        reader = PeriodicExportingMetricReader(metric_exporter, export_interval_millis=3_600_000)
-        meters = MeterProvider(resource=resource, metric_readers=[reader])
-        logs = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        logs.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
     except Exception as exc:
         return [f"OTLP export not configured: {exc}"]
+    # Record with the SDK into memory, then export each signal once and check the outcome.
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(resource=resource, metric_readers=[reader])
+    captured = InMemoryLogRecordExporter()
+    logs = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    logs.add_log_record_processor(SimpleLogRecordProcessor(captured))
     base = {"ml.data_quality.dataset": dataset, "ml.data_quality.suite": suite}
+    problems: list[str] = []
     try:
         meter = meters.get_meter("otelml.quality")
         meter.create_counter(RUNS_METRIC, unit="{run}", description="Data-quality validation runs").add(
@@ -111,15 +120,17 @@ def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str,
                         "ml.data_quality.failed": len(failed),
                         "ml.data_quality.failed_expectations": failed[:50]},
         ))
-        problems = []
-        if not meters.force_flush(timeout_millis=10_000):
-            problems.append("OTLP metrics export did not complete")
+        if log_exporter.export(captured.get_finished_logs()) != LogRecordExportResult.SUCCESS:
+            problems.append("OTLP log export failed (see the exporter's message above)")
+        data = reader.get_metrics_data()
+        if data is not None and metric_exporter.export(data) != MetricExportResult.SUCCESS:
+            problems.append("OTLP metric export failed (see the exporter's message above)")
     except Exception as exc:
-        problems = [f"OTLP export failed: {exc}"]
+        problems.append(f"OTLP export failed: {exc}")
     finally:
-        for provider in (meters, logs):
+        for component in (meters, logs, log_exporter, metric_exporter):
             try:
-                provider.shutdown()
+                component.shutdown()
             except Exception:
                 pass
     return problems

@@ -152,3 +152,16 @@ async def test_run_is_emitted_over_otlp_as_a_log_record_and_counters(batch, audi
     counted = {(_attrs(p.attributes)["ml.feature.name"], _attrs(p.attributes)["ml.data_quality.expectation"]):
                p.as_int for p in violations.sum.data_points}
     assert counted == {("age", "not_null"): 1, ("age", "between"): 1, ("country", "in_set"): 1}
+
+
+def test_unreachable_otlp_endpoint_warns_but_keeps_the_verdict(batch, otelml_inproc, monkeypatch, audit_db):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", dead)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    run = otelml_inproc("validate", "batch.csv", "-e", "expectations.yaml")
+    assert run.code == 1
+    assert "otelml validate: warning: OTLP log export failed" in run.stderr
+    assert "otelml validate: warning: OTLP metric export failed" in run.stderr
+    assert otelml_inproc("audit", "--format", "json").json()[0]["status"] == "failed"  # still audited
