@@ -169,10 +169,23 @@ class OtlpExporter:
 
     # -- the pipeline's side -------------------------------------------------------------------------
     def consume(self, request: TelemetryRequest) -> None:
+        """Queue for delivery; when the sending queue is full the items are dropped and counted."""
+        if not self.offer(request):
+            q = self.config.sending_queue
+            self._drop(
+                _Item(Signal(request.signal), b"", request.items),
+                "shutdown" if self._closed else "queue_full",
+                f"sending queue full (sending_queue.queue_size={q.queue_size}, "
+                f"max_size_mib={q.max_size_mib}) while the downstream is slow or down",
+            )
+
+    def offer(self, request: TelemetryRequest) -> bool:
+        """Queue for delivery if there is room; False (nothing counted) when full, so a caller that
+        has not acknowledged the request yet can refuse it with a retry hint instead."""
         signal = Signal(request.signal)
         if signal in self.disabled:
             self.counters.add(signal, "dropped", request.items, "no_downstream")
-            return
+            return True
         item = _Item(signal, request.payload(), request.items)
         q = self.config.sending_queue
         with self._cond:
@@ -181,17 +194,12 @@ class OtlpExporter:
                 or self._bytes + len(item.payload) > q.max_size_mib * _MIB
                 or self._closed
             )
-            if not full:
-                self._queue.append(item)
-                self._bytes += len(item.payload)
-                self._cond.notify()
-                return
-        self._drop(
-            item,
-            "shutdown" if self._closed else "queue_full",
-            f"sending queue full (sending_queue.queue_size={q.queue_size}, "
-            f"max_size_mib={q.max_size_mib}) while the downstream is slow or down",
-        )
+            if full:
+                return False
+            self._queue.append(item)
+            self._bytes += len(item.payload)
+            self._cond.notify()
+            return True
 
     def queue_depth(self) -> dict[str, int]:
         with self._cond:

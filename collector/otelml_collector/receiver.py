@@ -152,8 +152,8 @@ class OtlpReceiver:
             self.counters.add(signal, "refused", decoded.items, "queue_full")
             self.warn_once(
                 f"full:{signal}",
-                "pipeline queue full: refusing %s with a retry hint of %.1fs "
-                "(counted in otelml_collector.*.refused{reason=queue_full})",
+                "queue full (processors behind, or downstream slow or down): refusing %s with a retry "
+                "hint of %.1fs (counted in otelml_collector.*.refused{reason=queue_full})",
                 signal,
                 retry_after,
             )

@@ -3,8 +3,10 @@ exporters per signal, serves the HTTP API, and shuts everything down in order.
 
 Per signal, a request accepted by a receiver waits in a bounded queue (`service.queue`) for one
 worker thread that runs the pipeline's processors in order and hands the result to its exporters.
-A pipeline without processors skips the queue. A processor that raises is logged (once per
-processor and error type) and skipped for that request: telemetry is never lost to a processor bug.
+A pipeline without processors skips that queue and hands requests straight to the exporter; when
+its sending queue is full the client is refused with a retry hint instead. A processor that raises
+is logged (once per processor and error type) and skipped for that request: telemetry is never
+lost to a processor bug.
 """
 
 from __future__ import annotations
@@ -69,6 +71,15 @@ class SignalPipeline:
 
     def submit(self, request: TelemetryRequest) -> float | None:
         if not self.processors:
+            # Nothing has seen the request yet: if the only exporter's queue is full, refuse it with a
+            # retry hint (the client keeps it) rather than accept and drop it.
+            if len(self.exporters) == 1 and hasattr(self.exporters[0], "offer"):
+                try:
+                    return None if self.exporters[0].offer(request) else self.retry_after
+                except Exception:
+                    self.counters.add(self.signal, "dropped", request.items, "internal_error")
+                    _log.exception("exporter failed to take a %s request", self.signal)
+                    return None
             self._export(request)
             return None
         size = len(request.raw) if request.raw is not None else request.message.ByteSize()

@@ -24,14 +24,17 @@ def request_bytes(batch: int, n: int = 10) -> bytes:
     return req.SerializeToString()
 
 
-def send(sc, batch: int) -> None:
+def send(sc, batch: int) -> int:
     resp = requests.post(
         sc.http_url + "/v1/traces",
         data=request_bytes(batch),
         headers={"Content-Type": "application/x-protobuf"},
         timeout=10,
     )
-    assert resp.status_code == 200, resp.text
+    assert resp.status_code in (200, 503), resp.text
+    if resp.status_code == 503:
+        assert int(resp.headers["Retry-After"]) >= 1
+    return resp.status_code
 
 
 def outage_config(tmp_path, port: int, **exporter: object) -> dict:
@@ -46,37 +49,50 @@ def outage_config(tmp_path, port: int, **exporter: object) -> dict:
     return config
 
 
-def test_spans_sent_during_outage_arrive_after_restart_and_overflow_is_counted(sidecar, tmp_path):
+@pytest.mark.parametrize("processors", [{"ml_extract": {}}, {}], ids=["with-processors", "forward-only"])
+def test_spans_sent_during_outage_arrive_after_restart_and_overflow_is_counted(processors, sidecar, tmp_path):
+    """With processors the overflow was already processed, so it is dropped and counted; forward-only,
+    nothing has seen it yet, so the client is refused with a retry hint (and keeps the data)."""
     sink = OtlpSink().start()
     port = sink.port
-    sc = sidecar(outage_config(tmp_path, port))
-    send(sc, 0)
+    config = outage_config(tmp_path, port)
+    config["processors"] = processors
+    sc = sidecar(config)
+    assert send(sc, 0) == 200
     sink.wait_spans(10)
     sink.stop()  # downstream outage
 
-    send(sc, 1)  # taken by the single worker, retried while the downstream is down
+    assert send(sc, 1) == 200  # taken by the single sender, retried while the downstream is down
     wait_until(
         lambda: sc.status()["exporters"]["exporters.otlp"]["in_flight"] == 1, what="an export in flight"
     )
-    for batch in range(2, 11):  # 2 fit in the queue, 7 overflow
-        send(sc, batch)
-    status = sc.status()
-    assert status["exporters"]["exporters.otlp"]["requests"] == 2
-    assert status["counters"]["spans"]["dropped"] == {"total": 70, "queue_full": 70}
-    assert status["counters"]["spans"]["received"] == 110  # the client was never refused
+    codes = [send(sc, batch) for batch in range(2, 11)]  # 2 fit in the sending queue, 7 overflow
+    spans = wait_until(
+        lambda: (c := sc.counters()["spans"])["dropped"]["total"] + c["refused"]["total"] == 70 and c,
+        what="70 spans over the sending queue's capacity counted",
+    )
+    assert sc.status()["exporters"]["exporters.otlp"]["requests"] == 2
+    if processors:
+        assert codes == [200] * 9  # accepted: the processors have seen these spans
+        assert spans["dropped"] == {"total": 70, "queue_full": 70}
+        assert spans["received"] == 110
+    else:
+        assert codes == [200, 200] + [503] * 7
+        assert spans["refused"] == {"total": 70, "queue_full": 70}
+        assert spans["dropped"]["total"] == 0 and spans["received"] == 40
 
     restarted = OtlpSink(port).start()  # the downstream comes back on the same port
     try:
-        spans = restarted.wait_spans(30, timeout=20)
-        names = {s.name for s in spans}
-        assert names == {f"b{b}-s{i}" for b in (1, 2, 3) for i in range(10)}
-        counters = wait_until(
-            lambda: (c := sc.counters())["spans"]["forwarded"] == 40 and c, what="40 spans forwarded"
-        )
-        assert counters["spans"]["dropped"]["total"] == 70
+        arrived = restarted.wait_spans(30, timeout=20)
+        assert {s.name for s in arrived} == {f"b{b}-s{i}" for b in (1, 2, 3) for i in range(10)}
+        wait_until(lambda: sc.counters()["spans"]["forwarded"] == 40, what="40 spans forwarded")
         assert sc.stop() == 0
-        assert "dropped 10 traces (queue_full)" in sc.log()  # said once, with the reason
-        assert sc.log().count("(queue_full)") == 1
+        reason_logged = (
+            "dropped 10 traces (queue_full)"
+            if processors
+            else "queue full (processors behind, or downstream slow or down): refusing"
+        )
+        assert sc.log().count(reason_logged) == 1  # said once
     finally:
         restarted.stop()
 
