@@ -42,7 +42,9 @@ class ExemplarConfig:
 @dataclass
 class EnrichConfig:
     enabled: bool = True  # add ml.drift.features to forwarded inference spans
-    rare_fraction: float = 0.001  # a bin the baseline saw less often than this counts as "never seen"
+    # a bin the baseline saw less often than this counts as "never seen"; below the 0.1% tail bins of
+    # the stats core, so only values beyond the baseline's extremes (and unseen categories) count
+    rare_fraction: float = 0.0005
     markers: bool = False  # also add ml.drift.<feature> = true per flagged feature
 
 
