@@ -143,13 +143,14 @@ class AuditStore:
         with closing(self._connect()) as conn:
             rows = conn.execute(
                 "SELECT run_id, started_at, status, data, expectations, baseline, row_count, evaluated, "
-                "failed, error, duration_ms, report FROM runs WHERE run_id LIKE ? || '%' LIMIT 2",
-                (run_id,),
+                "failed, error, duration_ms, report FROM runs WHERE substr(run_id, 1, length(?)) = ? LIMIT 2",
+                (run_id, run_id),
             ).fetchall()
-        if len(rows) != 1:
+        if len(rows) != 1 or not run_id:
             return None
-        *fields, report = rows[0]
-        return AuditRun(*fields, report=json.loads(report) if report else None)
+        run = AuditRun(*rows[0][:-1])
+        run.report = json.loads(rows[0][-1]) if rows[0][-1] else None
+        return run
 
     def __iter__(self) -> Iterator[AuditRun]:
         return iter(self.runs(limit=-1))
