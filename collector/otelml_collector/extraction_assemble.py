@@ -19,6 +19,7 @@ Rules (shared by the fast and the reference scan, so both give identical batches
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,13 @@ def assemble(scan: Scan, schema: Schema) -> Outcome:
     group_key[~has_model] = -1
     uniq, first, inverse = np.unique(group_key, return_index=True, return_inverse=True)
     nrows = spans["nrows"].astype(np.int64)
-    columns = _Cells.of(cells)
+    cache: list[_Cells] = []
+
+    def columns() -> _Cells:  # built on first need: uniform requests never need it
+        if not cache:
+            cache.append(_Cells.of(cells))
+        return cache[0]
+
     for g in np.argsort(first, kind="stable"):
         if uniq[g] < 0:
             continue
@@ -105,7 +112,7 @@ def assemble(scan: Scan, schema: Schema) -> Outcome:
                 continue
             model_schema = schema.models[(model, version)] = _ModelSchema()
         batch = _batch(
-            model, version, span_idx, spans, nrows, columns, strings, model_schema, schema.caps, out
+            model, version, span_idx, spans, nrows, cells, columns, strings, model_schema, schema.caps, out
         )
         out.spans += len(span_idx)
         out.rows += len(batch)
@@ -129,15 +136,7 @@ class _Cells:
             name: np.ascontiguousarray(cells[name]) for name in ("inum", "key", "kind", "role", "row", "span")
         }
         cols["str"] = np.ascontiguousarray(cells["str"])
-        kind = cols["kind"]
-        number = cols["inum"].astype(np.float64)
-        np.copyto(number, cells["dnum"], where=kind == KIND_DOUBLE)
-        cols["number"] = number
-        cols["num_ok"] = ((kind == KIND_BOOL) | (kind == KIND_INT) | (kind == KIND_DOUBLE)) & np.isfinite(
-            number
-        )
-        cols["str_ok"] = kind == KIND_STR
-        return cls(cols)
+        return cls(_derive(cols, cells["dnum"]))
 
     def __len__(self) -> int:
         return len(self.span)
@@ -171,6 +170,25 @@ class _Part:
         return src[name][self._c]
 
 
+def _derive(cols: dict[str, Any], dnum: np.ndarray) -> dict[str, Any]:
+    """Add `number` (int/bool/double as float64), `num_ok` (a finite number), `str_ok` (a string)."""
+    kind = cols["kind"]
+    number = cols["inum"].astype(np.float64)
+    np.copyto(number, dnum, where=kind == KIND_DOUBLE)
+    cols["number"] = number
+    cols["num_ok"] = ((kind == KIND_BOOL) | (kind == KIND_INT) | (kind == KIND_DOUBLE)) & np.isfinite(number)
+    cols["str_ok"] = kind == KIND_STR
+    return cols
+
+
+def _finish_matrices(m: dict[str, Any]) -> dict[str, Any]:
+    m["filled"] = np.where(m["num_ok"], m["number"], np.nan)
+    n = m["num_ok"].shape[1]
+    m["bad_num"] = n - np.count_nonzero(m["num_ok"], axis=1)
+    m["bad_str"] = n - np.count_nonzero(m["str_ok"], axis=1)
+    return m
+
+
 def _matrices(
     cells: _Cells, index: np.ndarray | None, shape: tuple[int, int], transpose: bool
 ) -> dict[str, Any]:
@@ -181,11 +199,7 @@ def _matrices(
         field = getattr(cells, name)
         field = field if index is None else field[index]
         m[name] = np.ascontiguousarray(field.reshape(shape).T) if transpose else field.reshape(shape)
-    m["filled"] = np.where(m["num_ok"], m["number"], np.nan)
-    n = m["num_ok"].shape[1]
-    m["bad_num"] = n - np.count_nonzero(m["num_ok"], axis=1)
-    m["bad_str"] = n - np.count_nonzero(m["str_ok"], axis=1)
-    return m
+    return _finish_matrices(m)
 
 
 def _batch(
@@ -194,7 +208,8 @@ def _batch(
     span_idx: np.ndarray,
     spans: np.ndarray,
     nrows: np.ndarray,
-    all_cells: _Cells,
+    raw_cells: np.ndarray,
+    columns: Callable[[], _Cells],
     strings: np.ndarray,
     model_schema: _ModelSchema,
     caps: Caps,
@@ -210,17 +225,19 @@ def _batch(
         time_unix_nano=np.repeat(spans["end_time"][span_idx].astype(np.int64), span_rows),
         prediction_id=strings[np.repeat(spans["pid"][span_idx], span_rows)].tolist(),
     )
-    if n == 0 or len(all_cells) == 0:
+    if n == 0 or len(raw_cells) == 0:
+        return batch
+    everything = len(span_idx) == len(spans)
+    one_row_each = bool((span_rows == 1).all())
+    if everything and one_row_each and _uniform(batch, n, raw_cells, strings, model_schema, caps, out):
         return batch
     base = np.full(len(spans), -1, dtype=np.int64)  # first row of each span of this batch
     base[span_idx] = np.cumsum(span_rows) - span_rows
-    everything = len(span_idx) == len(spans)
+    all_cells = columns()
     cells = all_cells if everything else all_cells.take(np.flatnonzero(base[all_cells.span] >= 0))
     if len(cells) == 0:
         return batch
-    if everything and (span_rows == 1).all():  # the common case: one row per span, span i is row i
-        if _uniform(batch, n, cells, strings, model_schema, caps, out):
-            return batch
+    if everything and one_row_each:  # span i is row i
         rows = cells.span.astype(np.int64)
     else:
         cells, rows = _cell_rows(cells, nrows, base)
@@ -258,7 +275,7 @@ def _batch(
 def _uniform(
     batch: ModelBatch,
     n: int,
-    cells: _Cells,
+    cells: np.ndarray,
     strings: np.ndarray,
     model_schema: _ModelSchema,
     caps: Caps,
@@ -269,12 +286,15 @@ def _uniform(
     k = len(cells) // n
     if k == 0 or k * n != len(cells) or k > 4096:
         return False
-    code = cells.role.astype(np.int64) * (len(strings) + 1) + cells.key
+    roles, keys = cells["role"], cells["key"]
+    code = roles.astype(np.int64) * (len(strings) + 1) + keys
     grid = code.reshape(n, k)
-    if len(set(grid[0].tolist())) != k or not (grid == grid[0]).all():
+    if len(set(grid[0].tolist())) != k or not (grid == grid[0]).all() or (cells["row"] >= 0).any():
         return False
-    m = _matrices(cells, None, (n, k), transpose=True)
-    for c, (role, key) in enumerate(zip(cells.role[:k].tolist(), cells.key[:k].tolist(), strict=True)):
+    # Straight from the packed cells to contiguous (k x n) matrices: one copy per field.
+    m = {name: np.ascontiguousarray(cells[name].reshape(n, k).T) for name in ("inum", "kind", "str")}
+    m = _finish_matrices(_derive(m, cells["dnum"].reshape(n, k).T))
+    for c, (role, key) in enumerate(zip(roles[:k].tolist(), keys[:k].tolist(), strict=True)):
         _column(batch, n, role, key, _Part(m, c), None, strings, model_schema, caps, out)
     return True
 
