@@ -4,6 +4,7 @@ window checks (mean, row_count) per window, config errors name file, line and ke
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -270,3 +271,20 @@ def test_per_model_files(tmp_path, monkeypatch):
     env.feed(env.batch(_ages(10, env.rng), np.array(["US"] * 10, dtype=object), model="fraud"))
     [point] = env.all_points()
     assert dict(point.attributes)["ml.model.name"] == "fraud" and point.value == 10
+
+
+def test_freshness_of_span_time_per_window(tmp_path):
+    (tmp_path / "fresh.yaml").write_text("columns:\n  span.time:\n    freshness: 1h\n")
+    env = Env(tmp_path, window={"seconds": 0})
+    env.proc = QualityFactory().create(QualityFactory().config_from_dict(
+        {"expectations": str(tmp_path / "fresh.yaml"), "window": {"size": 10, "seconds": 0}}), env.proc._ctx)
+    fresh = env.batch(_ages(10, env.rng), np.array(["US"] * 10, dtype=object))
+    env.feed(fresh)
+    assert env.proc.windows_closed == 1 and env.points() == {}
+    stale = env.batch(_ages(10, env.rng), np.array(["US"] * 10, dtype=object))
+    stale.time_unix_nano[:] = time.time_ns() - 2 * 3600 * 10**9
+    env.feed(stale)
+    assert env.proc.windows_closed == 2
+    assert env.points()[("span.time", "freshness")].value == 1
+    [log] = env.warn_logs()
+    assert 7190 < json.loads(log.attributes["ml.data_quality.observed"])["age_seconds"] < 7300
