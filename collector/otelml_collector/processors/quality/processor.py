@@ -208,8 +208,7 @@ class QualityProcessor:
             window.ids.append((ids[0][:take], ids[1][:take]))
             window.kept += take
         if window.kept >= self.config.window.size:
-            self._close(batch.key)
-            self._flush()
+            self._close(batch.key)  # exported by the sidecar's periodic readers: no flush on the hot path
 
     def _close(self, key: ModelKey) -> None:
         window = self._windows.pop(key, None)
