@@ -21,6 +21,7 @@ starved on a busy machine (a dropped span would make a variant look cheaper than
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import random
 import statistics
@@ -125,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=200, help="calls per variant per round")
     args = parser.parse_args(argv)
 
+    load_start = os.getloadavg()[0]
     model, data = _model()
     row = data[:1].copy()
     provider = TracerProvider()
@@ -172,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     encode_us, encoded_bytes = _encode_cost(sample_span, min(args.runs, 7))
     print(f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"otelml {otelml.__version__}; {args.runs} rounds x {args.calls} calls per variant, medians; "
-          f"span attributes: {len(sample_span.attributes)}")
+          f"span attributes: {len(sample_span.attributes)}; load average at start/end "
+          f"{load_start:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print()
     print("| variant | CPU µs per call, median | min | max |")
     print("|---|---:|---:|---:|")
