@@ -41,6 +41,14 @@ def _env(receiver: Any, service: str) -> dict[str, str]:
     return env
 
 
+def _complete(spans: list[dict[str, Any]]) -> bool:
+    """Every span the assertions need has arrived (each process exports in its own batches)."""
+    names = {s["name"] for s in spans}
+    kinds = {(s["service"], s["kind"]) for s in spans}
+    return {"feature_lookup customer_features", "inference credit", "postprocess threshold"} <= names and {
+        ("gateway", SERVER), ("gateway", CLIENT), ("scoring", SERVER)} <= kinds
+
+
 @pytest.mark.parametrize("mode", ["manual", "auto"])
 def test_prediction_chain_across_two_processes(otlp_receiver: Any, mode: str) -> None:
     """manual: the back service wraps the model with otelml.inference; auto: the scikit-learn
@@ -59,10 +67,7 @@ def test_prediction_chain_across_two_processes(otlp_receiver: Any, mode: str) ->
         front, front_port = _start("front.py", front_env, f"http://127.0.0.1:{back_port}")
         procs.append(front)
         answer = requests.get(f"http://127.0.0.1:{front_port}/decide/7", timeout=30).json()
-        spans = receiver.wait_for(
-            lambda s: {"feature_lookup customer_features", "inference credit", "postprocess threshold"}
-            <= {x["name"] for x in s} and any(x["kind"] == SERVER and x["service"] == "gateway" for x in s)
-        )
+        spans = receiver.wait_for(_complete)
     finally:
         for proc in procs:
             proc.terminate()
