@@ -181,3 +181,31 @@ def test_bad_arguments_name_the_argument() -> None:
         otelml.postprocess(step=None)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"otelml\.prediction: id must be"):
         otelml.prediction(id="has space")
+
+
+class _BrokenProcessor(SpanProcessor):
+    def on_start(self, span, parent_context=None) -> None:
+        raise RuntimeError("processor bug")
+
+
+def test_broken_telemetry_pipeline_never_reaches_user_code(telemetry, caplog) -> None:
+    telemetry.tracer_provider.add_span_processor(_BrokenProcessor())
+
+    @otelml.postprocess(step="p")
+    def decide(x: int) -> int:
+        return x + 1
+
+    with otelml.inference(model="m") as h:
+        h.set_prediction(np.array([3]))
+        inside = "ran"
+    assert inside == "ran"
+    assert decide(1) == 2
+    assert "otelml: starting the 'inference m' span failed" in caplog.text
+
+
+def test_configure_with_providers_only_keeps_the_settings(telemetry) -> None:
+    otelml.configure(drop_features=["ssn"], max_batch_rows=7)
+    otelml.configure(tracer_provider=telemetry.tracer_provider)
+    config = otelml.get_config()
+    assert config.drop_features == frozenset({"ssn"})
+    assert config.max_batch_rows == 7
