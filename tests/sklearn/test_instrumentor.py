@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassifier
+from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -200,6 +201,14 @@ def test_large_batch_is_sampled_consistently(exporter: InMemorySpanExporter) -> 
     assert attrs == {}
 
 
+def test_predictions_during_training_add_no_span(exporter: InMemorySpanExporter) -> None:
+    search = GridSearchCV(Pipeline([("s", StandardScaler()), ("m", LogisticRegression())]),
+                          {"m__C": [0.1, 1.0]}, cv=3).fit(X, Y_BIN)  # scores folds with predict
+    assert exporter.get_finished_spans() == ()
+    search.predict(X[:2])
+    assert _only_span(exporter).name == "inference GridSearchCV"
+
+
 def test_threaded_ensemble_is_one_span(exporter: InMemorySpanExporter) -> None:
     model = RandomForestClassifier(n_estimators=8, n_jobs=2, random_state=0).fit(X, Y_BIN)
     exporter.clear()
@@ -231,6 +240,13 @@ def test_uninstrument_restores_originals_and_gives_no_spans(exporter: InMemorySp
     assert not hasattr(Pipeline.__dict__["predict"].fn, "__wrapped__")
     model.predict_proba(X[:1])
     pipe.predict(X[:1])
+
+    class DefinedAfter(LinearRegression):
+        def predict(self, X):
+            return super().predict(X)
+
+    assert not hasattr(DefinedAfter.predict, "__wrapped__")  # the subclass hook is gone too
+    DefinedAfter().fit(X, Y_REG).predict(X[:1])
     assert exporter.get_finished_spans() == ()
     SklearnInstrumentor().instrument()  # the fixture uninstruments again
 

@@ -22,9 +22,10 @@ also those defined after instrumenting) produces exactly one span ``inference {m
 
 Calls made by the model itself (a Pipeline calling its steps, ``predict`` calling
 ``decision_function``, ``super().predict`` in a subclass, ensemble members on joblib threads) add no
-span. If the model raises, the span gets status ERROR and the exception, and the same exception
-reaches the caller. The model's result is returned untouched; a failure inside the instrumentation is
-logged once and never reaches your code.
+span, and neither do predictions made during training (inside ``fit``, ``fit_transform``,
+``fit_predict``, ``partial_fit``: e.g. GridSearchCV's cross-validation). If the model raises, the span
+gets status ERROR and the exception, and the same exception reaches the caller. The model's result is
+returned untouched; a failure inside the instrumentation is logged once and never reaches your code.
 
 Options
 -------

@@ -26,6 +26,9 @@ import wrapt
 from otelml.instrumentation.sklearn import _wrapper
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
+# Training: predictions made inside these (cross-validation in GridSearchCV.fit, StackingClassifier.fit,
+# fit_predict of a clusterer) are not serving traffic, so they run without spans.
+QUIET_METHODS = ("fit", "fit_transform", "fit_predict", "partial_fit")
 
 _lock = threading.RLock()
 # (owner class, method name) -> (descriptor or None, original function)
@@ -37,7 +40,7 @@ _parallel: list[tuple[type, str, Any]] = []
 def _make(method: str, fn: Any) -> Any:
     # A plain function, not a wrapt proxy: it binds like the original (also through available_if's
     # MethodType) and costs one frame on the hot path, including the nested calls that only pass through.
-    call = _wrapper.call
+    call = _wrapper.quiet if method in QUIET_METHODS else _wrapper.call
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -49,7 +52,7 @@ def _make(method: str, fn: Any) -> Any:
 
 def patch_class(cls: type) -> None:
     """Wrap the prediction methods ``cls`` resolves, where they are defined."""
-    for method in METHODS:
+    for method in (*METHODS, *QUIET_METHODS):
         for owner in cls.__mro__:
             attr = owner.__dict__.get(method)
             if attr is not None:

@@ -215,6 +215,17 @@ def _finish(span: Any, token: Any, pid: str, model: _Model, config: OtelmlConfig
         detach(token)
 
 
+def quiet(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    """Run a training method with prediction spans off for every call it makes."""
+    if _inside.get():
+        return wrapped(instance, *args, **kwargs)
+    token = _inside.set(True)
+    try:
+        return wrapped(instance, *args, **kwargs)
+    finally:
+        _inside.reset(token)
+
+
 def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
     """The body of every patched prediction method."""
     state = hooks
