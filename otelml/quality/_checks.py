@@ -166,9 +166,16 @@ def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
     if pdt.is_numeric_dtype(series.dtype) and not pdt.is_extension_array_dtype(series.dtype):
         values = series.to_numpy()
         present = values[nonnull] if not nonnull.all() else values
-        ordered = np.sort(present)  # SIMD sort beats hashing for numbers
-        repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        bad = nonnull & np.isin(values, repeated) if repeated.size else np.zeros(len(series), dtype=bool)
+        lo = int(present.min()) if present.size and pdt.is_integer_dtype(series.dtype) else 0
+        span = int(present.max()) - lo if present.size and pdt.is_integer_dtype(series.dtype) else -1
+        if 0 <= span <= 4 * len(present):  # dense integers (ids): count them directly
+            counts = np.bincount(present - lo, minlength=span + 1)
+            bad = np.zeros(len(series), dtype=bool)
+            bad[nonnull] = counts[present - lo] > 1
+        else:
+            ordered = np.sort(present)  # SIMD sort beats hashing for numbers
+            repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+            bad = nonnull & np.isin(values, repeated) if repeated.size else np.zeros(len(series), dtype=bool)
     elif nonnull.all():
         bad = series.duplicated(keep=False).to_numpy()
     else:
