@@ -394,3 +394,15 @@ def test_bad_batch_never_raises(env):
     assert proc.process(req) is req
     assert proc.query({})["models"][0]["open_window"]["count"] == 15
     proc.shutdown()
+
+
+def test_model_without_any_column_is_harmless(env):
+    proc = make(env, baseline={"warmup": 5}, window={"size": 5})
+    feed = Feed(12)
+    b = feed.batch(12)
+    b.numeric, b.categorical, b.prediction_score = {}, {}, None
+    assert proc.process(request_of(b)).records == [b]
+    proc.flush()
+    status = proc.query({})["models"][0]
+    assert status["baseline"] == "warmup" and proc.query({})["drift"] == []
+    proc.shutdown()

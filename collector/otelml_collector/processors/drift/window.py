@@ -155,7 +155,7 @@ class OpenWindow:
         self.names = list(baseline.profiles)
         self.windows = {name: baseline.profiles[name].new_window() for name in self.names}
         sizes = [baseline.profiles[name].n_bins for name in self.names]
-        self.offsets = dict(zip(self.names, np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
+        self.offsets = dict(zip(self.names, np.cumsum([0, *sizes])[:-1].tolist(), strict=True))
         self.reservoir = BinReservoir(int(sum(sizes)), per_bin)
         self.numeric = [n for n in self.names if baseline.profiles[n].kind == "numeric"]
         self.categorical = [n for n in self.names if n not in set(self.numeric)]
