@@ -206,6 +206,10 @@ def feature_attributes(
                              config)
                 if plan.cols is None and plan.modes is None:
                     return dict(zip(plan.keys, X.ravel().tolist(), strict=False)), None
+    pre: RowSelection | None = None
+    if getattr(X, "columns", None) is not None and hasattr(X, "iloc") and len(X) > config.max_batch_rows:
+        pre = _select(len(X), config)  # sample a large DataFrame before converting it
+        X = X.iloc[pre.indices]
     data: Any
     names_key, names, data = _as_table(X, feature_names)
     sparse = type(data).__module__.startswith("scipy.sparse")
@@ -218,7 +222,7 @@ def feature_attributes(
         n_rows = len(data) if batch else 1
         n_cols = len(data[0]) if batch else len(data)
         ndim = 2 if batch else 1
-    rows = None if n_rows == 1 else _select(n_rows, config)
+    rows = pre if pre is not None else None if n_rows == 1 else _select(n_rows, config)
     attrs = {} if rows is None else _batch_attrs(rows)
     if not config.capture_features or n_rows == 0:
         return attrs, rows
@@ -253,7 +257,7 @@ def feature_attributes(
         return attrs, rows
 
     # a batch -> one array per feature, over the captured rows
-    idx = rows.indices
+    idx = rows.indices if pre is None else None
     if sparse:
         sub = (data.tocsr()[idx] if idx is not None else data).toarray()
     elif isinstance(data, np.ndarray):

@@ -127,6 +127,18 @@ def test_large_batch_is_uniformly_sampled_with_the_same_rows_for_predictions() -
                     "ml.prediction.score": score[sampled].tolist()}
 
 
+def test_large_dataframe_batch_is_sampled_with_matching_rows() -> None:
+    config = build_config(max_batch_rows=4)
+    df = _frame(30)
+    attrs, rows = feature_attributes(df, None, config)
+    sampled = attrs.pop("ml.batch.sampled_rows")
+    assert rows is not None and rows.indices.tolist() == sampled and len(sampled) == 4
+    assert attrs.pop("ml.batch.size") == 30
+    for col in df.columns:
+        assert list(attrs.pop(f"ml.feature.{col}")) == df[col].iloc[sampled].tolist()
+    assert attrs == {}
+
+
 def test_batch_sample_is_not_always_the_same_rows() -> None:
     config = build_config(max_batch_rows=5)
     X = np.zeros((1000, 1))
