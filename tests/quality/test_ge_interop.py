@@ -160,3 +160,12 @@ def test_invalid_ge_suite_exits_2_naming_the_entry(data, tmp_path: Path, otelml_
     assert run.code == 2
     assert ("suite.json:11: expectations[1].kwargs: give at least one of `min_value` and `max_value`"
             in run.stderr)
+
+
+def test_a_suite_saved_by_great_expectations_loads_as_is(data, ge, tmp_path: Path):
+    suite = gx.ExpectationSuite(name="saved", expectations=[{"type": t, "kwargs": kw} for t, kw in SUITE])
+    path = tmp_path / "saved.json"
+    path.write_text(json.dumps(suite.to_json_dict(), indent=2, default=str))
+    ours = quality.validate(data, path)
+    assert [r.expectation.ge_type for r in ours.results] == [t for t, _ in SUITE]
+    assert [r.success for r in ours.results] == [ge[i]["success"] for i in range(len(SUITE))]
