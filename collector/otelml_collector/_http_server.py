@@ -9,6 +9,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
 from otelml_collector import otlp
@@ -170,15 +171,15 @@ class HttpServer:
         return self._encode(status_pb2.Status(code=code, message=detail), http_status, json_body)
 
     @staticmethod
-    def _encode(message: object, http_status: int, json_body: bool) -> web.Response:
+    def _encode(message: Message, http_status: int, json_body: bool) -> web.Response:
         if json_body:
             return web.Response(
                 body=otlp.to_json(message),
-                status=http_status,  # type: ignore[arg-type]
+                status=http_status,
                 content_type=JSON,
             )
         return web.Response(
             body=message.SerializeToString(),
-            status=http_status,  # type: ignore[attr-defined]
+            status=http_status,
             content_type=PROTOBUF,
         )

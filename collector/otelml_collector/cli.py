@@ -47,10 +47,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _summary(config: SidecarConfig) -> str:
     lines = [f"{config.source}: valid"]
-    for signal, spec in config.pipelines.items():
+    for signal, wiring in config.pipelines.items():
         lines.append(
-            f"  pipeline {signal}: receivers={spec.receivers} processors={spec.processors} "
-            f"exporters={spec.exporters}"
+            f"  pipeline {signal}: receivers={wiring.receivers} processors={wiring.processors} "
+            f"exporters={wiring.exporters}"
         )
     for name, spec in config.exporters.items():
         targets = getattr(spec.config, "targets", None)

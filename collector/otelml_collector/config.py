@@ -261,7 +261,9 @@ def _components(doc: dict[str, Any], kind: str) -> dict[str, ComponentSpec]:
 def _starts_with_key(message: str) -> bool:
     """'window.size: ...' or 'window.size must be ...' (a key path the component named)."""
     match = re.match(r"([A-Za-z_][\w/\[\]-]*(?:\.[\w/\[\]-]+)*)(:| must| is| should)", message)
-    return bool(match) and ("." in match.group(1) or match.group(2) == ":" or "_" in match.group(1))
+    if match is None:
+        return False
+    return "." in match.group(1) or match.group(2) == ":" or "_" in match.group(1)
 
 
 def _explicit_pipelines(raw: Any, sections: dict[str, dict[str, ComponentSpec]]) -> dict[str, PipelineSpec]:

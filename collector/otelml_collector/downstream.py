@@ -49,9 +49,7 @@ def grpc_authority(endpoint: str) -> str:
     return urlsplit(endpoint).netloc
 
 
-def resolve_target(
-    signal: str, cfg: Mapping[str, object], env: Mapping[str, str] | None = None
-) -> Target:
+def resolve_target(signal: str, cfg: Mapping[str, object], env: Mapping[str, str] | None = None) -> Target:
     """The downstream target of `signal` from the exporter's config mapping and the environment.
 
     `cfg` keys used: protocol, endpoint, traces_endpoint/metrics_endpoint/logs_endpoint, headers,

@@ -22,6 +22,7 @@ from opentelemetry.sdk.metrics.view import View
 from otelml_collector import __version__
 from otelml_collector.component import ComponentContext
 from otelml_collector.config import ComponentSpec, SidecarConfig, receiver_endpoints
+from otelml_collector.downstream import Target
 from otelml_collector.httpapi import EventLoopThread, HttpApi
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.state import StateStore
@@ -170,7 +171,9 @@ class Sidecar:
         svc = config.service
         own = receiver_endpoints(config.receivers)
         first_exporter = next(iter(config.exporters.values()), None)
-        targets = getattr(first_exporter.config, "targets", lambda: {})() if first_exporter else {}
+        targets: dict[Signal, Target] = (
+            getattr(first_exporter.config, "targets", dict)() if first_exporter else {}
+        )
         metrics_target = targets.get(Signal.METRICS) if svc.telemetry.metrics.enabled else None
         logs_target = targets.get(Signal.LOGS) if svc.telemetry.logs.enabled else None
         if metrics_target is not None and not metrics_target.explicit:
@@ -206,12 +209,12 @@ class Sidecar:
             for name, spec in specs.items():
                 self.components[f"{kind}s.{name}"] = self._create(spec, settings, kind)
         self.pipelines: dict[Signal, SignalPipeline] = {}
-        for signal_name, spec in config.pipelines.items():
+        for signal_name, wiring in config.pipelines.items():
             signal = Signal(signal_name)
             self.pipelines[signal] = SignalPipeline(
                 signal,
-                [(n, self.components[f"processors.{n}"]) for n in spec.processors],
-                [self.components[f"exporters.{n}"] for n in spec.exporters],
+                [(n, self.components[f"processors.{n}"]) for n in wiring.processors],
+                [self.components[f"exporters.{n}"] for n in wiring.exporters],
                 self.counters,
                 svc.queue.max_requests,
                 int(svc.queue.max_size_mib * _MIB),
