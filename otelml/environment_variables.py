@@ -89,3 +89,11 @@ OTELML_METRICS = "OTELML_METRICS"
 Record the ``ml.inference.duration`` and ``ml.predictions`` metrics.
 Default: "true"
 """
+
+OTELML_AUDIT_DB = "OTELML_AUDIT_DB"
+"""
+.. envvar:: OTELML_AUDIT_DB
+
+SQLite file where ``otelml validate`` appends every run (the audit store; ``--audit-db`` overrides it).
+Default: "$XDG_DATA_HOME/otelml/audit.sqlite" (``~/.local/share/otelml/audit.sqlite``)
+"""

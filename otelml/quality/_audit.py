@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from otelml.environment_variables import OTELML_AUDIT_DB
+
 __all__ = ["OTELML_AUDIT_DB", "AuditRun", "AuditStore", "default_audit_path"]
 
-OTELML_AUDIT_DB = "OTELML_AUDIT_DB"
-"""Path of the audit database (default `$XDG_DATA_HOME/otelml/audit.sqlite`)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
