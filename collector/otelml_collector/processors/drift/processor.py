@@ -10,7 +10,6 @@ emitted and stored by a worker thread, which also checkpoints state to the State
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 import time
@@ -24,6 +23,7 @@ from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS, DriftConfig
 from otelml_collector.processors.drift.enrich import tag_spans
 from otelml_collector.processors.drift.outputs import DriftEmitter, DriftResult, Exemplar
+from otelml_collector.processors.drift.persist import NS_RESULTS, ModelState, Persistence, skey
 from otelml_collector.processors.drift.window import (
     ModelBaseline,
     OpenWindow,
@@ -33,30 +33,10 @@ from otelml_collector.processors.drift.window import (
 )
 from otelml_collector.records import ModelBatch, ModelKey
 
-__all__ = ["DriftProcessor", "ModelState"]
-
-NS_BASELINE, NS_WARMUP, NS_WINDOW, NS_RESULTS = (
-    "drift.baseline",
-    "drift.warmup",
-    "drift.window",
-    "drift.results",
-)
+__all__ = ["DriftProcessor"]
 
 
-class ModelState:
-    def __init__(self, key: ModelKey) -> None:
-        self.key = key
-        self.baseline: ModelBaseline | None = None
-        self.warmup: WarmupBuffer | None = None
-        self.window: OpenWindow | None = None
-        self.dirty = True
-
-
-def _skey(key: ModelKey) -> str:
-    return json.dumps(list(key))
-
-
-class DriftProcessor:
+class DriftProcessor(Persistence):
     def __init__(
         self, config: DriftConfig, ctx: Any, file_baselines: Mapping[tuple[str, str], ModelBaseline]
     ):
@@ -299,7 +279,7 @@ class DriftProcessor:
             return
         with self._lock:
             self._results[key] = results
-        self._ctx.state.put(NS_RESULTS, _skey(key), [r.to_json() for r in results])
+        self._ctx.state.put(NS_RESULTS, skey(key), [r.to_json() for r in results])
         self._emitter.emit(results)
         self.windows_closed += 1
 
@@ -337,73 +317,6 @@ class DriftProcessor:
             "models": status,
             "trace_url_template": (self._ctx.settings or {}).get("trace_url_template"),
         }
-
-    # -- persistence ----------------------------------------------------------------------------
-    def checkpoint(self) -> None:
-        """Write baselines, warm-up buffers and open windows of changed models to the state store."""
-        self._last_checkpoint = time.monotonic()
-        puts: list[tuple[str, str, Any]] = []
-        deletes: list[tuple[str, str]] = []
-        with self._lock:
-            for state in self._models.values():
-                if not state.dirty:
-                    continue
-                state.dirty = False
-                k = _skey(state.key)
-                if state.baseline is not None:
-                    puts.append((NS_BASELINE, k, state.baseline.to_json()))
-                if state.warmup is not None:
-                    puts.append((NS_WARMUP, k, state.warmup.to_blob()))
-                else:
-                    deletes.append((NS_WARMUP, k))
-                if state.window is not None:
-                    puts.append((NS_WINDOW, k, state.window.to_blob()))
-                else:
-                    deletes.append((NS_WINDOW, k))
-        if not puts and not deletes:
-            return
-        store = self._ctx.state
-        with store.transaction():
-            for ns, k, v in puts:
-                store.put(ns, k, v)
-            for ns, k in deletes:
-                store.delete(ns, k)
-
-    def _restore(self) -> None:
-        store = self._ctx.state
-        rare = self.config.enrich.rare_fraction
-        per_bin = self.config.exemplars.per_bin
-        for k, d in store.items(NS_BASELINE):
-            key = tuple(json.loads(k))
-            state = self._state_for(key)  # a configured baseline file wins over a stored one
-            if state is not None and state.baseline is None:
-                state.baseline = ModelBaseline.from_json(d)
-                state.baseline.mark_rare(rare)
-        for k, blob in store.items(NS_WARMUP):
-            state = self._state_for(tuple(json.loads(k)))
-            if state is not None and state.baseline is None:
-                state.warmup = WarmupBuffer.from_blob(blob)
-        for k, blob in store.items(NS_WINDOW):
-            state = self._state_for(tuple(json.loads(k)))
-            if state is None or state.baseline is None:
-                continue
-            try:
-                state.window = OpenWindow.from_blob(blob, state.baseline, per_bin)
-            except (ValueError, KeyError) as exc:
-                self._log.warning(
-                    "drift: saved window of %s does not fit its baseline (%s); starting afresh", k, exc
-                )
-        for k, rows in store.items(NS_RESULTS):
-            key = tuple(json.loads(k))
-            results = [DriftResult.from_json(r) for r in rows]
-            self._results[key] = results
-            self._above.update((r.model, r.version, r.feature, r.method) for r in results if r.drifted)
-        for state in self._models.values():
-            state.dirty = False
-        if self._models:
-            self._log.info(
-                "drift: restored state of %d model version(s) from %s", len(self._models), store.file
-            )
 
     def _warn_once(self, site: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         if site not in self._warned:
