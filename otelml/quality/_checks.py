@@ -49,10 +49,16 @@ def run_check(exp: Expectation, df: pd.DataFrame, ctx: CheckContext) -> Expectat
     if col not in df.columns:
         return ExpectationResult(exp, False, element_count=n, message=_missing(col, df))
     series = df[col]
+    if isinstance(series, pd.DataFrame):
+        return ExpectationResult(exp, False, element_count=n, message=(
+            f"column {col!r} appears {series.shape[1]} times; rename the duplicates"))
     try:
         return _CHECKS[exp.kind](exp, series, ctx)
     except _Fail as exc:
         return ExpectationResult(exp, False, element_count=n, message=str(exc))
+    except (TypeError, ValueError, OverflowError) as exc:  # odd data must not cost the other results
+        return ExpectationResult(exp, False, element_count=n,
+                                 message=f"column {col!r}: {exp.kind} could not be evaluated: {exc}")
 
 
 def _missing(col: str | None, df: pd.DataFrame) -> str:

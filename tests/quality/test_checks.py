@@ -124,3 +124,14 @@ def test_api_leaves_the_data_alone_and_returns_json():
         quality.validate(DF, {"columns": {"x": {"between": {}}}})
     with pytest.raises(TypeError):
         quality.validate(DF.to_dict(), {"columns": {}})
+
+
+def test_odd_columns_fail_their_check_and_keep_the_others():
+    df = pd.DataFrame({"lists": [[1], [2], [1]], "ok": [1, 2, 3]})
+    result = quality.validate(df, {"columns": {"lists": {"in_set": [1]}, "ok": {"between": {"min": 0}}}})
+    odd, ok = result.results
+    assert not odd.success and odd.message.startswith("column 'lists': in_set could not be evaluated")
+    assert ok.success
+    dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    [r] = quality.validate(dup, {"columns": {"a": {"not_null": True}}}).results
+    assert not r.success and r.message == "column 'a' appears 2 times; rename the duplicates"
