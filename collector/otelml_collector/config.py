@@ -158,7 +158,30 @@ def parse_config(text: str, source: str = "<config>", *, embedded: bool = False)
     except ConfigError:
         raise
     except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
+        line = _line_of(text, str(exc))
+        raise ConfigError(f"{source}: {exc}{f' (line {line})' if line else ''}") from exc
+
+
+def _line_of(text: str, message: str) -> int | None:
+    """Line of the deepest YAML key on the key path a message starts with (None if not found)."""
+    match = re.match(r"([A-Za-z_][\w/-]*(?:\.[\w/-]+)*)", message)
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    if match is None or node is None:
+        return None
+    line = None
+    for part in match.group(1).split("."):
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == part:
+                line, node = key.start_mark.line + 1, value
+                break
+        else:
+            break
+    return line
 
 
 _ENV_REF = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
