@@ -2,13 +2,14 @@
 
 Exit codes: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid config with --validate; 2 for a
 config or usage error (the message names the file and key); 1 when the sidecar cannot start
-(e.g. a port is in use).
+(e.g. a port is in use) or a second signal cut the drain short.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal as signals
 import sys
 import threading
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     received: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
+        if received:  # a second signal while draining: stop waiting
+            print("otelml-collector: second signal, exiting without finishing the drain", file=sys.stderr)
+            os._exit(1)
         received.append(signum)
         stop.set()
 

@@ -223,3 +223,100 @@ def test_grpc_garbage_oversized_then_good(running):
         assert not answer.HasField("partial_success")
     wait_until(lambda: {"grpc-ok-0", "grpc-ok-1"} <= set(sink.span_names()), what="grpc-ok spans downstream")
     wait_until(lambda: spans(sc, "forwarded") - forwarded == 2, what="2 more spans forwarded")
+
+
+def test_http_json_logs_and_metrics_with_hex_ids(running):
+    sc, sink = running
+    logs = {
+        "resourceLogs": [
+            {
+                "scopeLogs": [
+                    {
+                        "logRecords": [
+                            {
+                                "timeUnixNano": "1700000000000000000",
+                                "severityNumber": 13,
+                                "severityText": "WARN",
+                                "body": {"stringValue": "json-alert"},
+                                "traceId": "0af7651916cd43dd8448eb211c80319c",
+                                "spanId": "b7ad6b7169203331",
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    resp = requests.post(
+        sc.http_url + "/v1/logs",
+        data=json.dumps(logs),
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 200 and resp.json() == {}
+    record = wait_until(
+        lambda: next((r for r in list(sink.logs) if r.body.string_value == "json-alert"), None),
+        what="json-alert log record downstream",
+    )
+    assert (record.trace_id.hex(), record.span_id.hex()) == (
+        "0af7651916cd43dd8448eb211c80319c",
+        "b7ad6b7169203331",
+    )
+    assert record.severity_number == 13
+
+    metrics = {
+        "resourceMetrics": [
+            {
+                "scopeMetrics": [
+                    {
+                        "metrics": [
+                            {
+                                "name": "json.gauge",
+                                "gauge": {
+                                    "dataPoints": [
+                                        {
+                                            "asDouble": 0.25,
+                                            "timeUnixNano": "1700000000000000000",
+                                            "exemplars": [
+                                                {
+                                                    "asDouble": 0.25,
+                                                    "traceId": "5b8efff798038103d269b633813fc60c",
+                                                    "spanId": "eee19b7ec3c1b174",
+                                                }
+                                            ],
+                                        }
+                                    ]
+                                },
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    resp = requests.post(
+        sc.http_url + "/v1/metrics",
+        data=json.dumps(metrics),
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 200
+    metric = wait_until(
+        lambda: next((m for m in list(sink.metrics) if m.name == "json.gauge"), None),
+        what="json.gauge downstream",
+    )
+    exemplar = metric.gauge.data_points[0].exemplars[0]
+    assert (exemplar.trace_id.hex(), exemplar.span_id.hex()) == (
+        "5b8efff798038103d269b633813fc60c",
+        "eee19b7ec3c1b174",
+    )
+
+    bad_id = dict(logs)
+    bad_id["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0]["traceId"] = "not-hex"
+    resp = requests.post(
+        sc.http_url + "/v1/logs",
+        data=json.dumps(bad_id),
+        timeout=10,
+        headers={"Content-Type": "application/json"},
+    )
+    assert resp.status_code == 400 and "traceId: expected a hex string" in resp.json()["message"]
