@@ -147,3 +147,55 @@ def _value(v: Any) -> Any:
 def otlp_receiver() -> Iterator[OtlpTraceReceiver]:
     with OtlpTraceReceiver() as receiver:
         yield receiver
+
+
+class OtlpHttpReceiver:
+    """OTLP/HTTP protobuf receiver (stdlib ``http.server``) on 127.0.0.1:<ephemeral>, all three signals."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+        from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+
+        self.requests: dict[str, list[Any]] = {"traces": [], "metrics": [], "logs": []}
+        messages = {
+            "/v1/traces": ("traces", trace_service_pb2.ExportTraceServiceRequest),
+            "/v1/metrics": ("metrics", metrics_service_pb2.ExportMetricsServiceRequest),
+            "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest),
+        }
+        sink = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                signal, message = messages.get(self.path, (None, None))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if signal is None or self.headers.get("Content-Type") != "application/x-protobuf":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                sink[signal].append(message.FromString(body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> OtlpHttpReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def otlp_http_receiver() -> Iterator[OtlpHttpReceiver]:
+    with OtlpHttpReceiver() as receiver:
+        yield receiver

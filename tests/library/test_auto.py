@@ -176,3 +176,54 @@ def test_propagator_entry_point_for_otel_propagators() -> None:
     ))
     assert out["carrier"] == {"baggage": "ml.prediction.id=p-ep"}
     assert out["names"] == ["TraceContextTextMapPropagator", "W3CBaggagePropagator", "PredictionIdPropagator"]
+
+
+def test_all_three_signals_over_otlp_http(otlp_http_receiver: Any) -> None:
+    """http/protobuf: the inference span, its metrics (exemplar = that span) and the prediction log."""
+    done = _run(
+        """
+        import json, numpy as np, otelml.auto, otelml
+        from opentelemetry import trace, metrics, _logs
+        with otelml.inference(model="credit", version="2", task="classification") as h:
+            h.set_features(np.array([[0.5, 7.0]]), ["income", "tenure"])
+            h.set_prediction(np.array(["approve"]), np.array([0.9]))
+        ctx = h.span.get_span_context()
+        for provider in (trace.get_tracer_provider(), metrics.get_meter_provider(),
+                         _logs.get_logger_provider()):
+            provider.shutdown()
+        print(json.dumps({"trace_id": format(ctx.trace_id, "032x"), "span_id": format(ctx.span_id, "016x"),
+                          "pid": h.prediction_id}))
+        """,
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_http_receiver.endpoint,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_SERVICE_NAME="http-test",
+        OTELML_LOG_PREDICTIONS="true",
+    )
+    out = _last_json(done)
+    received = otlp_http_receiver.requests
+
+    (span,) = [s for r in received["traces"] for rs in r.resource_spans for ss in rs.scope_spans
+               for s in ss.spans]
+    assert span.trace_id.hex() == out["trace_id"]
+    attrs = {kv.key: kv.value for kv in span.attributes}
+    assert attrs["ml.feature.income"].double_value == 0.5
+    assert attrs["ml.prediction.value"].string_value == "approve"
+
+    metrics_by_name = {m.name: m for r in received["metrics"] for rm in r.resource_metrics
+                       for sm in rm.scope_metrics for m in sm.metrics}
+    (duration,) = metrics_by_name["ml.inference.duration"].histogram.data_points
+    assert duration.count == 1
+    (exemplar,) = duration.exemplars
+    assert (exemplar.trace_id.hex(), exemplar.span_id.hex()) == (out["trace_id"], out["span_id"])
+    (count,) = metrics_by_name["ml.predictions"].sum.data_points
+    assert count.as_int == 1
+    assert {kv.key: kv.value.string_value for kv in count.attributes}["ml.prediction.class"] == "approve"
+
+    records = [lr for r in received["logs"] for rl in r.resource_logs for sl in rl.scope_logs
+               for lr in sl.log_records]
+    (record,) = records
+    assert record.trace_id.hex() == out["trace_id"]
+    assert record.event_name == "ml.prediction"
+    body = {kv.key: kv.value for kv in record.body.kvlist_value.values}
+    features = {kv.key: kv.value.double_value for kv in body["features"].kvlist_value.values}
+    assert features == {"ml.feature.income": 0.5, "ml.feature.tenure": 7.0}
