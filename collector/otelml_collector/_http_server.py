@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from otelml_collector.receiver import HttpConfig, OtlpReceiver
 
 _MIB = 1024 * 1024
+_OFF_LOOP_BYTES = 1024 * 1024  # larger bodies (and all JSON) are decoded in a worker thread
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -126,7 +127,10 @@ class HttpServer:
             body = await request.read()
             if encoding != "identity":
                 body = decompress(body, encoding, self.limit)
-            decoded = otlp.decode(signal, body, json_body=json_body)
+            if json_body or len(body) > _OFF_LOOP_BYTES:  # keep the loop responsive for other clients
+                decoded = await asyncio.to_thread(otlp.decode, signal, body, json_body=json_body)
+            else:
+                decoded = otlp.decode(signal, body, json_body=json_body)
         except web.HTTPRequestEntityTooLarge:
             return self._error(
                 signal,

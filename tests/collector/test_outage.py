@@ -117,3 +117,15 @@ def test_retries_give_up_after_max_elapsed_time_and_count_it(sidecar, tmp_path):
     assert counters["spans"]["dropped"]["retries_exhausted"] == 10
     assert counters["spans"]["forwarded"] == 0
     assert "retries_exhausted" in sc.log()
+
+
+def test_permanent_downstream_error_is_not_retried_and_is_counted(otlp_sink, sidecar, tmp_path):
+    config = outage_config(tmp_path, otlp_sink.port, traces_endpoint=f"{otlp_sink.endpoint}/v1/wrong-path")
+    sc = sidecar(config)
+    assert send(sc, 0) == 200
+    counters = wait_until(
+        lambda: (c := sc.counters())["spans"]["dropped"]["total"] == 10 and c, what="10 spans dropped"
+    )
+    assert counters["spans"]["dropped"] == {"total": 10, "rejected": 10}  # 404: no retries
+    assert "HTTP 404" in sc.log()
+    assert otlp_sink.spans == []
