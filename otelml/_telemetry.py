@@ -174,6 +174,8 @@ def _label_attributes(model: str, version: str | None, kind: str, label: str) ->
 def _counts(value: Any, classify: bool) -> list[tuple[str, int]]:
     """(class or bucket label, count) for a prediction value: scalar, sequence or numpy array."""
     np = sys.modules.get("numpy")
+    if np is not None and not isinstance(value, (np.ndarray, np.generic)) and hasattr(value, "to_numpy"):
+        value = value.to_numpy()  # pandas Series / DataFrame
     if np is not None and isinstance(value, np.ndarray):
         if value.size == 1:
             value = value.item()

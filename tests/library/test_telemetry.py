@@ -91,3 +91,14 @@ def test_prediction_log_record_is_masked_and_trace_correlated(telemetry) -> None
     assert body["features"] == {"ml.feature.ssn": "[REDACTED]", "ml.feature.age": 52.0}
     assert body["prediction"] == {"ml.prediction.value": "deny", "ml.prediction.score": 0.91}
     assert "123456789" not in repr(body)
+
+
+def test_pandas_and_list_outputs_are_counted_per_row(telemetry) -> None:
+    import pandas as pd
+
+    with otelml.inference(model="seg", task="classification") as h:
+        h.set_prediction(pd.Series(["gold", "basic", "gold"]))
+    with otelml.inference(model="seg", task="classification") as h:
+        h.set_prediction(["basic"])
+    points = telemetry.collect()["ml.predictions"]
+    assert {p.attributes["ml.prediction.class"]: p.value for p in points} == {"gold": 2, "basic": 2}
