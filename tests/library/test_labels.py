@@ -78,3 +78,15 @@ def test_bad_label_arguments_raise_naming_the_argument(telemetry) -> None:
     with pytest.raises(ValueError, match="prediction_time must be timezone-aware"):
         otelml.record_label("p", 1, prediction_time=datetime(2026, 1, 1))
     assert telemetry.finished() == []
+
+
+def test_label_with_span_context_and_epoch_time(telemetry) -> None:
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    ctx = SpanContext(trace_id=0xABC, span_id=0xDEF, is_remote=True, trace_flags=TraceFlags(1))
+    predicted_at = time.time() - 90.0
+    otelml.record_label("p-ctx", 3.5, model="price", span_context=ctx, prediction_time=predicted_at)
+    (label,) = telemetry.finished()
+    (link,) = label.links
+    assert (link.context.trace_id, link.context.span_id) == (0xABC, 0xDEF)
+    assert 90.0 <= label.attributes["ml.label.delay"] < 100.0
