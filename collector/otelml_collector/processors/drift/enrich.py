@@ -15,8 +15,6 @@ ResourceSpans are rewritten. The result decodes to exactly what modifying the me
 
 from __future__ import annotations
 
-from bisect import bisect_left
-
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from otelml_collector.pipeline import TelemetryRequest
@@ -87,48 +85,6 @@ def _encode_varint(n: int) -> bytes:
     return bytes(out)
 
 
-def _hit_fields(buf: bytes, start: int, end: int, hits: list[int]) -> list[tuple[int, int, int, int]]:
-    """(field number, tag start, value start, value end) of the length-delimited fields of the message
-    in [start, end) whose value contains a position in `hits` (sorted). Stops after the last hit: the
-    rest is copied unchanged."""
-    out = []
-    pos, i, nh = start, bisect_left(hits, start), len(hits)
-    while pos < end and i < nh and hits[i] < end:
-        tag_start = pos
-        key = buf[pos]
-        pos += 1
-        if key >= 0x80:
-            key, pos = _varint(buf, tag_start)
-        wire = key & 7
-        if wire == 2:
-            n = buf[pos]
-            pos += 1
-            if n >= 0x80:  # spans are usually 128..16383 bytes: a two-byte length
-                b2 = buf[pos]
-                if b2 < 0x80:
-                    n = (n & 0x7F) | (b2 << 7)
-                    pos += 1
-                else:
-                    n, pos = _varint(buf, pos - 1)
-            ve = pos + n
-            if ve > end:
-                raise ValueError("field overruns its message")
-            while i < nh and hits[i] < pos:
-                i += 1
-            if i < nh and hits[i] < ve:
-                out.append((key >> 3, tag_start, pos, ve))
-            pos = ve
-        elif wire == 0:
-            _, pos = _varint(buf, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return out
-
-
 def _fields(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
     """Every length-delimited field of the message in [start, end) (see `_hit_fields`)."""
     out = []
@@ -156,54 +112,106 @@ def _fields(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]
     return out
 
 
+def _flagged_spans(
+    buf: bytes, start: int, end: int, flags: dict[bytes, set[str]]
+) -> list[tuple[int, int, int, set[str]]]:
+    """(length start, value start, value end, names) of the flagged spans (field 2) of the ScopeSpans
+    in [start, end). The splice's hot loop: one- and two-byte lengths are decoded inline, and the span
+    id is read in place when the span starts with trace_id and span_id (as every encoder writes it)."""
+    out = []
+    pos = start
+    while pos < end:
+        tag_start = pos
+        key = buf[pos]
+        pos += 1
+        if key >= 0x80:
+            key, pos = _varint(buf, tag_start)
+        wire = key & 7
+        if wire == 2:
+            len_start = pos
+            n = buf[pos]
+            pos += 1
+            if n >= 0x80:
+                b2 = buf[pos]
+                if b2 < 0x80:
+                    n = (n & 0x7F) | (b2 << 7)
+                    pos += 1
+                else:
+                    n, pos = _varint(buf, len_start)
+            ve = pos + n
+            if ve > end:
+                raise ValueError("field overruns its message")
+            if key == 0x12:
+                if (
+                    n >= 28
+                    and buf[pos] == 0x0A
+                    and buf[pos + 1] == 0x10
+                    and buf[pos + 18] == 0x12
+                    and (buf[pos + 19] == 0x08)
+                ):
+                    names = flags.get(buf[pos + 20 : pos + 28])
+                else:
+                    names = flags.get(_span_id(buf, pos, ve))
+                if names:
+                    out.append((len_start, pos, ve, names))
+            pos = ve
+        elif wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    if pos != end:
+        raise ValueError("message overruns its length")
+    return out
+
+
+def _span_id(raw: bytes, start: int, end: int) -> bytes:
+    """The last span_id field of the span in [start, end) (protobuf: the last occurrence wins)."""
+    sid = b""
+    for field, _, vs, ve in _fields(raw, start, end):
+        if field == 2:
+            sid = raw[vs:ve]
+    return sid
+
+
 def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False) -> tuple[bytes, int] | None:
     """`raw` with the attributes appended to every flagged span, and how many spans changed; None when
-    no flagged span id occurs in `raw`."""
-    hits = []
-    for sid in flags:
-        needle, p = b"\x12\x08" + sid, raw.find(b"\x12\x08" + sid)
-        while p >= 0:
-            hits.append(p)
-            p = raw.find(needle, p + 1)
-    hits.sort()
-    if not hits:
-        return None
+    no span of `raw` is flagged."""
     changed = 0
 
-    def rebuild(start: int, end: int, level: int) -> bytes:
+    def rebuild(start: int, end: int, level: int) -> bytes | None:
         nonlocal changed
-        out, cursor = [], start
-        for field, tag_start, vs, ve in _hit_fields(raw, start, end, hits):
-            if field != (1 if level == 0 else 2):
-                continue
-            if level < 2:
+        out: list[bytes] = []
+        cursor = start
+        if level < 2:
+            wanted = 1 if level == 0 else 2  # resource_spans / scope_spans
+            children = [
+                (_varint(raw, tag_start)[1], vs, ve, None)
+                for field, tag_start, vs, ve in _fields(raw, start, end)
+                if field == wanted
+            ]
+        else:
+            children = _flagged_spans(raw, start, end, flags)
+        for len_start, vs, ve, names in children:
+            if names is None:
                 body = rebuild(vs, ve, level + 1)
-            else:
-                body = _tagged_span(raw, vs, ve, flags, markers)
                 if body is None:
                     continue
+            else:
+                body = raw[vs:ve] + b"".join(
+                    _SPAN_ATTRIBUTES_TAG + _encode_varint(len(b)) + b
+                    for b in (kv.SerializeToString() for kv in _attributes(names, markers))
+                )
                 changed += 1
-            len_start = _varint(raw, tag_start)[1]
             out += [raw[cursor:len_start], _encode_varint(len(body)), body]
             cursor = ve
+        if not out:
+            return None
         out.append(raw[cursor:end])
         return b"".join(out)
 
     result = rebuild(0, len(raw), 0)
-    return (result, changed) if changed else None
-
-
-def _tagged_span(
-    raw: bytes, start: int, end: int, flags: dict[bytes, set[str]], markers: bool
-) -> bytes | None:
-    for field, _, vs, ve in _fields(raw, start, end):
-        if field == 2:
-            names = flags.get(raw[vs:ve])
-            if not names:
-                return None
-            extra = b"".join(
-                _SPAN_ATTRIBUTES_TAG + _encode_varint(len(b)) + b
-                for b in (kv.SerializeToString() for kv in _attributes(names, markers))
-            )
-            return raw[start:end] + extra
-    return None
+    return None if result is None else (result, changed)
