@@ -82,8 +82,9 @@ class NumericWindow:
 
     def __init__(self, profile: NumericProfile) -> None:
         self.profile = profile
-        self.counts = np.zeros(profile.n_bins, dtype=np.int64)
+        self.counts = np.zeros(profile.n_bins, dtype=np.int64)  # read-only outside this module
         self.sums = np.zeros(profile.n_bins, dtype=np.float64)
+        self._n = 0
         self.nulls = 0
         self.mean = 0.0
         self.m2 = 0.0
@@ -93,7 +94,7 @@ class NumericWindow:
     @property
     def n(self) -> int:
         """Number of numeric values seen (missing/non-numeric ones are in ``nulls``)."""
-        return int(self.counts.sum())
+        return self._n
 
     @property
     def std(self) -> float:
@@ -117,7 +118,8 @@ class NumericWindow:
             if not good.size:
                 return bins
             total = float(good.sum())
-        n_a = self.n
+        n_a = self._n
+        self._n += int(good.size)
         size = len(self.counts)
         self.counts += np.bincount(good_bins, minlength=size)
         self.sums += np.bincount(good_bins, weights=good, minlength=size)
@@ -142,6 +144,7 @@ class NumericWindow:
         _check_same(self, other)
         out = NumericWindow(self.profile)
         out.counts = self.counts + other.counts
+        out._n = self._n + other._n
         out.sums = self.sums + other.sums
         out.nulls = self.nulls
         out.mean, out.m2, out.min, out.max = self.mean, self.m2, self.min, self.max
@@ -170,19 +173,23 @@ class CategoricalWindow:
 
     def __init__(self, profile: CategoricalProfile) -> None:
         self.profile = profile
-        self.counts = np.zeros(profile.n_bins, dtype=np.int64)
+        self.counts = np.zeros(profile.n_bins, dtype=np.int64)  # read-only outside this module
         self.nulls = 0
+        self._n = 0
 
     @property
     def n(self) -> int:
-        return int(self.counts.sum())
+        """Number of non-missing values seen."""
+        return self._n
 
     def update(self, values: Any) -> np.ndarray:
         """Add a column of values; returns each value's bin (``other_bin`` if unseen, -1 if missing)."""
         bins = self.profile.bin_index(values)
         ok = bins >= 0
-        self.nulls += int(bins.size - ok.sum())
-        if ok.any():
+        present = int(ok.sum())
+        self.nulls += int(bins.size) - present
+        if present:
+            self._n += present
             self.counts += np.bincount(bins[ok], minlength=len(self.counts))
         return bins
 
@@ -190,6 +197,7 @@ class CategoricalWindow:
         _check_same(self, other)
         out = CategoricalWindow(self.profile)
         out.counts = self.counts + other.counts
+        out._n = self._n + other._n
         out.nulls = self.nulls + other.nulls
         return out
 
@@ -215,6 +223,7 @@ def window_from_dict(data: Mapping[str, Any], profile: Profile) -> Window:
         )
     window: Window = profile.new_window()
     window.counts = counts.copy()
+    window._n = int(counts.sum())
     window.nulls = int(data["nulls"])
     if isinstance(window, NumericWindow):
         sums = np.asarray(data["sums"], dtype=np.float64)
