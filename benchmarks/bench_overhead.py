@@ -124,9 +124,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=60,
                         help="rounds; each times every variant once, in shuffled order (>= 5)")
     parser.add_argument("--calls", type=int, default=200, help="calls per variant per round")
+    parser.add_argument("--meter-provider", action="store_true",
+                        help="also install an SDK MeterProvider (in-memory reader), as otelml.auto would "
+                             "with OTLP metrics: (c) then records real metrics")
     args = parser.parse_args(argv)
 
     load_start = os.getloadavg()[0]
+    if args.meter_provider:
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
     model, data = _model()
     row = data[:1].copy()
     provider = TracerProvider()
@@ -175,7 +184,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"otelml {otelml.__version__}; {args.runs} rounds x {args.calls} calls per variant, medians; "
           f"span attributes: {len(sample_span.attributes)}; load average at start/end "
-          f"{load_start:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"{load_start:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; SDK MeterProvider: "
+          f"{'yes' if args.meter_provider else 'no (metrics go to the API no-op)'}")
     print()
     print("| variant | CPU µs per call, median | min | max |")
     print("|---|---:|---:|---:|")
