@@ -18,48 +18,31 @@ Rules (shared by the fast and the reference scan, so both give identical batches
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from otelml_collector.extraction_columns import (
+    OTHER,
+    PREDICTION_SCORE,
+    PREDICTION_VALUE,
+    Caps,
+    ModelSchema,
+    Outcome,
+    Part,
+    column,
+)
 from otelml_collector.extraction_scan import (
     KIND_BOOL,
     KIND_DOUBLE,
     KIND_INT,
     KIND_STR,
-    ROLE_FEATURE,
-    ROLE_PRED_SCORE,
-    ROLE_PRED_VALUE,
-    ROLE_SEGMENT,
     Scan,
 )
 from otelml_collector.records import ModelBatch, ModelKey
 
 __all__ = ["OTHER", "PREDICTION_SCORE", "PREDICTION_VALUE", "Caps", "Outcome", "Schema", "assemble"]
-
-OTHER = "__other__"
-"""Value of a categorical cell whose category did not fit under `max_categories_per_feature`."""
-PREDICTION_VALUE = "ml.prediction.value"
-PREDICTION_SCORE = "ml.prediction.score"
-SEGMENT_PREFIX = "ml.segment."
-
-_NUMERIC, _CATEGORICAL = "numeric", "categorical"
-
-
-@dataclass(frozen=True)
-class Caps:
-    max_models: int = 100
-    max_features_per_model: int = 500
-    max_categories_per_feature: int = 1000
-
-
-@dataclass
-class _ModelSchema:
-    kinds: dict[str, str] = field(default_factory=dict)  # feature / "ml.segment.k" / prediction -> kind
-    categories: dict[str, set[str]] = field(default_factory=dict)
 
 
 class Schema:
@@ -68,16 +51,7 @@ class Schema:
 
     def __init__(self, caps: Caps) -> None:
         self.caps = caps
-        self.models: dict[ModelKey, _ModelSchema] = {}
-
-
-@dataclass
-class Outcome:
-    batches: list[ModelBatch]
-    spans: int = 0
-    rows: int = 0
-    dropped_no_model: int = 0
-    capped: Counter[str] = field(default_factory=Counter)  # "models" | "features" | "categories" -> values
+        self.models: dict[ModelKey, ModelSchema] = {}
 
 
 def assemble(scan: Scan, schema: Schema) -> Outcome:
@@ -110,7 +84,7 @@ def assemble(scan: Scan, schema: Schema) -> Outcome:
             if len(schema.models) >= schema.caps.max_models:
                 out.capped["models"] += len(span_idx)
                 continue
-            model_schema = schema.models[(model, version)] = _ModelSchema()
+            model_schema = schema.models[(model, version)] = ModelSchema()
         batch = _batch(
             model, version, span_idx, spans, nrows, cells, columns, strings, model_schema, schema.caps, out
         )
@@ -145,31 +119,6 @@ class _Cells:
         return _Cells({name: getattr(self, name)[index] for name in self.__slots__})
 
 
-class _Part:
-    """The cells of one column, in row order, read lazily from per-field arrays: either the column's
-    own index into all cells, or row `c` of (columns x rows) matrices. `filled` = numbers with NaN
-    where not valid; `bad_num` / `bad_str` = cells that are not valid numbers / strings."""
-
-    FROM_CELLS = ("inum", "kind", "num_ok", "number", "str", "str_ok")
-    __slots__ = ("_c", "_src")
-
-    def __init__(self, src: dict[str, np.ndarray], c: int | np.ndarray | slice) -> None:
-        self._src, self._c = src, c
-
-    def __getattr__(self, name: str) -> Any:
-        src = self._src
-        if name == "filled":
-            if "filled" in src:
-                return src["filled"][self._c]
-            return np.where(self.num_ok, self.number, np.nan)
-        if name in ("bad_num", "bad_str"):
-            if name in src:
-                return int(src[name][self._c])
-            ok = self.num_ok if name == "bad_num" else self.str_ok
-            return len(ok) - int(np.count_nonzero(ok))
-        return src[name][self._c]
-
-
 def _derive(cols: dict[str, Any], dnum: np.ndarray) -> dict[str, Any]:
     """Add `number` (int/bool/double as float64), `num_ok` (a finite number), `str_ok` (a string)."""
     kind = cols["kind"]
@@ -195,7 +144,7 @@ def _matrices(
     """Per-field (columns x rows) matrices of the cells (taken at `index`, or all), with NaN-filled
     numbers and per-column invalid counts computed once for all columns."""
     m: dict[str, Any] = {}
-    for name in _Part.FROM_CELLS:
+    for name in Part.FROM_CELLS:
         field = getattr(cells, name)
         field = field if index is None else field[index]
         m[name] = np.ascontiguousarray(field.reshape(shape).T) if transpose else field.reshape(shape)
@@ -211,7 +160,7 @@ def _batch(
     raw_cells: np.ndarray,
     columns: Callable[[], _Cells],
     strings: np.ndarray,
-    model_schema: _ModelSchema,
+    model_schema: ModelSchema,
     caps: Caps,
     out: Outcome,
 ) -> ModelBatch:
@@ -261,14 +210,14 @@ def _batch(
         # Every column has one cell per row (rows == arange(n)): (columns x n) matrices.
         m = _matrices(cells, order, (len(starts), n), transpose=False)
         for c in by_appearance:
-            _column(batch, n, roles[c], keys[c], _Part(m, c), None, strings, model_schema, caps, out)
+            column(batch, n, roles[c], keys[c], Part(m, c), None, strings, model_schema, caps, out)
         return batch
-    src = {name: getattr(cells, name) for name in _Part.FROM_CELLS}
+    src = {name: getattr(cells, name) for name in Part.FROM_CELLS}
     for c in by_appearance:
         start, stop = starts[c], stops[c]
         keep = _last_per_row(rows[start:stop]) + start if repeated else slice(start, stop)
-        part = _Part(src, order[keep])
-        _column(batch, n, roles[c], keys[c], part, rows[keep], strings, model_schema, caps, out)
+        part = Part(src, order[keep])
+        column(batch, n, roles[c], keys[c], part, rows[keep], strings, model_schema, caps, out)
     return batch
 
 
@@ -277,7 +226,7 @@ def _uniform(
     n: int,
     cells: np.ndarray,
     strings: np.ndarray,
-    model_schema: _ModelSchema,
+    model_schema: ModelSchema,
     caps: Caps,
     out: Outcome,
 ) -> bool:
@@ -295,7 +244,7 @@ def _uniform(
     m = {name: np.ascontiguousarray(cells[name].reshape(n, k).T) for name in ("inum", "kind", "str")}
     m = _finish_matrices(_derive(m, cells["dnum"].reshape(n, k).T))
     for c, (role, key) in enumerate(zip(roles[:k].tolist(), keys[:k].tolist(), strict=True)):
-        _column(batch, n, role, key, _Part(m, c), None, strings, model_schema, caps, out)
+        column(batch, n, role, key, Part(m, c), None, strings, model_schema, caps, out)
     return True
 
 
@@ -316,128 +265,3 @@ def _last_per_row(rows: np.ndarray) -> np.ndarray:
     """Indices keeping only the last cell for each row (a key repeated on one span: last wins)."""
     _, last_rev = np.unique(rows[::-1], return_index=True)
     return np.sort(len(rows) - 1 - last_rev)
-
-
-def _column(
-    batch: ModelBatch,
-    n: int,
-    role: int,
-    key: int,
-    part: _Part,
-    rows: np.ndarray | None,
-    strings: np.ndarray,
-    model_schema: _ModelSchema,
-    caps: Caps,
-    out: Outcome,
-) -> None:
-    """One column of `batch` from the cells of one (role, key) at strictly increasing `rows`
-    (None: rows == arange(n))."""
-    count = n if rows is None else len(rows)
-    if role == ROLE_FEATURE:
-        name = strings[key]
-    elif role == ROLE_SEGMENT:
-        name = SEGMENT_PREFIX + strings[key]
-    else:
-        name = PREDICTION_VALUE if role == ROLE_PRED_VALUE else PREDICTION_SCORE
-    kind = model_schema.kinds.get(name)
-    if kind is None:
-        kind = _first_kind(part, role)
-        if kind is None:  # nothing valid yet: the type stays open
-            batch.invalid[name] = count
-            return
-        if role in (ROLE_FEATURE, ROLE_SEGMENT):
-            features = sum(1 for k in model_schema.kinds if k not in (PREDICTION_VALUE, PREDICTION_SCORE))
-            if features >= caps.max_features_per_model:
-                out.capped["features"] += count
-                return
-        model_schema.kinds[name] = kind
-    dense = rows is None or count == n  # strictly increasing rows, one per batch row: rows == arange(n)
-    if kind == _NUMERIC:
-        valid = part.num_ok
-        if dense:
-            column = part.filled
-        else:
-            column = np.full(n, np.nan)
-            column[rows[valid]] = part.number[valid]
-    else:
-        if role == ROLE_SEGMENT:
-            values, valid = _segment_values(part, strings)
-        else:
-            valid = part.str_ok
-            values = strings[part.str]  # None where the cell is not a string
-        values = _cap_categories(values, valid, model_schema, name, caps, out)
-        if dense:
-            column = values
-        else:
-            column = np.full(n, None, dtype=object)
-            column[rows[valid]] = values[valid]
-    bad = part.bad_num if kind == _NUMERIC and role != ROLE_SEGMENT else count - int(np.count_nonzero(valid))
-    if bad:
-        batch.invalid[name] = bad
-    if role == ROLE_FEATURE:
-        (batch.numeric if kind == _NUMERIC else batch.categorical)[name] = column
-    elif role == ROLE_SEGMENT:
-        batch.segments[name[len(SEGMENT_PREFIX) :]] = column
-    elif role == ROLE_PRED_VALUE:
-        batch.prediction_value = column
-    else:
-        batch.prediction_score = column
-
-
-def _first_kind(part: _Part, role: int) -> str | None:
-    if role == ROLE_SEGMENT:
-        return _CATEGORICAL
-    valid = part.num_ok
-    is_str = part.str_ok
-    if role != ROLE_PRED_SCORE:
-        valid = valid | is_str
-    first = np.flatnonzero(valid)
-    if len(first) == 0:
-        return None
-    return _CATEGORICAL if is_str[first[0]] else _NUMERIC
-
-
-def _segment_values(part: _Part, strings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    kind = part.kind
-    values = strings[part.str]
-    numeric = (kind == KIND_BOOL) | (kind == KIND_INT)
-    inum = part.inum
-    for i in np.flatnonzero(numeric):
-        value = int(inum[i])
-        values[i] = ("true" if value else "false") if kind[i] == KIND_BOOL else str(value)
-    return values, numeric | (kind == KIND_STR)
-
-
-def _cap_categories(
-    values: np.ndarray, valid: np.ndarray, model_schema: _ModelSchema, name: str, caps: Caps, out: Outcome
-) -> np.ndarray:
-    """`values` (invalid ones None) with categories beyond the cap replaced by OTHER; new categories
-    are admitted in order of first appearance."""
-    known = model_schema.categories.setdefault(name, set())
-    candidates = values[valid]
-    if len(candidates) == 0:
-        return values
-    # Python's hash-based dict dedup beats sorting strings with np.unique here.
-    first_seen = dict.fromkeys(candidates.tolist())
-    refused = set()
-    for value in first_seen:
-        if value in known:
-            continue
-        if len(known) < caps.max_categories_per_feature:
-            known.add(value)
-        else:
-            refused.add(value)
-    if not refused:
-        if not valid.all():
-            values = values.copy()
-            values[~valid] = None
-        return values
-    result = np.array(
-        [
-            OTHER if (ok and v in refused) else (v if ok else None)
-            for v, ok in zip(values, valid, strict=True)
-        ],
-        dtype=object,
-    )
-    out.capped["categories"] += sum(1 for v in candidates if v in refused)
-    return result
