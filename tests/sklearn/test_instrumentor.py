@@ -174,6 +174,20 @@ def test_span_joins_the_prediction_scope(exporter: InMemorySpanExporter) -> None
     assert outside.attributes["ml.prediction.id"] != "order-17"
 
 
+def test_label_recorded_later_links_to_the_inference_span(exporter: InMemorySpanExporter) -> None:
+    otelml.configure(tracer_provider=exporter.provider)  # record_label uses otelml's own tracer
+    model = otelml.register_model(LogisticRegression().fit(X, Y_BIN), name="churn", version="2")
+    with otelml.prediction():
+        model.predict(X[:1])
+        pid = otelml.current_prediction_id()
+    otelml.record_label(pid, 1)
+    inference, label = exporter.get_finished_spans()
+    assert inference.attributes["ml.prediction.id"] == pid == label.attributes["ml.prediction.id"]
+    assert label.name == "label churn" and label.attributes["ml.model.version"] == "2"
+    assert label.links[0].context.span_id == inference.context.span_id
+    assert label.attributes["ml.label.delay"] >= 0
+
+
 def test_registered_name_and_version(exporter: InMemorySpanExporter) -> None:
     model = LogisticRegression().fit(X, Y_BIN)
     model.predict(X[:1])

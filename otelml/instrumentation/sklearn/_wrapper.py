@@ -180,14 +180,17 @@ def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any])
     if holder is None:  # nested otelml spans read the id from the context
         new_ctx = set_value(_scope.SCOPE_KEY, _scope.Holder(pid), new_ctx)
     token = attach(new_ctx)
-    if span.is_recording():
-        span_context = span.get_span_context()
-        # Remembered per trace only below a local parent (e.g. the HTTP server span): a root inference
-        # span ends its trace in this process, so nothing later could look it up.
-        if fresh and holder is None and parent.get_span_context().is_valid:
-            _scope.remember_for_trace(span_context.trace_id, pid)
-        started = getattr(span, "start_time", None) or time_ns()
-        _labels.remember_prediction(pid, span_context, started, model.name, model.version)
+    try:  # from here on the span is current: a failure must not skip ending it
+        if span.is_recording():
+            span_context = span.get_span_context()
+            # Remembered per trace only below a local parent (e.g. the HTTP server span): a root
+            # inference span ends its trace in this process, so nothing later could look it up.
+            if fresh and holder is None and parent.get_span_context().is_valid:
+                _scope.remember_for_trace(span_context.trace_id, pid)
+            started = getattr(span, "start_time", None) or time_ns()
+            _labels.remember_prediction(pid, span_context, started, model.name, model.version)
+    except Exception as exc:
+        log_once("remembering the prediction for labels", exc)
     return span, token, pid  # type: ignore[return-value]
 
 
