@@ -288,3 +288,21 @@ def test_freshness_of_span_time_per_window(tmp_path):
     assert env.points()[("span.time", "freshness")].value == 1
     [log] = env.warn_logs()
     assert 7190 < json.loads(log.attributes["ml.data_quality.observed"])["age_seconds"] < 7300
+
+
+def test_sidecar_config_loader_names_the_component_key_and_the_expectations_line(tmp_path, monkeypatch):
+    from otelml_collector.config import ConfigError, load_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "e.yaml").write_text("columns:\n  age:\n    in_set: []\n")
+    (tmp_path / "sidecar.yaml").write_text(
+        "receivers: {otlp: {protocols: {http: {endpoint: '127.0.0.1:0'}}}}\n"
+        "processors: {ml_extract: {}, quality: {expectations: e.yaml}}\n"
+        "exporters: {otlp: {endpoint: 'http://127.0.0.1:1'}}\n"
+        "service: {pipelines: {traces: {receivers: [otlp], processors: [ml_extract, quality],"
+        " exporters: [otlp]}}}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path / "sidecar.yaml")
+    prefix = f"{tmp_path / 'sidecar.yaml'}: processors.quality.expectations: e.yaml:3:"
+    assert str(err.value).startswith(prefix)
+    assert "expectations: e.yaml:3: columns.age.in_set.values: expected a non-empty list" in str(err.value)
