@@ -189,7 +189,8 @@ class OpenWindow:
             x = np.empty((n, len(self.numeric)))
             for j, name in enumerate(self.numeric):
                 col = cols.get(name)
-                x[:, j] = np.nan if col is None or col.dtype.kind != "f" else col[lo:hi]
+                # a column of another type than the baseline's (e.g. strings) counts as missing values
+                x[:, j] = col[lo:hi] if col is not None and col.dtype.kind in "fiub" else np.nan
             bins = stats.update_numeric([self.windows[name] for name in self.numeric], x)
             g = np.where(bins >= 0, bins + self._num_offsets, -1)
             groups.append(g[sample].ravel())
