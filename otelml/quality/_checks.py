@@ -242,7 +242,7 @@ def _check_quantiles(exp: Expectation, series: pd.Series, ctx: CheckContext) -> 
         return ExpectationResult(exp, False, element_count=n, missing_count=n,
                                  message=f"column {series.name!r} has no non-missing values")
     ranges = exp.params["quantiles"]
-    qs = np.quantile(v, [q for q, _, _ in ranges], method=exp.params["interpolation"])
+    qs = np.quantile(v, [q for q, _, _ in ranges], method=exp.params["interpolation"], overwrite_input=True)
     observed = {str(q): float(x) for (q, _, _), x in zip(ranges, qs, strict=True)}
     ok = all(_within(float(x), {"min": lo, "max": hi}) for (_, lo, hi), x in zip(ranges, qs, strict=True))
     return ExpectationResult(exp, ok, observed_value=observed, element_count=n, missing_count=n - int(v.size))
@@ -296,7 +296,7 @@ _CHECKS: dict[str, Callable[[Expectation, pd.Series, CheckContext], ExpectationR
     "regex": _check_regex,
     "mean": _aggregate(np.mean, "mean"),
     "std": _aggregate(_std, "std"),
-    "median": _aggregate(np.median, "median"),
+    "median": _aggregate(lambda v: np.median(v, overwrite_input=True), "median"),
     "quantiles": _check_quantiles,
     "freshness": _check_freshness,
     "drift": _check_drift,

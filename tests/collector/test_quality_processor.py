@@ -306,3 +306,32 @@ def test_sidecar_config_loader_names_the_component_key_and_the_expectations_line
     prefix = f"{tmp_path / 'sidecar.yaml'}: processors.quality.expectations: e.yaml:3:"
     assert str(err.value).startswith(prefix)
     assert "expectations: e.yaml:3: columns.age.in_set.values: expected a non-empty list" in str(err.value)
+
+
+def test_drift_against_a_baseline_per_window(tmp_path):
+    import pandas as pd
+
+    from otelml.stats import build_baseline
+
+    rng = np.random.default_rng(9)
+    build_baseline(pd.DataFrame({"age": rng.normal(40, 5, 5000)}), model="credit").save(tmp_path / "b.json")
+    (tmp_path / "d.yaml").write_text("columns:\n  age:\n    drift: {method: wasserstein, threshold: 0.1}\n")
+    env = Env(tmp_path, window={"seconds": 0})
+    env.proc = QualityFactory().create(QualityFactory().config_from_dict(
+        {"expectations": str(tmp_path / "d.yaml"), "baseline": str(tmp_path / "b.json"),
+         "window": {"size": 1000, "seconds": 0}}), env.proc._ctx)
+    same = env.batch(rng.normal(40, 5, 1000), np.array(["US"] * 1000, dtype=object))
+    env.feed(same)
+    assert env.proc.windows_closed == 1 and env.points() == {}
+    ages = rng.normal(40, 5, 1000)
+    ages[500:] += 10  # half the window shifted by two standard deviations
+    shifted = env.batch(ages, np.array(["US"] * 1000, dtype=object))
+    env.feed(shifted)
+    point = env.points()[("age", "drift")]
+    assert point.value == 1
+    [ex] = point.exemplars
+    row = [i for i in range(1000) if int.from_bytes(shifted.trace_id[i].tobytes(), "big") == ex.trace_id]
+    assert row and shifted.numeric["age"][row[0]] > 50  # an exemplar from the bins that gained mass
+    [log] = env.warn_logs()
+    observed = json.loads(log.attributes["ml.data_quality.observed"])
+    assert observed["method"] == "wasserstein" and observed["value"] > 0.1 and observed["n"] == 1000

@@ -244,7 +244,8 @@ class QualityProcessor:
         attrs = {"ml.model.name": key[0], "ml.model.version": key[1], "ml.feature.name": exp.column or "",
                  "ml.data_quality.expectation": exp.ge_type or exp.kind}
         positions = positions if positions is not None else np.empty(0, dtype=np.int64)
-        exemplar_rows = [int(p) for p in positions[: self.config.exemplars] if p < len(ids[0])]
+        # Each exemplar is one increment of 1, so never more of them than violations.
+        exemplar_rows = [int(p) for p in positions[: min(self.config.exemplars, count)] if p < len(ids[0])]
         for row in exemplar_rows:
             self._violations.add(1, attrs, context=_context(ids, row))
         if count > len(exemplar_rows):
