@@ -58,6 +58,7 @@ def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.n
         if nb == 0:
             continue
         n_a = w.n
+        w._n = n_a + nb  # the window's value count (see NumericWindow.n)
         w.counts += counts[o : o + s]
         w.sums += sums[o : o + s]
         w._combine(n_a, nb, float(mean_b[j]), float(m2_b[j]), float(mins[j]), float(maxs[j]))

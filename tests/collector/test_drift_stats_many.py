@@ -26,7 +26,7 @@ def test_update_numeric_equals_per_column_updates(missing):
         np.testing.assert_array_equal(bins, expected)
     for a, b in zip(many, single, strict=True):
         np.testing.assert_array_equal(a.counts, b.counts)
-        assert a.nulls == b.nulls
+        assert a.n == b.n and a.nulls == b.nulls
         np.testing.assert_allclose(a.sums, b.sums, rtol=1e-12, atol=1e-9)
         for attr in ("mean", "m2", "min", "max"):
             assert getattr(a, attr) == pytest.approx(getattr(b, attr), rel=1e-12, abs=1e-9)
