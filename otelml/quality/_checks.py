@@ -167,6 +167,17 @@ def _check_in_set(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
     return res
 
 
+def _check_not_in_set(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
+    nonnull = ~_nulls(series)
+    bad = nonnull & series.isin(exp.params["values"]).to_numpy()
+    considered = int(nonnull.sum())
+    res = _map_result(exp, series, bad, considered, ctx, missing=len(series) - considered)
+    if res.unexpected_count:
+        found = pd.unique(series.iloc[res.unexpected_positions])
+        res.observed_value = {"forbidden_values": [_plain(x) for x in found[:20]]}
+    return res
+
+
 def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
     nonnull = ~_nulls(series)
     if pdt.is_numeric_dtype(series.dtype) and not pdt.is_extension_array_dtype(series.dtype):
@@ -297,6 +308,9 @@ _CHECKS: dict[str, Callable[[Expectation, pd.Series, CheckContext], ExpectationR
     "mean": _aggregate(np.mean, "mean"),
     "std": _aggregate(_std, "std"),
     "median": _aggregate(lambda v: np.median(v, overwrite_input=True), "median"),
+    "minimum": _aggregate(np.min, "minimum"),
+    "maximum": _aggregate(np.max, "maximum"),
+    "not_in_set": _check_not_in_set,
     "quantiles": _check_quantiles,
     "freshness": _check_freshness,
     "drift": _check_drift,

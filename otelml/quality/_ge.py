@@ -32,6 +32,9 @@ GE_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "expect_column_mean_to_be_between": ("mean", dict(_BOUNDS)),
     "expect_column_stdev_to_be_between": ("std", dict(_BOUNDS)),
     "expect_column_median_to_be_between": ("median", dict(_BOUNDS)),
+    "expect_column_min_to_be_between": ("minimum", dict(_BOUNDS)),
+    "expect_column_max_to_be_between": ("maximum", dict(_BOUNDS)),
+    "expect_column_values_to_not_be_in_set": ("not_in_set", {"value_set": "values", "mostly": "mostly"}),
     "expect_column_quantile_values_to_be_between": (
         "quantiles", {"quantile_ranges": "quantile_ranges", "allow_relative_error": "allow_relative_error"}),
 }

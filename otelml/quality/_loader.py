@@ -19,8 +19,8 @@ __all__ = ["COLUMN_KINDS", "TABLE_KINDS", "TYPES", "load_expectations", "parse_e
 TYPES = ("int", "float", "numeric", "string", "bool", "datetime", "category")
 TABLE_KINDS = ("row_count",)
 COLUMN_KINDS = (
-    "exists", "type", "not_null", "between", "in_set", "unique", "regex",
-    "mean", "std", "median", "quantiles", "drift", "freshness",
+    "exists", "type", "not_null", "between", "in_set", "not_in_set", "unique", "regex",
+    "mean", "std", "median", "minimum", "maximum", "quantiles", "drift", "freshness",
 )
 _BOUND_KEYS = ("min", "max", "strict_min", "strict_max")
 # kind -> (allowed keys, shorthand key used when the value is not a mapping)
@@ -30,11 +30,14 @@ _SPECS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "not_null": (("mostly",), None),
     "between": ((*_BOUND_KEYS, "mostly"), None),
     "in_set": (("values", "mostly"), "values"),
+    "not_in_set": (("values", "mostly"), "values"),
     "unique": (("mostly",), None),
     "regex": (("pattern", "mostly"), "pattern"),
     "mean": (_BOUND_KEYS, None),
     "std": (_BOUND_KEYS, None),
     "median": (_BOUND_KEYS, None),
+    "minimum": (_BOUND_KEYS, None),
+    "maximum": (_BOUND_KEYS, None),
     "quantiles": (("quantiles", "interpolation"), "quantiles"),
     "drift": (("method", "threshold"), "method"),
     "freshness": (("max_age",), "max_age"),
@@ -206,7 +209,7 @@ def _check_params(kind: str, p: dict[str, Any]) -> dict[str, Any]:
         return {"mostly": _mostly(p)}
     if kind == "between":
         return {**_bounds(p), "mostly": _mostly(p)}
-    if kind == "in_set":
+    if kind in ("in_set", "not_in_set"):
         values = p.get("values")
         if not isinstance(values, list) or not values:
             raise _ParamError("values", f"expected a non-empty list of allowed values, got {values!r}")
@@ -220,7 +223,7 @@ def _check_params(kind: str, p: dict[str, Any]) -> dict[str, Any]:
         except re.error as exc:
             raise _ParamError("pattern", f"invalid regular expression {pattern!r}: {exc}") from None
         return {"pattern": pattern, "mostly": _mostly(p)}
-    if kind in ("mean", "std", "median", "row_count"):
+    if kind in ("mean", "std", "median", "minimum", "maximum", "row_count"):
         return _bounds(p)
     if kind == "quantiles":
         return _quantiles(p)

@@ -37,12 +37,12 @@ def format_table(result: Result, *, examples: int = 3) -> str:
 def _describe(r: ExpectationResult) -> str:
     exp = r.expectation
     p = exp.params
-    if exp.kind in ("between", "mean", "std", "median", "row_count"):
+    if exp.kind in ("between", "mean", "std", "median", "minimum", "maximum", "row_count"):
         lo = "(" if p.get("strict_min") else "["
         hi = ")" if p.get("strict_max") else "]"
         text = f"{exp.kind} {lo}{_num(p.get('min'))}, {_num(p.get('max'))}{hi}"
-    elif exp.kind == "in_set":
-        text = f"in_set {_cell(p['values'], 30)}"
+    elif exp.kind in ("in_set", "not_in_set"):
+        text = f"{exp.kind} {_cell(p['values'], 30)}"
     elif exp.kind == "regex":
         text = f"regex '{p['pattern']}'"
     elif exp.kind == "type":

@@ -34,6 +34,8 @@ def one(spec: dict, df: pd.DataFrame = DF, **kw) -> quality.ExpectationResult:
     ("mean", statistics.fmean(X)),
     ("std", statistics.stdev(X)),
     ("median", statistics.median(X)),
+    ("minimum", min(X)),
+    ("maximum", max(X)),
 ])
 def test_aggregates_match_the_statistics_module(kind, reference):
     r = one({"columns": {"x": {kind: {"min": reference - 1e-9, "max": reference + 1e-9}}}})
@@ -77,6 +79,9 @@ def test_in_set_unique_regex_not_null_match_references():
     r = one({"columns": {"code": {"regex": r"^[AB]-\d{4}$"}}})
     assert r.unexpected_count == sum(rx.search(v) is None for v in DF["code"])
     assert r.examples[0].value == "bad0"
+    r = one({"columns": {"c": {"not_in_set": ["teal", "pink"]}}})
+    assert r.unexpected_count == sum(v == "teal" for v in DF["c"])
+    assert r.observed_value == {"forbidden_values": ["teal"]} and not r.success
     r = one({"columns": {"x": {"not_null": {"mostly": 0.95}}}})
     assert r.success and r.unexpected_count == 1000 - len(X)
 

@@ -78,6 +78,13 @@ SUITE = [
     ("expect_column_stdev_to_be_between", {"column": "i", "max_value": 2.0}),
     ("expect_column_median_to_be_between", {"column": "i", "min_value": 4, "max_value": 5}),
     ("expect_column_median_to_be_between", {"column": "lo", "min_value": 1.6}),
+    ("expect_column_min_to_be_between", {"column": "x", "min_value": -4.0}),
+    ("expect_column_min_to_be_between", {"column": "x", "min_value": -4.0, "strict_min": True}),
+    ("expect_column_max_to_be_between", {"column": "i", "max_value": 8}),
+    ("expect_column_max_to_be_between", {"column": "i", "min_value": 9, "max_value": 9}),
+    ("expect_column_values_to_not_be_in_set", {"column": "s", "value_set": ["zz"]}),
+    ("expect_column_values_to_not_be_in_set", {"column": "s", "value_set": ["zz"], "mostly": 0.99}),
+    ("expect_column_values_to_not_be_in_set", {"column": "i", "value_set": [10, 11]}),
     ("expect_column_quantile_values_to_be_between", {"column": "x", "quantile_ranges": {
         "quantiles": [0.05, 0.5, 0.95], "value_ranges": [[-2.5, -1.0], [-0.3, 0.3], [1.0, 2.5]]}}),
     ("expect_column_quantile_values_to_be_between", {"column": "i", "quantile_ranges": {
@@ -121,7 +128,8 @@ def test_same_verdicts_as_great_expectations(data, ge, shape):
             assert r.unexpected_count == ge[i]["unexpected_count"], SUITE[i]
             assert r.unexpected_percent == pytest.approx(ge[i]["unexpected_percent"] or 0.0), SUITE[i]
         if SUITE[i][0] in ("expect_column_mean_to_be_between", "expect_column_stdev_to_be_between",
-                           "expect_column_median_to_be_between"):
+                           "expect_column_median_to_be_between", "expect_column_min_to_be_between",
+                           "expect_column_max_to_be_between"):
             assert r.observed_value == pytest.approx(ge[i]["observed_value"]), SUITE[i]
         if SUITE[i][0] == "expect_column_quantile_values_to_be_between":
             assert list(r.observed_value.values()) == pytest.approx(ge[i]["observed_value"]["values"])

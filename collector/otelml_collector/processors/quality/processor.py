@@ -1,9 +1,10 @@
 """The `quality` processor: the batch gate's expectations, run online on the ML records of inference spans.
 
-Row checks (not_null, between, in_set, regex) run on every received batch with the very check functions
-of `otelml.quality`; window checks (row_count, freshness, exists, type, unique, mean/std/median/
-quantiles, drift) run when a model's window closes (`window.size` rows kept or `window.seconds` after
-it opened, also without traffic — so `row_count: {min: ...}` notices a model that went quiet).
+Row checks (not_null, between, in_set, not_in_set, regex) run on every received batch with the very
+check functions of `otelml.quality`; window checks (row_count, freshness, exists, type, unique,
+mean/std/median/minimum/maximum/quantiles, drift) run when a model's window closes (`window.size` rows
+kept or `window.seconds` after it opened, also without traffic — so `row_count: {min: ...}` notices a
+model that went quiet).
 
 Each violation adds to the counter `ml.data_quality.violations` {ml.model.name, ml.model.version,
 ml.feature.name, ml.data_quality.expectation}; up to `exemplars` of the increments per check and batch
@@ -35,7 +36,7 @@ from otelml_collector.records import ModelBatch, ModelKey
 __all__ = ["ROW_KINDS", "ModelSuite", "QualityProcessor", "frame_of"]
 
 VIOLATIONS = "ml.data_quality.violations"
-ROW_KINDS = frozenset({"not_null", "between", "in_set", "regex"})
+ROW_KINDS = frozenset({"not_null", "between", "in_set", "not_in_set", "regex"})
 PREDICTION_COLUMNS = ("prediction.value", "prediction.score")
 TIME_COLUMN = "span.time"  # Unix seconds of the inference span, for `freshness`
 
