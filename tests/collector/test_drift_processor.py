@@ -406,3 +406,25 @@ def test_model_without_any_column_is_harmless(env):
     status = proc.query({})["models"][0]
     assert status["baseline"] == "warmup" and proc.query({})["drift"] == []
     proc.shutdown()
+
+
+def test_methods_and_thresholds_overrides(env):
+    proc = make(
+        env,
+        baseline={"warmup": 2000},
+        window={"size": 3000},
+        methods=["psi", "chi2"],
+        thresholds={"psi": 0.05},
+    )
+    feed = Feed(13)
+    drive(proc, feed, 2000)
+    drive(proc, feed, 3000, shift=0.3)  # a small shift: PSI ~0.09, below the default 0.2
+    proc.flush()
+    rows = proc.query({})["drift"]
+    kinds = {(r["feature"] == "plan", r["method"]) for r in rows}
+    assert kinds == {(False, "psi"), (True, "psi"), (True, "chi2")}  # psi also applies to categories
+    psi = next(r for r in rows if r["feature"] == SHIFTED)
+    assert psi["threshold"] == 0.05
+    assert 0.05 <= psi["score"] < 0.2 and psi["drifted"]  # psi alerts: no default alerting method listed
+    assert {r["feature"] for r in rows if r["drifted"]} == {SHIFTED}
+    proc.shutdown()
