@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         problems += _write_report(args.report, report)
     if error:
         print(f"otelml validate: error: {error}", file=sys.stderr)
-    elif args.format == "json":
+    if args.format == "json":  # also on errors: a machine reader gets {"status": "error", "error": ...}
         print(json.dumps(report, indent=2))
-    else:
+    elif not error:
         sys.stdout.write(format_table(result))  # type: ignore[arg-type]
     problems += _record(args, report, result, status, run_id, error)
     for problem in problems:

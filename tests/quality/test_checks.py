@@ -140,3 +140,11 @@ def test_odd_columns_fail_their_check_and_keep_the_others():
     dup = pd.DataFrame([[1, 2]], columns=["a", "a"])
     [r] = quality.validate(dup, {"columns": {"a": {"not_null": True}}}).results
     assert not r.success and r.message == "column 'a' appears 2 times; rename the duplicates"
+
+
+def test_public_names():
+    assert set(quality.__all__) == {
+        "GE_TYPES", "CheckContext", "DataFileError", "Example", "Expectation", "ExpectationFileError",
+        "ExpectationResult", "QualityError", "Result", "load_expectations", "parse_expectations",
+        "read_data", "run_check", "validate"}
+    assert all(getattr(quality, name) is not None for name in quality.__all__)

@@ -202,6 +202,9 @@ def test_input_errors_exit_2_and_name_the_file(files, otelml_inproc):
         assert message in run.stderr
     run = otelml("validate", "train.csv", "-e", "expectations.yaml")  # drift needs a baseline
     assert run.code == 2 and "needs a baseline; pass --baseline" in run.stderr
+    as_json = otelml("validate", "missing.csv", "-e", "expectations.yaml", "--format", "json").json()
+    assert as_json["status"] == "error" and as_json["error"] == "missing.csv: file not found"
+    assert as_json["results"] == [] and as_json["success"] is False
     run = otelml("validate", "train.csv", "-e", "expectations.yaml", "--baseline", "nope.json")
     assert run.code == 2 and "nope.json: baseline file not found" in run.stderr
     assert otelml("validate", "train.csv").code == 2  # usage: --expectations is required
