@@ -8,10 +8,12 @@ import re
 import statistics
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from otelml import quality
 
@@ -148,3 +150,12 @@ def test_public_names():
         "ExpectationResult", "QualityError", "Result", "load_expectations", "parse_expectations",
         "read_data", "run_check", "validate"}
     assert all(getattr(quality, name) is not None for name in quality.__all__)
+
+
+def test_the_documented_example_file_is_valid():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "quality.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    exps = quality.parse_expectations(yaml.safe_load(example), "docs/quality.md")
+    kinds = {(e.column, e.kind) for e in exps}
+    assert ("notes", "exists") in kinds and ("event_time", "freshness") in kinds and (None, "row_count") in kinds
+    assert len(exps) == 16
