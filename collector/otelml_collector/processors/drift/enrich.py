@@ -37,10 +37,10 @@ def _attributes(names: set[str], markers: bool) -> list[KeyValue]:
 
 def tag_spans(request: TelemetryRequest, flags: dict[bytes, set[str]], markers: bool = False) -> int:
     """Add the attributes to every span whose span id is in `flags`; returns how many spans changed."""
-    undecoded = request.__dict__.get("_message") is None and request.raw is not None
-    if undecoded:
+    raw = request.raw
+    if request.__dict__.get("_message") is None and raw is not None:
         try:
-            spliced = splice_tags(request.raw, flags, markers)
+            spliced = splice_tags(raw, flags, markers)
         except (IndexError, ValueError):
             spliced = None  # unexpected bytes: let protobuf judge them below
         if spliced is not None:
@@ -188,13 +188,13 @@ def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False)
         cursor = start
         if level < 2:
             wanted = 1 if level == 0 else 2  # resource_spans / scope_spans
-            children = [
+            children: list[tuple[int, int, int, set[str] | None]] = [
                 (_varint(raw, tag_start)[1], vs, ve, None)
                 for field, tag_start, vs, ve in _fields(raw, start, end)
                 if field == wanted
             ]
         else:
-            children = _flagged_spans(raw, start, end, flags)
+            children = list(_flagged_spans(raw, start, end, flags))
         for len_start, vs, ve, names in children:
             if names is None:
                 body = rebuild(vs, ve, level + 1)

@@ -53,7 +53,7 @@ class ModelBaseline:
         for name, p in self.profiles.items():
             share = p.counts / max(int(p.counts.sum()), 1)
             rare = share < rare_fraction
-            if p.kind == "numeric":
+            if isinstance(p, stats.NumericProfile):
                 rare[0] = rare[-1] = True  # outside the baseline's range
             else:
                 rare[p.other_bin] = p.counts[p.other_bin] == 0 or bool(rare[p.other_bin])
@@ -112,7 +112,8 @@ class WarmupBuffer:
 
     def to_blob(self) -> bytes:
         arrays = {}
-        meta = {"target": self.target, "count": self.count, "columns": []}
+        columns: list[dict[str, Any]] = []
+        meta = {"target": self.target, "count": self.count, "columns": columns}
         for i, (name, parts) in enumerate(self.columns.items()):
             values = np.concatenate(parts) if parts else np.empty(0)
             numeric = values.dtype.kind == "f"
@@ -124,7 +125,7 @@ class WarmupBuffer:
                     ["" if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)]
                 )
                 arrays[f"m{i}"] = missing
-            meta["columns"].append({"name": name, "numeric": numeric})
+            columns.append({"name": name, "numeric": numeric})
         return _pack(meta, arrays)
 
     @classmethod
@@ -182,7 +183,8 @@ class OpenWindow:
             if n <= EXEMPLAR_ROWS_PER_BATCH
             else np.sort(self._rng.choice(n, EXEMPLAR_ROWS_PER_BATCH, replace=False))
         )
-        flag = flag and self._rare is not None
+        rare_bins = self._rare
+        flag = flag and rare_bins is not None
         hits: list[tuple[np.ndarray, np.ndarray]] = []  # (name index, bool per row)
         groups, values = [], []
         if self.numeric:
@@ -191,12 +193,15 @@ class OpenWindow:
                 col = cols.get(name)
                 # a column of another type than the baseline's (e.g. strings) counts as missing values
                 x[:, j] = col[lo:hi] if col is not None and col.dtype.kind in "fiub" else np.nan
-            bins = stats.update_numeric([self.windows[name] for name in self.numeric], x)
+            windows = [
+                w for w in (self.windows[name] for name in self.numeric) if isinstance(w, stats.NumericWindow)
+            ]
+            bins = stats.update_numeric(windows, x)
             g = np.where(bins >= 0, bins + self._num_offsets, -1)
             groups.append(g[sample].ravel())
             values.append(x[sample].ravel())
-            if flag:
-                rare = self._rare[g] & (g >= 0)
+            if flag and rare_bins is not None:
+                rare = rare_bins[g] & (g >= 0)
                 if rare.any():
                     hits.append((self._num_index, rare))
         for name in self.categorical:
@@ -207,8 +212,8 @@ class OpenWindow:
             g = np.where(bins >= 0, bins + self.offsets[name], -1)
             groups.append(g[sample])
             values.append(np.full(len(sample), np.nan))
-            if flag:
-                rare = self._rare[g] & (g >= 0)
+            if flag and rare_bins is not None:
+                rare = rare_bins[g] & (g >= 0)
                 if rare.any():
                     hits.append((np.array([self.names.index(name)]), rare[:, None]))
         if groups:
@@ -237,10 +242,12 @@ class OpenWindow:
     ) -> list[tuple[bytes, bytes, float | str]]:
         """Up to `limit` distinct predictions from `bins` (most contributing first), round-robin."""
         profile = self.baseline.profiles[name]
-        pools = []
+        pools: list[list[tuple[bytes, bytes, float | str]]] = []
         for b in bins:
-            samples = self.reservoir.samples(self.offsets[name] + b)
-            if profile.kind == "categorical":
+            samples: list[tuple[bytes, bytes, float | str]] = list(
+                self.reservoir.samples(self.offsets[name] + b)
+            )
+            if isinstance(profile, stats.CategoricalProfile):
                 label = profile.categories[b] if b < profile.other_bin else "<other>"
                 samples = [(t, s, label) for t, s, _ in samples]
             pools.append(samples)
@@ -291,7 +298,8 @@ def _fast_strings(part: np.ndarray) -> np.ndarray:
 
 def _pack(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, __meta__=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+    meta_bytes = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(buf, __meta__=meta_bytes, **arrays)  # type: ignore[arg-type]
     return buf.getvalue()
 
 
