@@ -415,7 +415,7 @@ static void scratch_release(state *st) {
         }
         bufs[i]->len = 0;
     }
-    if (st->nslots * sizeof(slot) > SCRATCH_KEEP) {
+    if (st->nslots > 8192) { /* cleared on every call: keep it small */
         free(st->slots);
         st->slots = NULL;
         st->nslots = 0;
