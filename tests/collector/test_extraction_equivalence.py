@@ -334,3 +334,31 @@ def test_attribute_order_within_spans_does_not_change_the_batch(seed: int) -> No
             assemble(scanner(uniform), Schema(Caps())).batches,
             assemble(scanner(shuffled), Schema(Caps())).batches,
         )
+
+
+def test_large_request_then_small_one_reuse_the_scanner_buffers_correctly() -> None:
+    """Thousands of distinct strings grow the C intern table and buffers; the next call reuses them."""
+    big = ExportTraceServiceRequest()
+    spans = big.resource_spans.add().scope_spans.add().spans
+    for i in range(6000):
+        attrs = [
+            KeyValue(key="ml.model.name", value=AnyValue(string_value=f"m{i % 3}")),
+            KeyValue(key="ml.prediction.id", value=AnyValue(string_value=f"pid-{i}")),
+            KeyValue(key=f"ml.feature.f{i % 50}", value=AnyValue(string_value=f"cat-{i}")),
+            KeyValue(
+                key="ml.feature.x", value=AnyValue(array_value=ArrayValue(values=[AnyValue(int_value=i)] * 3))
+            ),
+        ]
+        spans.add(
+            trace_id=i.to_bytes(16, "big"),
+            span_id=(i + 1).to_bytes(8, "big"),
+            name="inference m",
+            attributes=attrs,
+        )
+    small = _uniform_request(random.Random(3), shuffle=False)
+    for raw in (big.SerializeToString(), small, big.SerializeToString()):
+        fast, reference = scan_fast(raw), scan_reference(raw)
+        assert normalized(fast) == normalized(reference)
+        caps = Caps(max_categories_per_feature=100)
+        batches_equal(assemble(fast, Schema(caps)).batches, assemble(reference, Schema(caps)).batches)
+    assert len(scan_fast(big.SerializeToString()).strings) > 12000
