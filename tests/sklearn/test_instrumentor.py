@@ -181,7 +181,8 @@ def test_label_recorded_later_links_to_the_inference_span(exporter: InMemorySpan
         model.predict(X[:1])
         pid = otelml.current_prediction_id()
     otelml.record_label(pid, 1)
-    inference, label = exporter.get_finished_spans()
+    spans = {s.name: s for s in exporter.get_finished_spans()}  # may include the scope's own span
+    inference, label = spans["inference churn"], spans["label churn"]
     assert inference.attributes["ml.prediction.id"] == pid == label.attributes["ml.prediction.id"]
     assert label.name == "label churn" and label.attributes["ml.model.version"] == "2"
     assert label.links[0].context.span_id == inference.context.span_id

@@ -17,12 +17,12 @@ import numpy as np
 
 # The two keys `is_instrumentation_enabled()` reads, checked on the current context directly: this runs
 # on every prediction, so it saves two function calls.
-from opentelemetry import baggage, trace
+from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, get_current, set_value
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
 from opentelemetry.trace import Status, StatusCode
 
-from otelml import _labels, _models, _scope, _telemetry
+from otelml import _config, _labels, _models, _scope, _telemetry
 from otelml._capture import feature_attributes, prediction_attributes
 from otelml._config import OtelmlConfig, get_config
 from otelml._errors import log_once
@@ -39,6 +39,7 @@ from otelml.semconv import (
 )
 
 _inside: ContextVar[bool] = ContextVar("otelml_sklearn_inside", default=False)
+_EMPTY: dict[str, Any] = {}
 
 
 class _Model:
@@ -75,7 +76,9 @@ class _Model:
 
 _TASKS = {"classifier": "classification", "regressor": "regression", "clusterer": "clustering",
           "outlier_detector": "outlier_detection", "density_estimator": "density_estimation"}
-_models_cache: weakref.WeakKeyDictionary[Any, _Model] = weakref.WeakKeyDictionary()
+# id(estimator) -> (weak reference, model info): a plain dict lookup on the hot path; the weak reference
+# both confirms the id was not reused and drops the entry when the estimator is collected.
+_models_by_id: dict[int, tuple[weakref.ref[Any], _Model]] = {}
 
 
 def _task(estimator: Any) -> str | None:
@@ -88,11 +91,16 @@ def _task(estimator: Any) -> str | None:
 
 
 def _model(estimator: Any) -> _Model:
-    cached = _models_cache.get(estimator)
-    if cached is not None and cached.generation == _models.generation:
-        return cached
+    entry = _models_by_id.get(id(estimator))
+    if entry is not None and entry[0]() is estimator and entry[1].generation == _models.generation:
+        return entry[1]
     model = _Model(estimator)
-    _models_cache[estimator] = model
+    key = id(estimator)
+    try:
+        ref = weakref.ref(estimator, lambda _, key=key: _models_by_id.pop(key, None))  # type: ignore[misc]
+    except TypeError:  # not weakly referenceable: no cache
+        return model
+    _models_by_id[key] = (ref, model)
     return model
 
 
@@ -156,24 +164,13 @@ hooks: Hooks | None = None
 
 def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any]) -> tuple[Any, Any, str]:
     """Start the inference span in the prediction scope; the same steps as ``InferenceSpan.__enter__``
-    (id from the scope, baggage or trace; scope holder for nested spans; label memory), with fewer calls."""
-    holder = ctx.get(_scope.SCOPE_KEY)
-    parent = trace.get_current_span(ctx)
-    if holder is not None:
-        pid = holder.id
-        if pid is None:
-            pid = holder.id = _scope.new_prediction_id()
-        fresh = False
-    else:
-        pid = baggage.get_baggage(ML_PREDICTION_ID, ctx)
-        if pid is not None and not _scope.valid_prediction_id(pid):
-            pid = None
-        trace_id = parent.get_span_context().trace_id
-        if pid is None and trace_id:
-            pid = _scope._by_trace.get(trace_id)
-        fresh = pid is None
-        if fresh:
-            pid = _scope.new_prediction_id()
+    (id from ``_scope.resolve``; scope holder for nested spans; label memory), without the handle."""
+    pid, holder = _scope.resolve(ctx)
+    fresh = pid is None
+    if fresh:
+        pid = _scope.new_prediction_id()
+        if holder is not None:
+            holder.id = pid
     attrs[ML_PREDICTION_ID] = pid
     span = tracer.start_span(model.span_name, ctx, attributes=attrs)
     new_ctx = trace.set_span_in_context(span, ctx)
@@ -183,12 +180,11 @@ def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any])
     try:  # from here on the span is current: a failure must not skip ending it
         if span.is_recording():
             span_context = span.get_span_context()
-            # Remembered per trace only below a local parent (e.g. the HTTP server span): a root
-            # inference span ends its trace in this process, so nothing later could look it up.
-            if fresh and holder is None and parent.get_span_context().is_valid:
-                _scope.remember_for_trace(span_context.trace_id, pid)
+            # A root inference span ends its trace in this process: nothing later could look it up.
+            if fresh and holder is None and getattr(span, "parent", None) is not None:
+                _scope.remember_for_trace(span_context.trace_id, pid)  # type: ignore[arg-type]
             started = getattr(span, "start_time", None) or time_ns()
-            _labels.remember_prediction(pid, span_context, started, model.name, model.version)
+            _labels.remember_prediction(pid, span_context, started, model.name, model.version)  # type: ignore[arg-type]
     except Exception as exc:
         log_once("remembering the prediction for labels", exc)
     return span, token, pid  # type: ignore[return-value]
@@ -240,10 +236,13 @@ def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) ->
     X = args[0] if args else kwargs.get("X")
 
     try:
-        config = get_config()
+        config = _config._active or get_config()
         model = _model(instance)
+        names = getattr(instance, "__dict__", _EMPTY).get("feature_names_in_")
+        if names is None:
+            names = _feature_names(instance)
         try:
-            attrs, rows = feature_attributes(X, _feature_names(instance), config)
+            attrs, rows = feature_attributes(X, names, config)
         except Exception as exc:
             log_once("capturing inference features", exc)
             attrs, rows = {}, None
