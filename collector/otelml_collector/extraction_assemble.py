@@ -18,6 +18,7 @@ Rules (shared by the fast and the reference scan, so both give identical batches
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from typing import Any
 
@@ -99,8 +100,18 @@ class _Cells:
     slower), plus per-cell number / validity computed once for all columns."""
 
     __slots__ = ("inum", "key", "kind", "num_ok", "number", "role", "row", "span", "str", "str_ok")
+    inum: np.ndarray
+    key: np.ndarray
+    kind: np.ndarray
+    num_ok: np.ndarray
+    number: np.ndarray
+    role: np.ndarray
+    row: np.ndarray
+    span: np.ndarray
+    str: np.ndarray
+    str_ok: np.ndarray
 
-    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+    def __init__(self, columns: dict[builtins.str, np.ndarray]) -> None:
         for name in self.__slots__:
             setattr(self, name, columns[name])
 

@@ -128,6 +128,7 @@ def column(
         if dense:
             column = part.filled
         else:
+            assert rows is not None
             column = np.full(n, np.nan)
             column[rows[valid]] = part.number[valid]
     else:
@@ -140,6 +141,7 @@ def column(
         if dense:
             column = values
         else:
+            assert rows is not None
             column = np.full(n, None, dtype=object)
             column[rows[valid]] = values[valid]
     bad = part.bad_num if kind == _NUMERIC and role != ROLE_SEGMENT else count - int(np.count_nonzero(valid))

@@ -39,7 +39,7 @@ from otelml.semconv import (
 )
 
 try:
-    from otelml_collector import _fastscan
+    from otelml_collector import _fastscan  # type: ignore[attr-defined]
 except ImportError:  # no compiler at install time: the reference path does the work
     _fastscan = None
 
