@@ -40,7 +40,7 @@ def tag_spans(request: TelemetryRequest, flags: dict[bytes, set[str]], markers: 
     raw = request.raw
     if request.__dict__.get("_message") is None and raw is not None:
         try:
-            spliced = splice_tags(raw, flags, markers)
+            spliced = splice_tags(bytes(raw) if not isinstance(raw, bytes) else raw, flags, markers)
         except (IndexError, ValueError):
             spliced = None  # unexpected bytes: let protobuf judge them below
         if spliced is not None:
