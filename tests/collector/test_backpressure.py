@@ -5,6 +5,7 @@ costs the telemetry. Real sockets, real oteltap downstream."""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -146,3 +147,37 @@ def test_processor_error_never_loses_telemetry(in_process, otlp_sink):
     wait_until(lambda: len(otlp_sink.spans) >= 6, what="6 spans downstream despite the failing processor")
     assert sc.status()["pipelines"]["traces"]["processor_errors"] == {"test_gate": 2}
     assert sc.counters.snapshot()["spans"]["forwarded"] == 6
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_exporter_honours_the_downstreams_retry_hint(protocol, in_process, otlp_sink, tmp_path):
+    """Sidecar A forwards to sidecar B whose queue is full: B answers RetryInfo / Retry-After of 3 s, and
+    A waits that long instead of retrying on its own 50 ms backoff, then delivers."""
+    b = in_process()
+    assert post(b, request_bytes("first")).status_code == 200  # B's processor is blocked on it...
+    wait_until(lambda: b.pipelines["traces"].depth()["requests"] == 0, what="B's worker busy")
+    for name in ("q1", "q2"):  # ...and its queue is full
+        assert post(b, request_bytes(name)).status_code == 200
+    receiver = b.components["receivers.otlp"]
+    port = receiver.grpc_port if protocol == "grpc" else receiver.http_port
+    config = sidecar_config(tmp_path / "a", downstream=f"http://127.0.0.1:{port}", protocol=protocol)
+    config["exporters"]["otlp"]["retry_on_failure"] = {"initial_interval": "50ms", "max_interval": "1s"}
+    config["service"]["telemetry"] = {"metrics": {"enabled": False}, "logs": {"enabled": False}}
+    a = Sidecar(parse_config(yaml.safe_dump(config), "a.yaml"))
+    a.start()
+    try:
+        sent_at = time.monotonic()
+        assert post(a, request_bytes("via-a")).status_code == 200
+        wait_until(lambda: b.counters.get("traces", "refused", "queue_full") == 3, what="B refused A once")
+        time.sleep(2.0)
+        assert b.counters.get("traces", "refused", "queue_full") == 3  # no retry inside the 3 s hint
+        GATE.set()
+        wait_until(
+            lambda: {"via-a-0", "via-a-1", "via-a-2"} <= set(otlp_sink.span_names()),
+            timeout=15,
+            what="A's spans delivered through B after the hint",
+        )
+        assert time.monotonic() - sent_at >= 2.9
+        assert a.counters.get("traces", "forwarded") == 3
+    finally:
+        a.shutdown()
