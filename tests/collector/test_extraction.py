@@ -291,3 +291,28 @@ def test_config_errors_name_the_key() -> None:
 def test_fast_scanner_is_built() -> None:
     """`pip install -e .` builds the C scanner wherever gcc exists (CI included)."""
     assert HAVE_FAST_SCAN
+
+
+def test_random_and_mutated_bytes_never_raise_into_the_pipeline() -> None:
+    """Whatever arrives, process() returns the request unchanged; what it extracts is well-formed."""
+    import random
+
+    h = Harness()
+    for i in range(20):
+        h.span("inference churn", inference(ml__feature__age=float(i), ml__feature__plan=["a", "b"][i % 2]))
+    good = h.request()
+    rng = random.Random(0)
+    for _ in range(300):
+        raw = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            raw[rng.randrange(len(raw))] = rng.randrange(256)
+        if rng.random() < 0.2:
+            raw = bytearray(rng.randbytes(rng.randint(0, 64)))
+        for batch in h.extract(bytes(raw)):
+            n = len(batch)
+            assert batch.trace_id.shape == (n, 16) and batch.span_id.shape == (n, 8)
+            assert len(batch.prediction_id) == n
+            assert all(len(c) == n for c in [*batch.numeric.values(), *batch.categorical.values()])
+    snapshot = h.processor.snapshot()
+    assert snapshot["spans"] > 0 and snapshot["dropped"].get("undecodable", 0) > 0
+    assert "internal_error" not in snapshot["dropped"]  # every input took an intended path
