@@ -3,6 +3,8 @@ is back, and counts what did not fit in its sending queue (real sidecar, oteltap
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
@@ -129,3 +131,27 @@ def test_permanent_downstream_error_is_not_retried_and_is_counted(otlp_sink, sid
     assert counters["spans"]["dropped"] == {"total": 10, "rejected": 10}  # 404: no retries
     assert "HTTP 404" in sc.log()
     assert otlp_sink.spans == []
+
+
+def test_grpc_downstream_outage_reconnects_and_delivers(otlp_sink, sidecar, tmp_path):
+    """Sidecar A forwards over gRPC to sidecar B (which forwards to the sink); B goes away and comes
+    back on the same port: A's retries reconnect and deliver everything once."""
+    b_config = sidecar_config(tmp_path / "b", downstream=otlp_sink.endpoint, protocol="http/protobuf")
+    b_config["service"]["telemetry"] = {"metrics": {"enabled": False}}
+    b = sidecar(b_config)
+    a_config = outage_config(tmp_path / "a", 0)
+    a_config["exporters"]["otlp"].update(endpoint=f"http://{b.grpc_endpoint}", protocol="grpc")
+    a = sidecar(a_config)
+    assert send(a, 0) == 200
+    otlp_sink.wait_spans(10)
+    assert b.stop() == 0  # downstream outage
+    assert send(a, 1) == 200
+    wait_until(lambda: a.status()["exporters"]["exporters.otlp"]["in_flight"] == 1, what="A retrying")
+    time.sleep(1.5)  # several failed attempts while B is down
+    sidecar(b_config)  # B is back, same ports
+    spans = otlp_sink.wait_spans(20, timeout=20)
+    assert sorted(s.name for s in spans) == sorted(f"b{n}-s{i}" for n in (0, 1) for i in range(10))
+    counters = wait_until(
+        lambda: (c := a.counters()["spans"])["forwarded"] == 20 and c, what="A forwarded 20"
+    )
+    assert counters["dropped"]["total"] == 0
