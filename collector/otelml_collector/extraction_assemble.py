@@ -185,6 +185,9 @@ def _batch(
         time_unix_nano=np.repeat(spans["end_time"][span_idx].astype(np.int64), span_rows),
         prediction_id=strings[np.repeat(spans["pid"][span_idx], span_rows)].tolist(),
     )
+    offsets = spans["offset"][span_idx]
+    if len(offsets) and offsets.min() >= 0:
+        batch.span_offset = np.repeat(offsets, span_rows)
     if n == 0 or len(raw_cells) == 0:
         return batch
     everything = len(span_idx) == len(spans)

@@ -79,6 +79,7 @@ SPAN_DTYPE = np.dtype(
         ("version", "=i4"),
         ("pid", "=i4"),
         ("nrows", "=i4"),
+        ("offset", "=i8"),  # of the span's field tag in the raw request, -1 = unknown
     ]
 )
 CELL_DTYPE = np.dtype(
@@ -94,7 +95,7 @@ CELL_DTYPE = np.dtype(
         ("dnum", "=f8"),  # double value
     ]
 )
-assert SPAN_DTYPE.itemsize == 48 and CELL_DTYPE.itemsize == 40  # the C struct layout
+assert SPAN_DTYPE.itemsize == 56 and CELL_DTYPE.itemsize == 40  # the C struct layout
 
 _FEATURE_LEN = len(ML_FEATURE_PREFIX)
 _SEGMENT_LEN = len(ML_SEGMENT_PREFIX)
@@ -130,7 +131,60 @@ def check_traces(raw: bytes | memoryview) -> tuple[int, int] | None:
 
 def scan_reference(raw: bytes | memoryview) -> Scan:
     """Decode with protobuf and walk; raises `google.protobuf.message.DecodeError` on bad input."""
-    return scan_message(ExportTraceServiceRequest.FromString(bytes(raw)))
+    raw = bytes(raw)
+    result = _scan_message(ExportTraceServiceRequest.FromString(raw))
+    offsets = _span_offsets(raw)
+    if offsets is not None and len(result.spans):
+        result.spans["offset"] = np.asarray(offsets, dtype=np.int64)[result.spans["offset"]]
+    else:
+        result.spans["offset"] = -1
+    return result
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _span_offsets(raw: bytes) -> list[int] | None:
+    """Offset of every span's field tag, in request order (the 3 container levels of the wire
+    format); None if the bytes hold something this walk does not read (protobuf still decoded them)."""
+    out: list[int] = []
+
+    def walk(start: int, end: int, depth: int) -> None:
+        pos = start
+        while pos < end:
+            tag_pos = pos
+            key, pos = _varint(raw, pos)
+            wire = key & 7
+            if wire == 0:
+                _, pos = _varint(raw, pos)
+            elif wire == 1:
+                pos += 8
+            elif wire == 5:
+                pos += 4
+            elif wire == 2:
+                size, pos = _varint(raw, pos)
+                if key >> 3 == (1 if depth == 0 else 2):
+                    if depth == 2:
+                        out.append(tag_pos)
+                    else:
+                        walk(pos, pos + size, depth + 1)
+                pos += size
+            else:
+                raise ValueError(f"wire type {wire}")
+
+    try:
+        walk(0, len(raw), 0)
+    except (IndexError, ValueError):
+        return None
+    return out
 
 
 def scan(raw: bytes | memoryview) -> Scan:
@@ -165,6 +219,7 @@ class _Builder:
         self._index: dict[str, int] = {}
         self.spans: list[tuple[Any, ...]] = []
         self.cells: list[tuple[Any, ...]] = []
+        self.seen = 0  # spans walked so far, inference or not
 
     def intern(self, s: str) -> int:
         idx = self._index.get(s)
@@ -184,6 +239,7 @@ class _Builder:
         return self.intern(value) if kind == KIND_STR else -1
 
     def span(self, span: Any) -> None:
+        self.seen += 1
         cells_before = len(self.cells)
         inference_attr = False
         model = version = pid = -1
@@ -240,12 +296,20 @@ class _Builder:
                 version,
                 pid,
                 maxlen if has_array else 1,
+                self.seen - 1,  # request-order index; scan_reference turns it into a byte offset
             )
         )
 
 
 def scan_message(message: ExportTraceServiceRequest) -> Scan:
-    """The reference semantics (module docstring) on a decoded request."""
+    """The reference semantics (module docstring) on a decoded request (span offsets unknown: -1)."""
+    result = _scan_message(message)
+    result.spans["offset"] = -1
+    return result
+
+
+def _scan_message(message: ExportTraceServiceRequest) -> Scan:
+    """As `scan_message`, with each span's request-order index in `offset`."""
     builder = _Builder()
     for resource_spans in message.resource_spans:
         for scope_spans in resource_spans.scope_spans:

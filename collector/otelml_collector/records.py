@@ -38,6 +38,10 @@ class ModelBatch:
     invalid: dict[str, int] = field(default_factory=dict)
     """Wrong-typed / non-finite values in this request, by feature name; the prediction and segments
     under "ml.prediction.value", "ml.prediction.score", "ml.segment.<key>"."""
+    span_offset: np.ndarray | None = None
+    """int64 (n,): offset in the request's received bytes (`TelemetryRequest.raw`, before any change)
+    of the span's field tag (0x12) inside its ScopeSpans, so a processor can splice attributes into
+    that span without walking the request; None when unknown (e.g. a request built in memory)."""
 
     @property
     def key(self) -> ModelKey:

@@ -316,3 +316,25 @@ def test_random_and_mutated_bytes_never_raise_into_the_pipeline() -> None:
     snapshot = h.processor.snapshot()
     assert snapshot["spans"] > 0 and snapshot["dropped"].get("undecodable", 0) > 0
     assert "internal_error" not in snapshot["dropped"]  # every input took an intended path
+
+
+def test_span_offsets_point_at_each_rows_span_in_the_received_bytes() -> None:
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    h = Harness()
+    h.span("GET /", {"http.route": "/"})  # a non-inference span before them shifts the offsets
+    for i in range(5):
+        h.span("inference churn", inference(ml__feature__x=[float(i)] * (i % 2 + 1)))
+    raw = h.request()
+    [batch] = h.extract(raw)
+    assert batch.span_offset is not None and len(batch.span_offset) == len(batch) == 7
+    for row, offset in enumerate(batch.span_offset.tolist()):
+        assert raw[offset] == 0x12  # ScopeSpans.spans, length-delimited
+        size, pos = raw[offset + 1], offset + 2
+        if size >= 0x80:  # two-byte length
+            size, pos = (size & 0x7F) | (raw[offset + 2] << 7), offset + 3
+        span = Span.FromString(raw[pos : pos + size])
+        assert span.span_id == bytes(batch.span_id[row])
+    message = ExportTraceServiceRequest.FromString(raw)
+    in_memory = h.processor.process(TelemetryRequest(Signal.TRACES, None, message=message))
+    assert in_memory.records[0].span_offset is None  # no bytes, no offsets

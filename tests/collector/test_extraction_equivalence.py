@@ -148,6 +148,7 @@ def normalized(scan: Scan) -> tuple[list[tuple[object, ...]], list[tuple[object,
             strings[s["version"]],
             strings[s["pid"]],
             int(s["nrows"]),
+            int(s["offset"]),
         )
         for s in scan.spans
     ]
@@ -174,6 +175,9 @@ def batches_equal(a, b) -> None:  # type: ignore[no-untyped-def]
         np.testing.assert_array_equal(x.span_id, y.span_id)
         np.testing.assert_array_equal(x.time_unix_nano, y.time_unix_nano)
         assert x.prediction_id == y.prediction_id and x.invalid == y.invalid
+        assert (x.span_offset is None) == (y.span_offset is None)
+        if x.span_offset is not None:
+            np.testing.assert_array_equal(x.span_offset, y.span_offset)
         for cols_x, cols_y in [
             (x.numeric, y.numeric),
             (x.categorical, y.categorical),
