@@ -44,22 +44,21 @@ def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.n
     counts = np.bincount(flat, minlength=total)
     sums = np.bincount(flat, weights=xs, minlength=total)
     good_n = finite.sum(axis=0) if not all_finite else np.full(k, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        xz = np.where(finite, x, 0.0) if not all_finite else x
-        mean_b = xz.sum(axis=0) / good_n
-        dev = np.where(finite, x - mean_b, 0.0) if not all_finite else x - mean_b
-        m2_b = np.einsum("ij,ij->j", dev, dev)
-        mins = np.where(finite, x, np.inf).min(axis=0) if not all_finite else x.min(axis=0)
-        maxs = np.where(finite, x, -np.inf).max(axis=0) if not all_finite else x.max(axis=0)
+    centres = np.array([w.profile.mean for w in windows])
+    dev = x - centres if all_finite else np.where(finite, x - centres, 0.0)
+    sumsq = np.einsum("ij,ij->j", dev, dev)
+    mins = x.min(axis=0) if all_finite else np.where(finite, x, np.inf).min(axis=0)
+    maxs = x.max(axis=0) if all_finite else np.where(finite, x, -np.inf).max(axis=0)
     for j, w in enumerate(windows):
         o, s = offsets[j], sizes[j]
         nb = int(good_n[j])
         w.nulls += n - nb
         if nb == 0:
             continue
-        n_a = w.n
-        w._n = n_a + nb  # the window's value count (see NumericWindow.n)
+        w._n += nb  # the window's value count (see NumericWindow.n)
         w.counts += counts[o : o + s]
         w.sums += sums[o : o + s]
-        w._combine(n_a, nb, float(mean_b[j]), float(m2_b[j]), float(mins[j]), float(maxs[j]))
+        w.sumsq += float(sumsq[j])
+        w.min = min(w.min, float(mins[j]))
+        w.max = max(w.max, float(maxs[j]))
     return bins
