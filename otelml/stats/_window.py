@@ -2,8 +2,9 @@
 
 A window is what the sidecar keeps per model/version/feature while predictions arrive: counts per bin
 (``np.searchsorted`` + ``np.bincount`` over a column of values), plus for numeric features the sum of
-the values per bin (for an exact Wasserstein distance) and the running count/mean/M2/min/max (Chan et
-al.'s parallel update). Its memory depends on the number of bins only, never on the number of values.
+the values per bin (for an exact Wasserstein distance), a sum of squares (variance) and the min/max.
+Its memory depends on the number of bins only, never on the number
+of values.
 ``merge`` combines two windows exactly as if their values had been fed to one;
 ``to_dict``/``window_from_dict`` round-trip through JSON for checkpoints.
 """
@@ -76,20 +77,22 @@ def category_keys(values: Any) -> np.ndarray:
 
 
 class NumericWindow:
-    """Counts and sums of values over a numeric profile's bins plus running moments of the values."""
+    """Counts and sums of values over a numeric profile's bins, their sum of squares and min/max.
+
+    Everything is a sum or a min/max, so ``merge`` is exact. The sum of squares is taken about the
+    reference mean (``sumsq``), which keeps the variance accurate for values far from zero."""
 
     kind = "numeric"
 
     def __init__(self, profile: NumericProfile) -> None:
         self.profile = profile
-        self.counts = np.zeros(profile.n_bins, dtype=np.int64)  # read-only outside this module
+        self.counts = np.zeros(profile.n_bins, dtype=np.int64)  # read-only outside this package
         self.sums = np.zeros(profile.n_bins, dtype=np.float64)
-        self._n = 0
+        self.sumsq = 0.0  # sum of (x - profile.mean)**2
         self.nulls = 0
-        self.mean = 0.0
-        self.m2 = 0.0
         self.min = math.inf
         self.max = -math.inf
+        self._n = 0
 
     @property
     def n(self) -> int:
@@ -97,70 +100,70 @@ class NumericWindow:
         return self._n
 
     @property
+    def mean(self) -> float:
+        return float(self.sums.sum()) / self._n if self._n else 0.0
+
+    @property
+    def m2(self) -> float:
+        """Sum of squared deviations from the window's own mean."""
+        shift = self.mean - self.profile.mean
+        return max(self.sumsq - self._n * shift * shift, 0.0)
+
+    @property
     def std(self) -> float:
-        n = self.n
-        return math.sqrt(self.m2 / (n - 1)) if n > 1 else 0.0
+        """Sample standard deviation (ddof=1) of the values seen."""
+        return math.sqrt(self.m2 / (self._n - 1)) if self._n > 1 else 0.0
 
     def update(self, values: Any) -> np.ndarray:
         """Add a column of values; returns each value's bin (-1 for missing), e.g. to file exemplars."""
         x = as_float_array(values)
         if not x.size:
             return np.empty(0, dtype=np.int64)
+        size = len(self.counts)
         bins = np.searchsorted(self.profile.search_edges, x, side="right")
-        total = float(x.sum())
-        if math.isfinite(total):  # no NaN/inf among the values: the common case, one pass
-            good, good_bins = x, bins
+        chunk_sums = np.bincount(bins, weights=x, minlength=size)
+        # NaN and +inf sort into the last bin, -inf into the first: their sums reveal any of them.
+        if math.isfinite(chunk_sums[0]) and math.isfinite(chunk_sums[-1]):
+            good_bins = bins
         else:
             finite = np.isfinite(x)
             bins[~finite] = -1
-            good, good_bins = x[finite], bins[finite]
-            self.nulls += int(x.size - good.size)
-            if not good.size:
+            self.nulls += int(x.size - finite.sum())
+            x = x[finite]
+            if not x.size:
                 return bins
-            total = float(good.sum())
-        n_a = self._n
-        self._n += int(good.size)
-        size = len(self.counts)
+            good_bins = bins[finite]
+            chunk_sums = np.bincount(good_bins, weights=x, minlength=size)
         self.counts += np.bincount(good_bins, minlength=size)
-        self.sums += np.bincount(good_bins, weights=good, minlength=size)
-        mean_b = total / good.size
-        dev = good - mean_b
-        self._combine(n_a, int(good.size), mean_b, float(dev @ dev), float(good.min()), float(good.max()))
+        self.sums += chunk_sums
+        self._n += int(x.size)
+        dev = x - self.profile.mean
+        self.sumsq += float(dev @ dev)
+        self.min = min(self.min, float(x.min()))
+        self.max = max(self.max, float(x.max()))
         return bins
-
-    def _combine(self, n_a: int, n_b: int, mean_b: float, m2_b: float, min_b: float, max_b: float) -> None:
-        """Fold the moments of ``n_b`` more values into those of the ``n_a`` already held."""
-        n = n_a + n_b
-        if n_b == 0:
-            return
-        delta = mean_b - self.mean
-        self.mean += delta * n_b / n
-        self.m2 += m2_b + delta * delta * n_a * n_b / n
-        self.min = min(self.min, min_b)
-        self.max = max(self.max, max_b)
 
     def merge(self, other: NumericWindow) -> NumericWindow:
         """A new window equal to one fed with both windows' values."""
         _check_same(self, other)
         out = NumericWindow(self.profile)
         out.counts = self.counts + other.counts
-        out._n = self._n + other._n
         out.sums = self.sums + other.sums
-        out.nulls = self.nulls
-        out.mean, out.m2, out.min, out.max = self.mean, self.m2, self.min, self.max
-        out.nulls += other.nulls
-        out._combine(self.n, other.n, other.mean, other.m2, other.min, other.max)
+        out.sumsq = self.sumsq + other.sumsq
+        out.nulls = self.nulls + other.nulls
+        out.min = min(self.min, other.min)
+        out.max = max(self.max, other.max)
+        out._n = self._n + other._n
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        empty = self.n == 0
+        empty = self._n == 0
         return {
             "kind": "numeric",
             "counts": self.counts.tolist(),
             "sums": self.sums.tolist(),
+            "sumsq": self.sumsq,
             "nulls": self.nulls,
-            "mean": self.mean,
-            "m2": self.m2,
             "min": None if empty else self.min,
             "max": None if empty else self.max,
         }
@@ -230,8 +233,7 @@ def window_from_dict(data: Mapping[str, Any], profile: Profile) -> Window:
         if sums.shape != counts.shape:
             raise ValueError(f"saved window has {sums.size} sums for {counts.size} bins")
         window.sums = sums
-        window.mean = float(data["mean"])
-        window.m2 = float(data["m2"])
+        window.sumsq = float(data["sumsq"])
         window.min = math.inf if data["min"] is None else float(data["min"])
         window.max = -math.inf if data["max"] is None else float(data["max"])
     return window

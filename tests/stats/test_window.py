@@ -20,7 +20,7 @@ from otelml.stats import (
 rng = np.random.default_rng(11)
 REF = rng.normal(10, 3, 20_000)
 A = rng.normal(11, 3, 3_000)
-B = rng.normal(9, 4, 5_000)
+B = rng.normal(9, 6, 5_000)  # wider than the reference: values beyond both ends
 NUMERIC = profile_numeric(REF)
 CATS = profile_categorical(rng.choice(["x", "y", "z", "w"], 10_000, p=[0.4, 0.3, 0.2, 0.1]), top_k=3)
 CA = [*list(rng.choice(["x", "y", "z", "w", "v"], 2000)), None]
@@ -40,6 +40,13 @@ def test_numeric_window_moments_match_numpy_over_chunks() -> None:
     assert window.mean == pytest.approx(A.mean(), rel=1e-12)
     assert window.std == pytest.approx(A.std(ddof=1), rel=1e-10)
     assert (window.min, window.max) == (A.min(), A.max())
+
+
+def test_variance_stays_accurate_far_from_zero() -> None:
+    offset = 1e9
+    profile = profile_numeric(REF + offset)
+    window = profile.window_of(A + offset)
+    assert window.std == pytest.approx(A.std(ddof=1), rel=1e-6)
 
 
 def test_update_returns_the_bin_of_each_value_for_exemplars() -> None:
@@ -65,7 +72,7 @@ def test_numeric_merge_equals_window_of_concatenation() -> None:
 def test_merge_with_an_empty_window_changes_nothing() -> None:
     full = NUMERIC.window_of(A)
     merged = NUMERIC.new_window().merge(full)
-    assert merged.mean == pytest.approx(full.mean) and merged.min == full.min
+    assert merged.mean == pytest.approx(full.mean) and merged.std == pytest.approx(full.std)
     assert np.array_equal(merged.counts, full.counts)
 
 
@@ -97,7 +104,7 @@ def test_window_json_round_trip_keeps_scores_and_keeps_streaming(profile, values
 def test_empty_numeric_window_serialises_to_strict_json() -> None:
     text = json.dumps(NUMERIC.new_window().to_dict(), allow_nan=False)
     restored = window_from_dict(json.loads(text), NUMERIC)
-    assert restored.n == 0 and restored.min == np.inf
+    assert restored.n == 0 and restored.min == np.inf and restored.max == -np.inf
 
 
 def test_restoring_a_window_onto_the_wrong_profile_names_the_mismatch() -> None:
