@@ -121,6 +121,60 @@ def _check_type(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Expec
                              f"column {series.name!r} has dtype {dtype}, expected {want}")
 
 
+_OBJECT_NAMES = frozenset({"object", "object_", "O"})
+_NATIVE = {"none": (type(None),), "bool": (bool,), "int": (int,), "long": (int,), "float": (float,),
+           "bytes": (bytes,), "complex": (complex,), "str": (str,), "string_types": (str,), "list": (list,),
+           "dict": (dict,)}
+
+
+def _ge_types(names: list[str], *, dtypes: bool = False) -> list[Any]:
+    """What Great Expectations' pandas engine compares with for these type names: numpy scalar types
+    (plus the dtypes themselves for `dtypes`, as its in_type_list does), pandas types, Python types."""
+    out: list[Any] = []
+    for name in names:
+        try:
+            out.append(np.dtype(name).type)
+            if dtypes:
+                out.append(np.dtype(name))
+        except TypeError:
+            found = getattr(pd, name, None)
+            if isinstance(found, type):
+                out.append(found)
+                if dtypes:
+                    try:
+                        if isinstance(found(), pd.api.extensions.ExtensionDtype):
+                            out.append(found())
+                    except TypeError:
+                        pass
+            found = getattr(pd.core.dtypes.dtypes, name, None)
+            if isinstance(found, type):
+                out.append(found)
+        out.extend(_NATIVE.get(name.lower(), ()))
+    return out
+
+
+def _check_of_type(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
+    """GE's meaning. of_type: the dtype's scalar type is one of the named types; in_type_list
+    (`list`): the dtype itself is among them. An object column is checked value by value (missing
+    values ignored, `mostly` applies) — for of_type unless the name is `object`."""
+    names, as_list = exp.params["types"], exp.params.get("list", False)
+    accepted = tuple(t for t in _ge_types(names) if isinstance(t, type))
+    if not accepted:
+        raise _Fail(f"no recognised numpy/pandas/python type in {names}")
+    dtype = series.dtype
+    if pdt.is_object_dtype(dtype) and (as_list or not _OBJECT_NAMES & set(names)):
+        nonnull = ~_nulls(series)
+        ok = np.fromiter((isinstance(x, accepted) for x in series.to_numpy()), dtype=bool, count=len(series))
+        considered = int(nonnull.sum())
+        res = _map_result(exp, series, nonnull & ~ok, considered, ctx, missing=len(series) - considered)
+        res.observed_value = "object"
+        return res
+    ok = dtype in _ge_types(names, dtypes=True) if as_list else dtype.type in accepted
+    return ExpectationResult(exp, bool(ok), observed_value=str(dtype), element_count=len(series),
+                             message="" if ok else
+                             f"column {series.name!r} has dtype {dtype}, expected {names}")
+
+
 def _integral(series: pd.Series) -> bool:
     v = series.to_numpy(dtype=np.float64, na_value=np.nan)
     v = v[~np.isnan(v)]
@@ -311,6 +365,7 @@ _CHECKS: dict[str, Callable[[Expectation, pd.Series, CheckContext], ExpectationR
     "minimum": _aggregate(np.min, "minimum"),
     "maximum": _aggregate(np.max, "maximum"),
     "not_in_set": _check_not_in_set,
+    "of_type": _check_of_type,
     "quantiles": _check_quantiles,
     "freshness": _check_freshness,
     "drift": _check_drift,

@@ -35,6 +35,8 @@ GE_TYPES: dict[str, tuple[str, dict[str, str]]] = {
     "expect_column_min_to_be_between": ("minimum", dict(_BOUNDS)),
     "expect_column_max_to_be_between": ("maximum", dict(_BOUNDS)),
     "expect_column_values_to_not_be_in_set": ("not_in_set", {"value_set": "values", "mostly": "mostly"}),
+    "expect_column_values_to_be_of_type": ("of_type", {"type_": "types", "mostly": "mostly"}),
+    "expect_column_values_to_be_in_type_list": ("of_type", {"type_list": "types", "mostly": "mostly"}),
     "expect_column_quantile_values_to_be_between": (
         "quantiles", {"quantile_ranges": "quantile_ranges", "allow_relative_error": "allow_relative_error"}),
 }
@@ -86,6 +88,8 @@ def _convert(ge_type: str, kwargs: dict[str, Any], path: str, line: int | None, 
         params[mapping[key]] = value
     if kind == "quantiles":
         params = _quantile_params(params, path, line, keypath)
+    elif ge_type == "expect_column_values_to_be_in_type_list":
+        params["list"] = True
     elif ge_type == "expect_table_row_count_to_equal":
         params = {"min": params.get("value"), "max": params.get("value")}
     try:

@@ -201,6 +201,11 @@ def _check_params(kind: str, p: dict[str, Any]) -> dict[str, Any]:
         return {}
     if kind == "unique":
         return {"mostly": _mostly(p)}
+    if kind == "of_type":  # GE dtype names (expect_column_values_to_be_of_type / _in_type_list)
+        types = [p["types"]] if isinstance(p.get("types"), str) else p.get("types")
+        if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+            raise _ParamError("types", f"expected a type name or a list of them, got {p.get('types')!r}")
+        return {"types": types, "mostly": _mostly(p), "list": bool(p.get("list", False))}
     if kind == "type":
         if p["type"] not in TYPES:
             raise _ParamError("type", f"unknown type {p['type']!r}; one of {', '.join(TYPES)}")

@@ -47,6 +47,8 @@ def _describe(r: ExpectationResult) -> str:
         text = f"regex '{p['pattern']}'"
     elif exp.kind == "type":
         text = f"type {p['type']}"
+    elif exp.kind == "of_type":
+        text = f"of_type {', '.join(p['types'])}"
     elif exp.kind == "drift":
         text = f"drift {p.get('method') or 'default'} <= {_num(p.get('threshold'), 'default')}"
     elif exp.kind == "freshness":

@@ -177,3 +177,26 @@ def test_a_suite_saved_by_great_expectations_loads_as_is(data, ge, tmp_path: Pat
     ours = quality.validate(data, path)
     assert [r.expectation.ge_type for r in ours.results] == [t for t, _ in SUITE]
     assert [r.success for r in ours.results] == [ge[i]["success"] for i in range(len(SUITE))]
+
+
+def test_type_expectations_match_great_expectations_on_every_dtype():
+    df = pd.DataFrame({
+        "i": np.arange(6), "f": np.linspace(0, 1, 6), "fn": [1.0, None, 2, 3, 4, 5],
+        "s": ["a", "b", None, "d", "e", "f"], "o": np.array(["a", 1, None, 2.5, "x", True], dtype=object),
+        "b": [True, False] * 3, "t": pd.date_range("2024-01-01", periods=6),
+        "I": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+    })
+    names = ["int64", "int", "int32", "float64", "float", "str", "string", "object", "bool",
+             "datetime64[ns]", "Int64", "StringDtype", "number"]
+    suite = []
+    for col in df.columns:
+        suite += [("expect_column_values_to_be_of_type", {"column": col, "type_": n}) for n in names]
+        in_list = "expect_column_values_to_be_in_type_list"
+        suite += [(in_list, {"column": col, "type_list": ["int64", "float64"]}),
+                  (in_list, {"column": col, "type_list": ["str", "object"]}),
+                  (in_list, {"column": col, "type_list": ["int", "str"], "mostly": 0.5})]
+    ge = _ge_results(df, suite)
+    ours = quality.validate(df, {"expectations": [{"type": t, "kwargs": kw} for t, kw in suite]})
+    differ = [suite[i] for i, r in enumerate(ours.results) if r.success != ge[i]["success"]]
+    assert differ == []
+    assert 10 < sum(r.success for r in ours.results) < len(suite) - 10  # both verdicts well represented
