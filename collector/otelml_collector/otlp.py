@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
 
+from otelml_collector._otlp_json import JsonError, parse_otlp_json
 from otelml_collector.extraction_scan import check_traces
 from otelml_collector.pipeline import Signal
 
@@ -177,28 +178,10 @@ def _from_json(cls: type[Message], signal: Signal, body: bytes) -> Message:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise InvalidRequest(f"body must be a JSON object ({cls.__name__}), got {type(doc).__name__}")
-    _hex_ids_to_base64(doc)
-    message = cls()
     try:
-        json_format.ParseDict(doc, message, ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
+        return parse_otlp_json(doc, cls())
+    except JsonError as exc:
         raise InvalidRequest(f"JSON body is not a valid OTLP {cls.__name__}: {exc}") from exc
-    return message
-
-
-def _hex_ids_to_base64(node: Any) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_KEYS and isinstance(value, str):
-                try:
-                    node[key] = base64.b64encode(bytes.fromhex(value)).decode() if value else ""
-                except ValueError:
-                    raise InvalidRequest(f"{key}: expected a hex string, got {value!r}") from None
-            else:
-                _hex_ids_to_base64(value)
-    elif isinstance(node, list):
-        for item in node:
-            _hex_ids_to_base64(item)
 
 
 def to_json(message: Message) -> bytes:
