@@ -38,3 +38,16 @@ def test_update_numeric_checks_the_shape():
     p = stats.profile_numeric(np.arange(100.0))
     with pytest.raises(ValueError, match=r"values must be n x 2"):
         stats.update_numeric([p.new_window(), p.new_window()], np.zeros((5, 3)))
+
+
+def test_update_numeric_uses_the_matrix_path_for_the_current_window_layout(monkeypatch):
+    """The per-column fallback exists for unknown window layouts; the stats core's own must not need it."""
+    p = stats.profile_numeric(np.random.default_rng(1).normal(0, 1, 1000))
+    windows = [p.new_window(), p.new_window()]
+
+    def boom(self, values):
+        raise AssertionError("update_numeric fell back to NumericWindow.update")
+
+    monkeypatch.setattr(stats.NumericWindow, "update", boom)
+    stats.update_numeric(windows, np.random.default_rng(2).normal(0, 1, (100, 2)))
+    assert windows[0].n == windows[1].n == 100
