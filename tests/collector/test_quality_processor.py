@@ -210,12 +210,16 @@ def test_row_count_per_time_window_notices_low_traffic(tmp_path):
     deadline = time.monotonic() + 5
     while env.proc.windows_closed == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert env.proc.windows_closed == 1
+    assert env.proc.windows_closed >= 1
     [log] = [r for r in env.warn_logs() if r.attributes["ml.data_quality.expectation"] == "row_count"]
     assert log.attributes["ml.data_quality.observed"] == "10"
-    assert env.points()[("", "row_count")].value == 1
+    # No traffic at all: the next window closes empty and counts again (one log per alert_interval).
+    while env.proc.windows_closed < 2 and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
     env.proc.shutdown()
     env.proc.shutdown()  # idempotent
+    assert env.points()[("", "row_count")].value >= 2
+    assert [r.attributes["ml.data_quality.expectation"] for r in env.warn_logs()] == ["row_count"]
 
 
 def test_bad_records_never_break_the_pipeline(tmp_path, caplog):
