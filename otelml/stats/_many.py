@@ -2,8 +2,10 @@
 
 The sidecar's drift processor feeds ~20 numeric features per 512-span request; calling
 ``NumericWindow.update`` per column costs ~10 numpy calls per column, most of it call overhead at that
-size. ``update_numeric`` gives exactly the same window state with one ``searchsorted`` per column and
-a fixed number of calls for the counts, sums and moments of all columns together.
+size. ``update_numeric`` gives the same window state (up to floating-point summation order) with one
+``searchsorted`` per column and a fixed number of calls for the counts, sums, sum of squares and
+min/max of all columns together. It writes the window's fields directly, so it must follow
+``NumericWindow``'s layout (tests/collector/test_drift_stats_many.py compares the two).
 """
 
 from __future__ import annotations
@@ -44,20 +46,25 @@ def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.n
     counts = np.bincount(flat, minlength=total)
     sums = np.bincount(flat, weights=xs, minlength=total)
     good_n = finite.sum(axis=0) if not all_finite else np.full(k, n)
-    centres = np.array([w.profile.mean for w in windows])
-    dev = x - centres if all_finite else np.where(finite, x - centres, 0.0)
-    sumsq = np.einsum("ij,ij->j", dev, dev)
-    mins = x.min(axis=0) if all_finite else np.where(finite, x, np.inf).min(axis=0)
-    maxs = x.max(axis=0) if all_finite else np.where(finite, x, -np.inf).max(axis=0)
+    if not all(hasattr(w, "sumsq") for w in windows):  # a window layout this function does not know
+        for j, w in enumerate(windows):
+            w.update(x[:, j].copy())
+        return bins
+    centre = np.array([w.profile.mean for w in windows])  # sums of squares are about the reference mean
+    with np.errstate(invalid="ignore"):
+        dev = x - centre if all_finite else np.where(finite, x - centre, 0.0)
+        sumsq = np.einsum("ij,ij->j", dev, dev)
+        mins = x.min(axis=0) if all_finite else np.where(finite, x, np.inf).min(axis=0)
+        maxs = x.max(axis=0) if all_finite else np.where(finite, x, -np.inf).max(axis=0)
     for j, w in enumerate(windows):
         o, s = offsets[j], sizes[j]
         nb = int(good_n[j])
         w.nulls += n - nb
         if nb == 0:
             continue
-        w._n += nb  # the window's value count (see NumericWindow.n)
         w.counts += counts[o : o + s]
         w.sums += sums[o : o + s]
+        w._n += nb
         w.sumsq += float(sumsq[j])
         w.min = min(w.min, float(mins[j]))
         w.max = max(w.max, float(maxs[j]))
