@@ -11,8 +11,8 @@ windows (tracemalloc), and whether the three agree on which features drifted.
     .venv/bin/python benchmarks/bench_drift.py [--rows 100000] [--runs 5]
 
 Evidently's interpreter: ``--evidently-python`` or ``$OTELML_EVIDENTLY_PYTHON``, default
-``.venv-evidently/bin/python`` (created on first use: ``python3 -m venv .venv-evidently &&
-.venv-evidently/bin/pip install 'evidently==0.7.23' 'pandas<3' pyarrow``).
+``.venv-evidently/bin/python``, created on first use (``python3 -m venv .venv-evidently`` and
+``pip install 'evidently==0.7.23' 'pandas>=2.1,<3' pyarrow`` in it).
 """
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from otelml.stats import DEFAULT_CONFIG, NumericProfile, evaluate, profile_numeric
+from otelml.stats import DEFAULT_CONFIG, NumericProfile, evaluate, profile_numeric, update_numeric
 
 ROOT = Path(__file__).resolve().parents[1]
+EVIDENTLY_VENV = ROOT / ".venv-evidently"
+EVIDENTLY_REQUIREMENTS = ("evidently==0.7.23", "pandas>=2.1,<3", "pyarrow>=14")
 CHUNK = 512
 N_FEATURES = 20
 # feature index -> shift of the current data in reference standard deviations
@@ -68,14 +70,22 @@ def make_data(rows: int, seed: int = 42) -> tuple[np.ndarray, np.ndarray]:
     return ref, cur
 
 
-def stream(profiles: list[NumericProfile], cur: np.ndarray, repeat: int = 1) -> list:
-    """Feed ``cur`` (``repeat`` times) through one window per feature in CHUNK-row batches."""
+def stream(
+    profiles: list[NumericProfile], cur: np.ndarray, repeat: int = 1, per_column: bool = False
+) -> list:
+    """Feed ``cur`` (``repeat`` times) through one window per feature in CHUNK-row requests, as the
+    sidecar's drift processor does (``update_numeric`` on each request's rows x features matrix), or
+    with one ``NumericWindow.update`` per column and request."""
     windows = [p.new_window() for p in profiles]
     rows = cur.shape[1]
+    matrix = cur.T  # rows x features, as a request's columns are assembled
     for _ in range(repeat):
         for lo in range(0, rows, CHUNK):
-            for j, w in enumerate(windows):
-                w.update(cur[j, lo : lo + CHUNK])
+            if per_column:
+                for j, w in enumerate(windows):
+                    w.update(cur[j, lo : lo + CHUNK])
+            else:
+                update_numeric(windows, matrix[lo : lo + CHUNK])
     return windows
 
 
@@ -84,8 +94,8 @@ def otelml_end_to_end(ref: np.ndarray, cur: np.ndarray) -> list[bool]:
     return otelml_windows(profiles, cur)
 
 
-def otelml_windows(profiles: list[NumericProfile], cur: np.ndarray) -> list[bool]:
-    windows = stream(profiles, cur)
+def otelml_windows(profiles: list[NumericProfile], cur: np.ndarray, per_column: bool = False) -> list[bool]:
+    windows = stream(profiles, cur, per_column=per_column)
     return [
         any(s.alert for s in evaluate(p, w, DEFAULT_CONFIG, n_tests=N_FEATURES))
         for p, w in zip(profiles, windows, strict=True)
@@ -120,6 +130,16 @@ EVIDENTLY_WORKER = textwrap.dedent(
         print(json.dumps({"time": elapsed, "cpu": cpu, "scores": scores}), flush=True)
     """
 )
+
+
+def ensure_evidently_venv() -> str:
+    """The default Evidently interpreter, creating its virtual environment when missing."""
+    python = EVIDENTLY_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"creating {EVIDENTLY_VENV} for Evidently (pandas < 3) ...", file=sys.stderr)
+        subprocess.run(["python3", "-m", "venv", str(EVIDENTLY_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *EVIDENTLY_REQUIREMENTS], check=True)
+    return str(python)
 
 
 class Evidently:
@@ -172,15 +192,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--evidently-python", default=os.environ.get(
-        "OTELML_EVIDENTLY_PYTHON", str(ROOT / ".venv-evidently" / "bin" / "python")))
+    ap.add_argument("--evidently-python", default=os.environ.get("OTELML_EVIDENTLY_PYTHON"),
+                    help="Python with Evidently installed (default: .venv-evidently, created if missing)")
     args = ap.parse_args()
+    if not args.evidently_python:
+        args.evidently_python = ensure_evidently_venv()
 
     ref, cur = make_data(args.rows)
     profiles = [profile_numeric(ref[j]) for j in range(N_FEATURES)]
     evidently = Evidently(args.evidently_python, ref, cur)
     ev_key = f"Evidently {evidently.version} DataDriftPreset"
-    names = ("otelml end to end", "otelml windows", "scipy ks_2samp", ev_key)
+    names = (
+        "otelml end to end", "otelml windows", "otelml windows, per-column update", "scipy ks_2samp", ev_key
+    )
     timings: dict[str, list[float]] = {k: [] for k in names}
     decisions: list[bool] = []
     ev: dict = {}
@@ -197,6 +221,7 @@ def main() -> int:
     for _ in range(args.runs):
         decisions = timed("otelml end to end", otelml_end_to_end, ref, cur)
         timed("otelml windows", otelml_windows, profiles, cur)
+        timed("otelml windows, per-column update", otelml_windows, profiles, cur, True)
         pvalues = timed("scipy ks_2samp", scipy_ks, ref, cur)
         ev = evidently.run()
         timings[ev_key].append(ev["time"])
