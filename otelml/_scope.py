@@ -23,7 +23,11 @@ from typing import Any, TypeVar
 from opentelemetry import context, trace
 from opentelemetry.baggage import _BAGGAGE_KEY  # the baggage entries of a Context (stable since 1.0)
 
+from otelml._errors import log_once
 from otelml.semconv import ML_PREDICTION_ID
+
+PREDICTION_SPAN_NAME = "prediction"
+"""Root span of an explicit `otelml.prediction()` scope opened outside any trace."""
 
 __all__ = [
     "PredictionScope",
@@ -113,7 +117,7 @@ def current_prediction_id() -> str | None:
 class PredictionScope:
     """``with otelml.prediction(id=None):`` — one prediction; also a decorator (sync and async)."""
 
-    __slots__ = ("_given", "_tokens")
+    __slots__ = ("_given", "_spans", "_tokens")
 
     def __init__(self, id: str | None = None) -> None:
         if id is not None and not valid_prediction_id(id):
@@ -123,6 +127,7 @@ class PredictionScope:
             )
         self._given = id
         self._tokens: list[object] = []
+        self._spans: list[trace.Span | None] = []
 
     @property
     def id(self) -> str:
@@ -135,17 +140,32 @@ class PredictionScope:
         return holder.id  # type: ignore[attr-defined,no-any-return]
 
     def __enter__(self) -> PredictionScope:
-        self._tokens.append(context.attach(context.set_value(SCOPE_KEY, Holder(self._given))))
+        ctx = context.get_current()
+        span: trace.Span | None = None
+        if not trace.get_current_span(ctx).get_span_context().is_valid:
+            # Outside any trace (a script, a batch job): a `prediction` root span makes the scope's
+            # feature lookup, inference and post-processing one trace, as a server span does in a service.
+            span = _scope_span_start(ctx)
+            if span is not None:
+                ctx = trace.set_span_in_context(span, ctx)
+        holder = Holder(self._given)
+        self._spans.append(span)
+        self._tokens.append(context.attach(context.set_value(SCOPE_KEY, holder, ctx)))
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        holder = context.get_value(SCOPE_KEY)
         context.detach(self._tokens.pop())  # type: ignore[arg-type]
+        span = self._spans.pop()
+        if span is not None:
+            _scope_span_end(span, getattr(holder, "id", None), exc)
 
     async def __aenter__(self) -> PredictionScope:
         return self.__enter__()
 
-    async def __aexit__(self, *exc: object) -> None:
-        self.__exit__(*exc)
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: object) -> None:
+        self.__exit__(exc_type, exc, tb)
 
     def __call__(self, func: F) -> F:
         given = self._given
@@ -164,6 +184,28 @@ class PredictionScope:
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+def _scope_span_start(ctx: context.Context) -> trace.Span | None:
+    try:
+        from otelml import _telemetry
+
+        return _telemetry.tracer().start_span(PREDICTION_SPAN_NAME, ctx)
+    except Exception as error:  # telemetry never breaks the host
+        log_once("prediction scope span", error)
+        return None
+
+
+def _scope_span_end(span: trace.Span, pid: str | None, error: BaseException | None) -> None:
+    try:
+        if pid is not None:
+            span.set_attribute(ML_PREDICTION_ID, pid)
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
+        span.end()
+    except Exception as failure:
+        log_once("prediction scope span", failure)
 
 
 def prediction(id: str | None = None) -> PredictionScope:

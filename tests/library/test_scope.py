@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 
+import pytest
 from opentelemetry import baggage, context
 
 import otelml
@@ -45,7 +46,31 @@ def test_explicit_scope_id_and_lazy_creation(telemetry) -> None:
     assert HEX32.match(first)
     with otelml.prediction(id="order-17"), otelml.inference(model="m"):
         assert otelml.current_prediction_id() == "order-17"
-    assert telemetry.finished()[1].attributes["ml.prediction.id"] == "order-17"
+    inferences = [s for s in telemetry.finished() if s.name == "inference m"]
+    assert inferences[1].attributes["ml.prediction.id"] == "order-17"
+
+
+def test_explicit_scope_outside_a_trace_is_one_trace_under_a_prediction_span(telemetry) -> None:
+    with otelml.prediction(), otelml.feature_lookup(view="v"):
+        pass
+    with pytest.raises(KeyError), otelml.prediction():
+        with otelml.inference(model="m"), otelml.postprocess(step="s"):
+            pass
+        raise KeyError("boom")
+    first_lookup, first_root, post, infer, root = telemetry.finished()
+    assert first_root.name == root.name == "prediction" and first_root.parent is None
+    assert first_lookup.parent.span_id == first_root.context.span_id
+    assert {infer.context.trace_id, post.context.trace_id} == {root.context.trace_id}
+    assert infer.parent.span_id == root.context.span_id
+    assert root.attributes["ml.prediction.id"] == infer.attributes["ml.prediction.id"]
+    assert root.status.status_code.name == "ERROR"  # the exception is recorded and re-raised unchanged
+
+
+def test_explicit_scope_inside_a_trace_adds_no_span(telemetry) -> None:
+    tracer = telemetry.tracer_provider.get_tracer("app")
+    with tracer.start_as_current_span("request"), otelml.prediction(), otelml.inference(model="m"):
+        pass
+    assert [s.name for s in telemetry.finished()] == ["inference m", "request"]
 
 
 def test_decorated_prediction_scope_gives_each_call_its_id(telemetry) -> None:
@@ -57,8 +82,9 @@ def test_decorated_prediction_scope_gives_each_call_its_id(telemetry) -> None:
 
     a, b = handle(1), handle(2)
     assert a != b
-    spans = telemetry.finished()
-    assert [s.attributes["ml.prediction.id"] for s in spans] == [a, a, b, b]
+    spans = telemetry.finished()  # each call: inference, lookup (nested), then the scope span
+    assert [s.attributes["ml.prediction.id"] for s in spans] == [a, a, a, b, b, b]
+    assert [s.name for s in spans[:3]] == ["inference m", "feature_lookup v", "prediction"]
 
 
 def test_concurrent_requests_do_not_share_ids(telemetry) -> None:

@@ -78,7 +78,8 @@ def test_feature_lookup_and_postprocess_shapes(telemetry) -> None:
             fl.set_freshness(12.5)
         with otelml.postprocess(step="approve_threshold") as pp:
             pp.set_decision("approve")
-    lookup, post = telemetry.finished()
+    lookup, post, scope = telemetry.finished()
+    assert scope.name == "prediction" and scope.attributes == {"ml.prediction.id": "req-42"}
     assert lookup.name == "feature_lookup customer_profile"
     attrs = dict(lookup.attributes)
     assert attrs.pop("ml.operation.name") == "feature_lookup"
