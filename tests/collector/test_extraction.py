@@ -290,7 +290,7 @@ def test_config_errors_name_the_key() -> None:
 
 def test_fast_scanner_is_built() -> None:
     """`pip install -e .` builds the C scanner wherever gcc exists (CI included)."""
-    assert HAVE_FAST_SCAN
+    assert HAVE_FAST_SCAN, "otelml_collector._fastscan is not built: run `pip install -e .` with gcc present"
 
 
 def test_random_and_mutated_bytes_never_raise_into_the_pipeline() -> None:
