@@ -51,6 +51,7 @@ _factories: dict[tuple[str, str], Factory] = {}
 _import_errors: dict[str, str] = {}
 _lock = threading.Lock()
 _loaded = False
+_imported: set[str] = set()
 
 
 class UnknownComponentError(KeyError):
@@ -85,14 +86,21 @@ def load_builtin() -> None:
         return
     _loaded = True
     for module in (*BUILTIN_MODULES, *PROCESSOR_MODULES.values()):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and module.startswith(exc.name):
-                continue  # the module is not written yet
-            _record_failure(module, exc)
-        except Exception as exc:  # a broken component must not take the others down
-            _record_failure(module, exc)
+        _import(module)
+
+
+def _import(module: str) -> None:
+    if module in _imported:
+        return
+    _imported.add(module)
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return  # the module is not written yet
+        _record_failure(module, exc)
+    except Exception as exc:  # a broken component must not take the others down
+        _record_failure(module, exc)
 
 
 def _record_failure(module: str, exc: BaseException) -> None:
@@ -101,9 +109,13 @@ def _record_failure(module: str, exc: BaseException) -> None:
 
 
 def get(kind: str, type_: str) -> Factory:
-    """The factory for `type_` (the part before '/' of an instance name) of `kind`."""
-    load_builtin()
+    """The factory for `type_` (the part before '/' of an instance name) of `kind`. Imports only the
+    module that provides it (a sidecar without `quality` never pays for importing pandas)."""
     base = type_.split("/", 1)[0]
+    for module in BUILTIN_MODULES:
+        _import(module)
+    if kind == "processor" and base in PROCESSOR_MODULES:
+        _import(PROCESSOR_MODULES[base])
     with _lock:
         factory = _factories.get((kind, base))
     if factory is not None:
