@@ -96,3 +96,28 @@ def test_masked_features_never_appear_in_exported_bytes(otlp_receiver: Any) -> N
     assert batch["ml.feature.ssn"] == ["[REDACTED]"] * 3
     assert batch["ml.feature.email"] == [
         "sha256:" + hashlib.sha256(f"pepper{e}".encode()).hexdigest() for e in calls[1]["features"]["email"]]
+
+
+def test_opentelemetry_instrument_finds_the_sklearn_instrumentor(otlp_receiver: Any, tmp_path: Path) -> None:
+    """The entry point works for the standard launcher too: ``opentelemetry-instrument python app.py``."""
+    app = tmp_path / "app.py"
+    app.write_text(
+        "import numpy as np\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "X = np.arange(20.0).reshape(10, 2)\n"
+        "model = LogisticRegression().fit(X, np.arange(10) % 2)\n"
+        "print(model.predict(X[:1]).tolist())\n"
+    )
+    launcher = Path(sys.executable).with_name("opentelemetry-instrument")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "OTELML_"))}
+    environ.update({"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+                    "OTEL_EXPORTER_OTLP_INSECURE": "true",
+                    "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"})
+    proc = subprocess.run([str(launcher), sys.executable, str(app)], capture_output=True, text=True,
+                          env=environ, timeout=90, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    spans = [s for s in otlp_receiver.spans() if s.name.startswith("inference ")]
+    assert [s.name for s in spans] == ["inference LogisticRegression"]
+    attrs = otlp_receiver.attributes(spans[0])
+    assert [attrs["ml.feature.f0"], attrs["ml.feature.f1"]] == [0.0, 1.0]
+    assert [attrs["ml.prediction.value"]] == json.loads(proc.stdout)
