@@ -94,7 +94,9 @@ def assert_arrived(phoenix, project: str, expected: dict[str, dict[str, object]]
 
 
 def test_grpc_in_grpc_out_to_phoenix(phoenix, sidecar, tmp_path):
-    sc = sidecar(sidecar_config(tmp_path, downstream=phoenix.grpc_endpoint, protocol="grpc"))
+    config = sidecar_config(tmp_path, downstream=phoenix.grpc_endpoint, protocol="grpc")
+    config["exporters"]["otlp"]["compression"] = "gzip"  # gzip both ways: client -> sidecar -> Phoenix
+    sc = sidecar(config)
     project = f"fwd-grpc-{uuid.uuid4().hex[:8]}"
     expected = send_spans(
         GrpcSpanExporter(endpoint=sc.grpc_endpoint, insecure=True, compression=Compression.Gzip), project, 40
