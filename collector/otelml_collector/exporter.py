@@ -288,9 +288,9 @@ class OtlpExporter:
     def _sleep(self, seconds: float) -> None:
         seconds = min(seconds, max(0.0, self._deadline - time.monotonic()))
         if self._stop.is_set():
-            time.sleep(min(seconds, 0.05))  # draining: keep trying until the deadline
+            time.sleep(seconds)  # draining: the normal backoff, cut at the shutdown deadline
         else:
-            self._stop.wait(seconds)
+            self._stop.wait(seconds)  # ends early when shutdown begins: one more try right away
 
     def _drop(self, item: _Item, reason: str, detail: str) -> None:
         self.counters.add(item.signal, "dropped", item.items, reason)
