@@ -119,6 +119,59 @@ def _encode_cost(span: ReadableSpan, runs: int) -> tuple[float, int]:
     return statistics.median(per_span), len(encode_spans([span]).SerializeToString())
 
 
+def diagnose(runs: int, calls: int) -> None:
+    """Span work only: a model whose ``predict_proba`` returns a constant, so (b) and (c) time nothing
+    but the telemetry; then (c) without the label memory (no-op ``_labels.remember_prediction``),
+    without metrics, and without both. Reports medians and minimum over rounds, minus (a)."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    from otelml import _labels
+
+    class Constant(ClassifierMixin, BaseEstimator):
+        def fit(self, X: Any, y: Any) -> Constant:
+            self.classes_ = np.array([0, 1])
+            self.out_ = np.array([[0.3, 0.7]])
+            return self
+
+        def predict_proba(self, X: Any) -> Any:
+            return self.out_
+
+    row = np.random.default_rng(0).normal(size=(1, N_FEATURES))
+    model = Constant().fit(row, [1])
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=1 << 20))
+    hand = _hand_written(provider, model, with_id=True)  # type: ignore[arg-type]
+    instrumentor = SklearnInstrumentor()
+    remember = _labels.remember_prediction
+    variants = {"a": "bare", "b": "hand-written span", "c": "otelml", "L": "otelml, no label memory",
+                "M": "otelml, metrics off", "X": "otelml, neither"}
+    results: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(runs):
+        for key in random.sample(list(variants), len(variants)):
+            if key not in "ab":
+                otelml.configure(metrics=key not in "MX")
+                if key in "LX":
+                    _labels.remember_prediction = lambda *a, **k: None  # type: ignore[assignment]
+                instrumentor.instrument(tracer_provider=provider)
+            try:
+                results[key].append(_time(hand if key == "b" else model.predict_proba, row, calls))
+            finally:
+                _labels.remember_prediction = remember
+                if key not in "ab":
+                    instrumentor.uninstrument()
+    provider.shutdown()
+    print("| variant | CPU µs, median minus (a) | min minus (a) | per round vs hand-written span |")
+    print("|---|---:|---:|---:|")
+    a_med, a_min = statistics.median(results["a"]), min(results["a"])
+    for key, label in variants.items():
+        if key == "a":
+            continue
+        per_round = statistics.median((x - a) / (b - a) for x, a, b in
+                                      zip(results[key], results["a"], results["b"], strict=True))
+        print(f"| {label} | {statistics.median(results[key]) - a_med:.1f} | {min(results[key]) - a_min:.1f} "
+              f"| {per_round:.3f} |")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=60,
@@ -127,7 +180,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--meter-provider", action="store_true",
                         help="also install an SDK MeterProvider (in-memory reader), as otelml.auto would "
                              "with OTLP metrics: (c) then records real metrics")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="span work only, with the label memory and/or metrics switched off")
     args = parser.parse_args(argv)
+    if args.diagnose:
+        diagnose(args.runs, args.calls)
+        return
 
     load_start = os.getloadavg()[0]
     if args.meter_provider:
