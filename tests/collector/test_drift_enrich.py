@@ -24,7 +24,7 @@ from otelml_collector.component import ComponentContext
 from otelml_collector.extraction import MLExtractFactory
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift import DriftFactory
-from otelml_collector.processors.drift.enrich import splice_tags, tag_spans
+from otelml_collector.processors.drift.enrich import splice_at, splice_tags, tag_spans
 from otelml_collector.state import StateStore
 
 
@@ -171,3 +171,47 @@ def splice_tags_or_error(raw: bytes) -> object:
         return splice_tags(raw, {b"A" * 8: {"f"}})
     except (ValueError, IndexError) as exc:
         return type(exc).__name__
+
+
+@pytest.mark.parametrize("markers", [False, True])
+def test_splice_at_span_offsets_equals_the_span_id_walk(markers):
+    from otelml_collector.extraction_scan import _span_offsets
+
+    rng = random.Random(7)
+    for _ in range(60):
+        msg = random_request(rng)
+        raw = msg.SerializeToString()
+        spans = [s for rs in msg.resource_spans for ss in rs.scope_spans for s in ss.spans]
+        offsets = _span_offsets(raw)
+        assert offsets is not None and len(offsets) == len(spans)
+        if not spans:
+            continue
+        chosen = rng.sample(range(len(spans)), k=min(len(spans), rng.randint(1, 6)))
+        names = {i: {rng.choice(["age", "income", "x_1"]) for _ in range(rng.randint(1, 3))} for i in chosen}
+        flags = {spans[i].span_id: names[i] for i in chosen}
+        at = {offsets[i]: (spans[i].span_id, names[i]) for i in chosen}
+        assert splice_at(raw, at, markers) == splice_tags(raw, flags, markers)
+        via_bytes = TelemetryRequest(signal=Signal.TRACES, raw=raw)
+        assert tag_spans(via_bytes, flags, markers, at) == len(chosen)
+        assert via_bytes.payload() == splice_tags(raw, flags, markers)[0]
+
+
+def test_offsets_that_do_not_fit_the_bytes_fall_back_to_the_span_id_walk():
+    from otelml_collector.extraction_scan import _span_offsets
+
+    msg = random_request(random.Random(3))
+    raw = msg.SerializeToString()
+    spans = [s for rs in msg.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    offsets = _span_offsets(raw)
+    flags = {spans[-1].span_id: {"age"}}
+    expected = splice_tags(raw, flags)[0]
+    for wrong in (
+        {offsets[-1] + 1: (spans[-1].span_id, {"age"})},  # not a span field
+        {offsets[0]: (spans[-1].span_id, {"age"})} if len(spans) > 1 else {1: (b"x" * 8, {"age"})},
+        {len(raw) + 5: (spans[-1].span_id, {"age"})},  # beyond the request
+    ):
+        with pytest.raises((ValueError, IndexError)):
+            splice_at(raw, wrong)
+        req = TelemetryRequest(signal=Signal.TRACES, raw=raw)
+        assert tag_spans(req, flags, False, wrong) == 1
+        assert req.payload() == expected

@@ -11,15 +11,22 @@ the attributes are spliced into the received bytes instead: protobuf lets a repe
 the end of each tagged span and only the length prefixes of that span, its ScopeSpans and its
 ResourceSpans are rewritten. The result decodes to exactly what modifying the message would give
 (tests/collector/test_drift_enrich.py); any surprise in the bytes falls back to the message path.
+
+The C scan gives every ML record its span's byte offset (`ModelBatch.span_offset`), so `splice_at`
+walks only the request's ResourceSpans/ScopeSpans headers and jumps to the flagged spans; each one is
+checked (a span field inside its ScopeSpans, carrying the expected span id) before it is touched, and
+any mismatch falls back to the span-id walk (`splice_tags`).
 """
 
 from __future__ import annotations
+
+from bisect import bisect_left
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
 from otelml_collector.pipeline import TelemetryRequest
 
-__all__ = ["ATTR_DRIFT_FEATURES", "MARKER_PREFIX", "splice_tags", "tag_spans"]
+__all__ = ["ATTR_DRIFT_FEATURES", "MARKER_PREFIX", "splice_at", "splice_tags", "tag_spans"]
 
 ATTR_DRIFT_FEATURES = "ml.drift.features"
 MARKER_PREFIX = "ml.drift."
@@ -35,12 +42,27 @@ def _attributes(names: set[str], markers: bool) -> list[KeyValue]:
     return out
 
 
-def tag_spans(request: TelemetryRequest, flags: dict[bytes, set[str]], markers: bool = False) -> int:
-    """Add the attributes to every span whose span id is in `flags`; returns how many spans changed."""
+def tag_spans(
+    request: TelemetryRequest,
+    flags: dict[bytes, set[str]],
+    markers: bool = False,
+    at: dict[int, tuple[bytes, set[str]]] | None = None,
+) -> int:
+    """Add the attributes to every span whose span id is in `flags`; returns how many spans changed.
+    `at` (span offset in `request.raw` -> (span id, names), the same spans as `flags`) lets the
+    splice jump to them instead of walking every span."""
     raw = request.raw
     if request.__dict__.get("_message") is None and raw is not None:
+        raw = bytes(raw) if not isinstance(raw, bytes) else raw
+        spliced = None
+        if at:
+            try:
+                spliced = splice_at(raw, at, markers)
+            except (IndexError, ValueError):
+                spliced = None  # offsets that do not fit these bytes: walk them below
         try:
-            spliced = splice_tags(bytes(raw) if not isinstance(raw, bytes) else raw, flags, markers)
+            if spliced is None:
+                spliced = splice_tags(raw, flags, markers)
         except (IndexError, ValueError):
             spliced = None  # unexpected bytes: let protobuf judge them below
         if spliced is not None:
@@ -201,10 +223,7 @@ def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False)
                 if body is None:
                     continue
             else:
-                body = raw[vs:ve] + b"".join(
-                    _SPAN_ATTRIBUTES_TAG + _encode_varint(len(b)) + b
-                    for b in (kv.SerializeToString() for kv in _attributes(names, markers))
-                )
+                body = _tagged_body(raw, vs, ve, names, markers)
                 changed += 1
             out += [raw[cursor:len_start], _encode_varint(len(body)), body]
             cursor = ve
@@ -215,3 +234,82 @@ def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False)
 
     result = rebuild(0, len(raw), 0)
     return None if result is None else (result, changed)
+
+
+def _tagged_body(raw: bytes, vs: int, ve: int, names: set[str], markers: bool) -> bytes:
+    return raw[vs:ve] + b"".join(
+        _SPAN_ATTRIBUTES_TAG + _encode_varint(len(b)) + b
+        for b in (kv.SerializeToString() for kv in _attributes(names, markers))
+    )
+
+
+def splice_at(
+    raw: bytes, at: dict[int, tuple[bytes, set[str]]], markers: bool = False
+) -> tuple[bytes, int] | None:
+    """`raw` with the attributes appended to the span whose field tag is at each offset of `at`
+    (offset -> (expected span id, names)), and how many spans changed; None when `at` is empty.
+    Raises ValueError when an offset is not a span of `raw` with that span id."""
+    offsets = sorted(at)
+    if not offsets:
+        return None
+    used = 0
+
+    def spans_in(start: int, end: int) -> list[tuple[int, int, int, set[str]]]:
+        nonlocal used
+        out = []
+        prev_end = start
+        for off in offsets[bisect_left(offsets, start) : bisect_left(offsets, end)]:
+            if off < prev_end or raw[off] != 0x12:
+                raise ValueError("span offset is not a span field")
+            n, vs = _varint(raw, off + 1)
+            ve = vs + n
+            if ve > end:
+                raise ValueError("span overruns its ScopeSpans")
+            sid, names = at[off]
+            if (
+                n >= 28
+                and raw[vs] == 0x0A
+                and raw[vs + 1] == 0x10
+                and raw[vs + 18] == 0x12
+                and raw[vs + 19] == 0x08
+            ):
+                found = raw[vs + 20 : vs + 28]
+            else:
+                found = _span_id(raw, vs, ve)
+            if found != sid:
+                raise ValueError("span offset does not hold the flagged span")
+            out.append((off + 1, vs, ve, names))
+            prev_end = ve
+        used += len(out)
+        return out
+
+    def rebuild(start: int, end: int, level: int) -> bytes | None:
+        out: list[bytes] = []
+        cursor = start
+        if level < 2:
+            wanted = 1 if level == 0 else 2  # resource_spans / scope_spans
+            children: list[tuple[int, int, int, set[str] | None]] = [
+                (_varint(raw, tag_start)[1], vs, ve, None)
+                for field, tag_start, vs, ve in _fields(raw, start, end)
+                if field == wanted and bisect_left(offsets, vs) < bisect_left(offsets, ve)
+            ]
+        else:
+            children = list(spans_in(start, end))
+        for len_start, vs, ve, names in children:
+            if names is None:
+                body = rebuild(vs, ve, level + 1)
+                if body is None:
+                    continue
+            else:
+                body = _tagged_body(raw, vs, ve, names, markers)
+            out += [raw[cursor:len_start], _encode_varint(len(body)), body]
+            cursor = ve
+        if not out:
+            return None
+        out.append(raw[cursor:end])
+        return b"".join(out)
+
+    result = rebuild(0, len(raw), 0)
+    if used != len(offsets) or result is None:
+        raise ValueError("a span offset lies outside every ScopeSpans")
+    return result, used

@@ -83,25 +83,30 @@ class DriftProcessor(Persistence):
         if request.signal != Signal.TRACES or not request.records:
             return request
         flags: dict[bytes, set[str]] = {}
+        at: dict[int, tuple[bytes, set[str]]] | None = {}  # span offset -> (span id, names)
         try:
             with self._lock:
                 for batch in request.records:
-                    self._consume(batch, flags)
+                    at = self._consume(batch, flags, at)
             if flags:
-                tag_spans(request, flags, self.config.enrich.markers)
+                tag_spans(request, flags, self.config.enrich.markers, at)
         except Exception as exc:  # never break the forwarding path
             self._warn_once(
                 "process", "drift: processing a request failed (%s); continuing", exc, exc_info=True
             )
         return request
 
-    def _consume(self, batch: ModelBatch, flags: dict[bytes, set[str]]) -> None:
+    def _consume(
+        self, batch: ModelBatch, flags: dict[bytes, set[str]], at: dict[int, tuple[bytes, set[str]]] | None
+    ) -> dict[int, tuple[bytes, set[str]]] | None:
+        """Feed one batch; flagged spans go to `flags` and, while every batch knows its span offsets,
+        to `at` (returned; None once one does not)."""
         n = len(batch)
         if n == 0:
-            return
+            return at
         state = self._state_for(batch.key)
         if state is None:
-            return
+            return at
         cols = columns_of(batch)
         lo = 0
         state.dirty = True
@@ -120,7 +125,7 @@ class DriftProcessor(Persistence):
             lo = min(n, state.warmup.target - state.warmup.count)
             state.warmup.add(cols, 0, lo)
             if state.warmup.count < state.warmup.target:
-                return
+                return at
             state.baseline = state.warmup.build(batch.model, batch.version, self._log)
             state.baseline.mark_rare(self.config.enrich.rare_fraction)
             state.warmup = None
@@ -139,18 +144,33 @@ class DriftProcessor(Persistence):
             hi = min(n, lo + size - w.count)
             flagged = w.add(batch, cols, lo, hi, enrich)
             if flagged is not None:
-                self._collect_flags(batch, w, flagged, lo, flags)
+                at = self._collect_flags(batch, w, flagged, lo, flags, at)
             lo = hi
             if w.count >= size:
                 self._close(state)
+        return at
 
     @staticmethod
-    def _collect_flags(batch: ModelBatch, w: OpenWindow, flagged: np.ndarray, lo: int, flags: dict) -> None:
+    def _collect_flags(
+        batch: ModelBatch,
+        w: OpenWindow,
+        flagged: np.ndarray,
+        lo: int,
+        flags: dict[bytes, set[str]],
+        at: dict[int, tuple[bytes, set[str]]] | None,
+    ) -> dict[int, tuple[bytes, set[str]]] | None:
         names = [name if kind_of(name) == "feature" else None for name in w.names]
+        offsets = batch.span_offset
+        if offsets is None:
+            at = None
         for r in np.flatnonzero(flagged.any(axis=1)).tolist():
             hit = [names[j] for j in np.flatnonzero(flagged[r]).tolist() if names[j] is not None]
             if hit:
-                flags.setdefault(batch.span_id[lo + r].tobytes(), set()).update(hit)
+                sid = batch.span_id[lo + r].tobytes()
+                flags.setdefault(sid, set()).update(hit)
+                if at is not None and offsets is not None:
+                    at.setdefault(int(offsets[lo + r]), (sid, set()))[1].update(hit)
+        return at
 
     def _state_for(self, key: ModelKey) -> ModelState | None:
         state = self._models.get(key)
