@@ -19,6 +19,7 @@ from opentelemetry.trace import StatusCode
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression, SGDClassifier
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
@@ -86,6 +87,14 @@ def test_regression_predict_has_value_and_no_score(exporter: InMemorySpanExporte
     assert attrs.pop("ml.prediction.value") == out[0]
     _pop_static(attrs, "LinearRegression", "regression")
     assert sorted(attrs) == [f"ml.feature.f{j}" for j in range(4)]
+
+
+def test_predict_returning_a_tuple_records_the_prediction(exporter: InMemorySpanExporter) -> None:
+    model = GaussianProcessRegressor().fit(X[:50], Y_REG[:50])
+    mean, _std = model.predict(X[:2], return_std=True)
+    attrs = dict(_only_span(exporter).attributes)
+    assert list(attrs["ml.prediction.value"]) == mean.tolist()
+    assert "ml.prediction.score" not in attrs
 
 
 def test_predict_records_class_but_calls_no_extra_method(exporter: InMemorySpanExporter) -> None:

@@ -124,6 +124,8 @@ def _outputs(model: _Model, estimator: Any, method: str, result: Any) -> tuple[A
     A single row gives Python scalars (the hot path: one ``tolist()``), a batch gives arrays.
     """
     if method == "predict":
+        if type(result) is tuple and result:  # predict(X, return_std=True) and the like
+            result = result[0]
         if type(result) is np.ndarray and result.shape == (1,) and result.dtype.kind in "biuf":
             return result.tolist()[0], None
         return result, None
