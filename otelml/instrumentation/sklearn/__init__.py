@@ -31,6 +31,9 @@ Options
 -------
 ``SklearnInstrumentor().instrument(tracer_provider=None, request_hook=None, response_hook=None)``
 
+- ``tracer_provider``: where the inference spans go (default: the global provider, also one set
+  later). Spans made by otelml's own API (``record_label``, ``otelml.inference``) follow
+  ``otelml.configure(tracer_provider=...)`` instead;
 - ``request_hook(span, estimator, method_name, X)`` runs after the span started;
 - ``response_hook(span, estimator, method_name, result)`` runs before it ends.
 Hook exceptions are logged and ignored. ``uninstrument()`` restores the original methods; instrumenting
