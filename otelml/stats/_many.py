@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from otelml.stats._binning import bin_matrix
 from otelml.stats._window import NumericWindow
 
 __all__ = ["update_numeric"]
@@ -29,8 +30,7 @@ def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.n
     bins = np.empty((n, k), dtype=np.int64)
     if n == 0 or k == 0:
         return bins
-    for j, w in enumerate(windows):
-        bins[:, j] = np.searchsorted(w.profile.search_edges, x[:, j], side="right")
+    bins = bin_matrix([w.profile.search_edges for w in windows], [w.profile.bin_table for w in windows], x)
     finite = np.isfinite(x)
     all_finite = bool(finite.all())
     if not all_finite:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from otelml.stats._binning import BinTable, bin_table
 from otelml.stats._window import NULL_KEY, CategoricalWindow, NumericWindow, as_float_array, category_keys
 
 __all__ = [
@@ -103,6 +104,16 @@ class NumericProfile:
     def search_edges(self) -> np.ndarray:
         """``edges`` with the last nudged up, for ``np.searchsorted(side='right')`` (the max stays inside)."""
         return self._search  # type: ignore[attr-defined,no-any-return]
+
+    @property
+    def bin_table(self) -> BinTable | None:
+        """Lookup table for binning many values fast (``otelml.stats._binning``), built on first use."""
+        try:
+            return self.__dict__["_bin_table"]  # type: ignore[no-any-return]
+        except KeyError:
+            table = bin_table(self.search_edges)
+            object.__setattr__(self, "_bin_table", table)
+            return table
 
     @property
     def coarse_groups(self) -> np.ndarray:
