@@ -12,8 +12,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otelml import _config, _telemetry
+from otelml import _config, _errors, _telemetry
 from otelml.instrumentation.sklearn import SklearnInstrumentor
+
+
+@pytest.fixture(autouse=True)
+def _fresh_error_log() -> None:
+    """Each test sees otelml's first-failure warnings (log_once) as if no earlier test had failed there."""
+    _errors._seen.clear()
 
 
 @pytest.fixture
