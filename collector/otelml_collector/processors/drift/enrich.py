@@ -253,6 +253,7 @@ def splice_at(
     if not offsets:
         return None
     used = 0
+    view = memoryview(raw)  # slices of the unchanged stretches without copying them
 
     def spans_in(start: int, end: int) -> list[tuple[int, int, int, set[str]]]:
         nonlocal used
@@ -283,8 +284,10 @@ def splice_at(
         used += len(out)
         return out
 
-    def rebuild(start: int, end: int, level: int) -> bytes | None:
-        out: list[bytes] = []
+    def rebuild(start: int, end: int, level: int) -> tuple[list[bytes | memoryview], int] | None:
+        """The pieces of the new [start, end) and their total length (joined once, at the end)."""
+        out: list[bytes | memoryview] = []
+        size = end - start
         cursor = start
         if level < 2:
             wanted = 1 if level == 0 else 2  # resource_spans / scope_spans
@@ -297,19 +300,23 @@ def splice_at(
             children = list(spans_in(start, end))
         for len_start, vs, ve, names in children:
             if names is None:
-                body = rebuild(vs, ve, level + 1)
-                if body is None:
+                inner = rebuild(vs, ve, level + 1)
+                if inner is None:
                     continue
+                pieces, n = inner
             else:
                 body = _tagged_body(raw, vs, ve, names, markers)
-            out += [raw[cursor:len_start], _encode_varint(len(body)), body]
+                pieces, n = [body], len(body)
+            prefix = _encode_varint(n)
+            out += [view[cursor:len_start], prefix, *pieces]
+            size += len(prefix) - (vs - len_start) + n - (ve - vs)
             cursor = ve
         if not out:
             return None
-        out.append(raw[cursor:end])
-        return b"".join(out)
+        out.append(view[cursor:end])
+        return out, size
 
     result = rebuild(0, len(raw), 0)
     if used != len(offsets) or result is None:
         raise ValueError("a span offset lies outside every ScopeSpans")
-    return result, used
+    return b"".join(result[0]), used

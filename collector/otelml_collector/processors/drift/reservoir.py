@@ -57,8 +57,9 @@ class BinReservoir:
         if keep.any():
             src = order[keep]
             g, s, r = g_sorted[keep], slot[keep], rows[src]
-            self.trace_id[g, s] = trace_id[r]
-            self.span_id[g, s] = span_id[r]
+            # ids as one 16-/8-byte item each: ~10x faster than copying uint8 rows element by element
+            _ids(self.trace_id)[g, s] = _ids(trace_id)[r]
+            _ids(self.span_id)[g, s] = _ids(span_id)[r]
             self.value[g, s] = values[src]
         np.add.at(self.seen, g_sorted[starts], run_len)
 
@@ -83,3 +84,9 @@ class BinReservoir:
         res.value[...] = arrays["value"]
         res.seen[...] = arrays["seen"]
         return res
+
+
+def _ids(a: np.ndarray) -> np.ndarray:
+    """A (..., w) uint8 id array as (...) of w-byte items (a view when rows are contiguous)."""
+    a = np.ascontiguousarray(a) if a.strides[-1] != 1 or a.strides[-2] != a.shape[-1] else a
+    return a.view(f"V{a.shape[-1]}")[..., 0]
