@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as pdt
 
+from otelml.quality import _kernels
 from otelml.quality._model import Example, Expectation, ExpectationResult
 
 __all__ = ["CheckContext", "run_check"]
@@ -209,9 +210,14 @@ def _check_between(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Ex
     return _map_result(exp, series, nonnull & ~ok, considered, ctx, observed, len(v) - considered)
 
 
+def _isin(series: pd.Series, values: list[Any]) -> np.ndarray:
+    data = _kernels.arrow_strings(series)
+    return series.isin(values).to_numpy() if data is None else _kernels.string_isin(data, values)
+
+
 def _check_in_set(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
     nonnull = ~_nulls(series)
-    bad = nonnull & ~series.isin(exp.params["values"]).to_numpy()
+    bad = nonnull & ~_isin(series, exp.params["values"])
     considered = int(nonnull.sum())
     res = _map_result(exp, series, bad, considered, ctx, missing=len(series) - considered)
     if res.unexpected_count:
@@ -223,7 +229,7 @@ def _check_in_set(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
 
 def _check_not_in_set(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
     nonnull = ~_nulls(series)
-    bad = nonnull & series.isin(exp.params["values"]).to_numpy()
+    bad = nonnull & _isin(series, exp.params["values"])
     considered = int(nonnull.sum())
     res = _map_result(exp, series, bad, considered, ctx, missing=len(series) - considered)
     if res.unexpected_count:
@@ -240,9 +246,15 @@ def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
         lo = int(present.min()) if present.size and pdt.is_integer_dtype(series.dtype) else 0
         span = int(present.max()) - lo if present.size and pdt.is_integer_dtype(series.dtype) else -1
         if 0 <= span <= 4 * len(present):  # dense integers (ids): count them directly
-            counts = np.bincount(present - lo, minlength=span + 1)
+            shifted = present - lo
+            repeated = np.bincount(shifted, minlength=span + 1) > 1
             bad = np.zeros(len(series), dtype=bool)
-            bad[nonnull] = counts[present - lo] > 1
+            if repeated.any():
+                hits = repeated[shifted]
+                if present is values:
+                    bad = hits
+                else:
+                    bad[nonnull] = hits
         else:
             ordered = np.sort(present)  # SIMD sort beats hashing for numbers
             repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
@@ -261,6 +273,14 @@ def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
 
 def _check_regex(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
     pattern = exp.params["pattern"]
+    data = _kernels.arrow_strings(series)
+    if data is not None:
+        failed = _kernels.regex_failures(data, pattern, max(1000, len(series) // 4))
+        if failed is not None:
+            nonnull = ~_nulls(series)
+            considered = int(nonnull.sum())
+            return _map_result(exp, series, failed & nonnull, considered, ctx,
+                               missing=len(series) - considered)
     codes, uniques = pd.factorize(series)  # missing -> -1
     nonnull = codes >= 0
     if len(uniques) <= max(1000, len(series) // 4):  # few distinct values: search each once
@@ -307,7 +327,7 @@ def _check_quantiles(exp: Expectation, series: pd.Series, ctx: CheckContext) -> 
         return ExpectationResult(exp, False, element_count=n, missing_count=n,
                                  message=f"column {series.name!r} has no non-missing values")
     ranges = exp.params["quantiles"]
-    qs = np.quantile(v, [q for q, _, _ in ranges], method=exp.params["interpolation"], overwrite_input=True)
+    qs = _kernels.quantiles(v, [q for q, _, _ in ranges], exp.params["interpolation"])
     observed = {str(q): float(x) for (q, _, _), x in zip(ranges, qs, strict=True)}
     ok = all(_within(float(x), {"min": lo, "max": hi}) for (_, lo, hi), x in zip(ranges, qs, strict=True))
     return ExpectationResult(exp, ok, observed_value=observed, element_count=n, missing_count=n - int(v.size))
