@@ -98,7 +98,7 @@ class HttpServer:
         signal = otlp.HTTP_PATHS[request.path]
         ctype = request.content_type
         json_body = ctype == JSON
-        if ctype not in (PROTOBUF, JSON):
+        if ctype not in (PROTOBUF, JSON, "application/protobuf"):  # the last: a common alias
             return self._error(
                 signal,
                 415,
