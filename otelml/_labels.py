@@ -1,9 +1,9 @@
 """Ground-truth labels: ``record_label`` emits a ``label {model}`` span tied to an earlier prediction.
 
-In-process, the inference span of each recent prediction is remembered (a bounded LRU of prediction id
--> span context, time, model), so the label span links to it and carries ``ml.label.delay``. A separate
-feedback service passes what it stored with the prediction instead: ``prediction_time=`` and
-``span_context=`` or ``traceparent=``.
+In-process, the inference span of each recent prediction is remembered (a bounded, insertion-ordered
+map of prediction id -> span context, time, model), so the label span links to it and carries
+``ml.label.delay``. A separate feedback service passes what it stored with the prediction instead:
+``prediction_time=`` and ``span_context=`` or ``traceparent=``.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import OrderedDict
 from datetime import datetime
+from itertools import islice
 from typing import Any, NamedTuple
 
 from opentelemetry import trace
@@ -44,20 +44,33 @@ class _Prediction(NamedTuple):
     version: str | None
 
 
-_recent: OrderedDict[str, _Prediction] = OrderedDict()
-_lock = threading.Lock()
+# Written on every prediction, so no lock: `setdefault` is one atomic dict operation under the GIL and a
+# dict keeps insertion order; the oldest entries are trimmed in batches (amortised) by whoever gets the lock.
+_recent: dict[str, _Prediction] = {}
+_trim_lock = threading.Lock()
 
 
 def remember_prediction(pid: str, span_context: SpanContext, time_ns: int, model: str | None,
                         version: str | None) -> None:
-    """Remember the first inference span of ``pid`` (the oldest entries beyond 10,000 are forgotten)."""
-    if pid in _recent:
-        return
-    with _lock:
-        if pid not in _recent:
-            _recent[pid] = _Prediction(span_context, time_ns, model, version)
-            if len(_recent) > MAX_REMEMBERED:
-                _recent.popitem(last=False)
+    """Remember the first inference span of ``pid``; beyond ``MAX_REMEMBERED`` (+10%) the oldest go."""
+    _recent.setdefault(pid, _Prediction(span_context, time_ns, model, version))
+    if len(_recent) > MAX_REMEMBERED + MAX_REMEMBERED // 10:
+        _trim()
+
+
+def _trim() -> None:
+    if not _trim_lock.acquire(blocking=False):
+        return  # another thread is trimming
+    try:
+        excess = len(_recent) - MAX_REMEMBERED
+        if excess > 0:
+            # list(islice(...)) runs in C without releasing the GIL: no insert can interleave.
+            for pid in list(islice(_recent, excess)):
+                _recent.pop(pid, None)
+    except RuntimeError:  # dict changed during iteration (free-threaded build): trim on a later call
+        pass
+    finally:
+        _trim_lock.release()
 
 
 def _label_value(value: Any) -> bool | int | float | str:

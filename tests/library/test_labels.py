@@ -90,3 +90,38 @@ def test_label_with_span_context_and_epoch_time(telemetry) -> None:
     (link,) = label.links
     assert (link.context.trace_id, link.context.span_id) == (0xABC, 0xDEF)
     assert 90.0 <= label.attributes["ml.label.delay"] < 100.0
+
+
+def test_label_memory_is_bounded_keeps_the_newest_and_is_safe_across_threads(telemetry, monkeypatch) -> None:
+    import threading
+
+    from otelml import _labels
+
+    monkeypatch.setattr(_labels, "MAX_REMEMBERED", 200)
+    monkeypatch.setattr(_labels, "_recent", {})
+    ids: list[list[str]] = [[] for _ in range(4)]
+
+    def predict(out: list[str]) -> None:
+        for _ in range(300):
+            with otelml.inference(model="churn") as h:
+                h.set_prediction(np.array([1]))
+            out.append(h.prediction_id)
+
+    threads = [threading.Thread(target=predict, args=(out,)) for out in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(_labels._recent) <= 220  # bound + 10% before a trim
+    finished = telemetry.finished()
+    assert len({s.attributes["ml.prediction.id"] for s in finished}) == 1200
+    newest = finished[-1].attributes["ml.prediction.id"]
+    spans = {s.attributes["ml.prediction.id"]: s for s in finished}
+    telemetry.spans.clear()
+    otelml.record_label(newest, 0)
+    otelml.record_label(ids[0][0], 0)  # the first prediction was trimmed long ago
+    recent_label, old_label = telemetry.finished()
+    (link,) = recent_label.links
+    assert link.context.span_id == spans[newest].context.span_id
+    assert old_label.links == ()
+    assert "ml.label.delay" not in old_label.attributes
