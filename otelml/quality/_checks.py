@@ -301,10 +301,19 @@ def _check_regex(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Expe
     return _map_result(exp, series, bad, considered, ctx, missing=len(series) - considered)
 
 
-def _aggregate(fn: Callable[[np.ndarray], float], name: str):
+def _present(series: pd.Series, kind: str, *, writable: bool = False) -> np.ndarray:
+    """The non-missing values as float64; a copy only when there are missing values or `writable`
+    (the caller reorders it), so the caller's data is never modified."""
+    v = _numeric(series, kind)
+    missing = np.isnan(v)
+    if missing.any():
+        return v[~missing]
+    return v.copy() if writable else v
+
+
+def _aggregate(fn: Callable[[np.ndarray], float], name: str, *, writable: bool = False):
     def check(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
-        v = _numeric(series, name)
-        v = v[~np.isnan(v)]
+        v = _present(series, name, writable=writable)
         n = len(series)
         if v.size == 0:
             return ExpectationResult(exp, False, element_count=n, missing_count=n,
@@ -320,8 +329,7 @@ def _std(v: np.ndarray) -> float:
 
 
 def _check_quantiles(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
-    v = _numeric(series, "quantiles")
-    v = v[~np.isnan(v)]
+    v = _present(series, "quantiles", writable=True)
     n = len(series)
     if v.size == 0:
         return ExpectationResult(exp, False, element_count=n, missing_count=n,
@@ -381,7 +389,7 @@ _CHECKS: dict[str, Callable[[Expectation, pd.Series, CheckContext], ExpectationR
     "regex": _check_regex,
     "mean": _aggregate(np.mean, "mean"),
     "std": _aggregate(_std, "std"),
-    "median": _aggregate(lambda v: np.median(v, overwrite_input=True), "median"),
+    "median": _aggregate(_kernels.median, "median", writable=True),
     "minimum": _aggregate(np.min, "minimum"),
     "maximum": _aggregate(np.max, "maximum"),
     "not_in_set": _check_not_in_set,

@@ -3,9 +3,9 @@
 - Arrow-backed string columns (pandas' default `str` dtype with pyarrow) are checked with pyarrow
   compute on the Arrow data itself: `is_in` without pandas' wrapping, and regexes evaluated once per
   distinct value, the few failing values then located with `equal`/`is_in`.
-- Quantiles select the needed order statistics with one single-kth `np.partition` each (numpy's SIMD
-  selection), recursing into the two halves; numpy's multi-kth partition, which `np.quantile` uses,
-  falls back to a much slower path. The interpolation is numpy's own arithmetic.
+- Quantiles and the median select the needed order statistics with one single-kth `np.partition`
+  each (numpy's SIMD selection), recursing into the two halves; numpy's multi-kth partition, which
+  `np.quantile` and `np.median` use, takes a much slower path. The interpolation is numpy's arithmetic.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["arrow_strings", "quantiles", "regex_failures", "string_isin"]
+__all__ = ["arrow_strings", "median", "quantiles", "regex_failures", "string_isin"]
 
 _FAST_QUANTILE_MIN = 4096  # below this np.quantile is as fast; keep its exact code path
 _INDEXED = ("lower", "higher", "nearest")
@@ -39,7 +39,9 @@ def arrow_strings(series: pd.Series) -> Any:
 def _to_bool(mask: Any) -> np.ndarray:
     import pyarrow.compute as pc
 
-    return np.asarray(pc.fill_null(mask, False).to_numpy(), dtype=bool)
+    if mask.null_count:
+        mask = pc.fill_null(mask, False)
+    return np.asarray(mask.to_numpy(), dtype=bool)
 
 
 def string_isin(data: Any, values: Iterable[Any]) -> np.ndarray:
@@ -102,6 +104,17 @@ def quantiles(v: np.ndarray, qs: Sequence[float], method: str) -> np.ndarray:
     out = np.add(a, diff * gamma)
     np.subtract(b, diff * (1 - gamma), out=out, where=gamma >= 0.5, casting="unsafe")
     return out
+
+
+def median(v: np.ndarray) -> float:
+    """`np.median(v)` for a 1-d float64 array without NaN (the mean of the middle one or two values,
+    computed by `np.mean` as numpy does); reorders `v`."""
+    n = v.size
+    if n < _FAST_QUANTILE_MIN:
+        return float(np.median(v, overwrite_input=True))
+    middle = np.array([n // 2] if n % 2 else [n // 2 - 1, n // 2], dtype=np.intp)
+    _select(v, middle)
+    return float(np.mean(v[middle]))
 
 
 def _select(v: np.ndarray, positions: np.ndarray) -> None:

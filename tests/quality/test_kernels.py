@@ -81,3 +81,19 @@ def test_string_checks_agree_across_string_storages(kind, param, is_bad):
         outcomes[name] = (r.success, r.observed_value, [(e.row, e.value) for e in r.examples])
     assert all(o == outcomes["object"] for o in outcomes.values()), outcomes
     assert outcomes["object"][2] == [(i, values[i]) for i in bad_rows[:5]]
+
+
+@pytest.mark.parametrize("n", [4095, 4096, 10_001, 10_000])
+def test_median_of_large_columns_equals_numpy(n):
+    values = np.round(RNG.normal(100, 15, n), 1)  # ties, odd and even lengths, both sides of the fast path
+    values[RNG.random(n) < 0.05] = np.nan
+    df = pd.DataFrame({"x": values})
+    r = quality.validate(df, {"columns": {"x": {"median": {"min": 0}}}}).results[0]
+    assert r.observed_value == float(np.median(values[~np.isnan(values)]))
+    np.testing.assert_array_equal(df["x"].to_numpy(), values)  # not reordered
+    full = pd.DataFrame({"x": np.round(RNG.normal(100, 15, n), 1)})
+    before = full["x"].to_numpy().copy()
+    r = quality.validate(full, {"columns": {"x": {"median": {"min": 0}, "quantiles": {0.5: [0, 200]}}}})
+    assert r.results[0].observed_value == float(np.median(before))
+    assert r.results[1].observed_value == {"0.5": float(np.quantile(before, 0.5))}
+    np.testing.assert_array_equal(full["x"].to_numpy(), before)  # no missing values: still a copy
