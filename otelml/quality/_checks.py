@@ -273,21 +273,21 @@ def _check_unique(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Exp
 
 def _check_regex(exp: Expectation, series: pd.Series, ctx: CheckContext) -> ExpectationResult:
     pattern = exp.params["pattern"]
+    few = max(1000, len(series) // 4)  # up to this many distinct values: search each once
     data = _kernels.arrow_strings(series)
+    bad: np.ndarray | None = None
     if data is not None:
-        failed = _kernels.regex_failures(data, pattern, max(1000, len(series) // 4))
-        if failed is not None:
-            nonnull = ~_nulls(series)
-            considered = int(nonnull.sum())
-            return _map_result(exp, series, failed & nonnull, considered, ctx,
-                               missing=len(series) - considered)
-    codes, uniques = pd.factorize(series)  # missing -> -1
-    nonnull = codes >= 0
-    if len(uniques) <= max(1000, len(series) // 4):  # few distinct values: search each once
-        rx = re.compile(pattern)
-        ok = np.fromiter((rx.search(str(v)) is not None for v in uniques), dtype=bool, count=len(uniques))
-        bad = nonnull & ~ok[codes] if len(uniques) else np.zeros(len(series), dtype=bool)
+        nonnull = ~_nulls(series)
+        bad = _kernels.regex_failures(data, pattern, few)
     else:
+        codes, uniques = pd.factorize(series)  # missing -> -1
+        nonnull = codes >= 0
+        if len(uniques) <= few:
+            rx = re.compile(pattern)
+            ok = np.fromiter((rx.search(str(v)) is not None for v in uniques), dtype=bool,
+                             count=len(uniques))
+            bad = nonnull & ~ok[codes] if len(uniques) else np.zeros(len(series), dtype=bool)
+    if bad is None:
         values = series[nonnull]
         try:  # pandas' (pyarrow) vectorised search; Python's `re` where RE2 lacks a feature
             matched = values.astype(str).str.contains(pattern, regex=True).to_numpy(dtype=bool)

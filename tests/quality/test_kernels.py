@@ -97,3 +97,16 @@ def test_median_of_large_columns_equals_numpy(n):
     assert r.results[0].observed_value == float(np.median(before))
     assert r.results[1].observed_value == {"0.5": float(np.quantile(before, 0.5))}
     np.testing.assert_array_equal(full["x"].to_numpy(), before)  # no missing values: still a copy
+
+
+def test_regex_on_many_distinct_strings_agrees_across_storages():
+    values: list[str | None] = [f"id-{i:05d}" if i % 331 else f"ID{i}" for i in range(12_000)]
+    values[7] = None
+    pattern = r"^id-\d{5}$"
+    bad_rows = [i for i, v in enumerate(values) if v is not None and re.search(pattern, v) is None]
+    for dtype in (pd.StringDtype("pyarrow"), object):
+        df = pd.DataFrame({"s": pd.Series(values, dtype=dtype)})
+        r = quality.validate(df, {"columns": {"s": {"regex": pattern}}}).results[0]
+        assert r.unexpected_positions is not None
+        assert (r.unexpected_positions.tolist(), r.missing_count) == (bad_rows, 1), dtype
+        assert [e.value for e in r.examples] == [values[i] for i in bad_rows[:5]]
