@@ -17,7 +17,9 @@ clock. Configurations, interleaved run by run:
 Reported: median spans/s (wall clock) over the runs, wall and CPU µs per span (CPU = the whole
 process, so the drift worker's scoring is included; on a shared machine CPU time is the steadier
 figure), and the drift processor's own CPU µs per span (configuration minus `extract`). Prints a
-Markdown table and a JSON line.
+Markdown table and a JSON line. `--breakdown` also times the drift stages one by one on the same
+requests (best of 5 repeats, µs per span): window updates, span tagging, and scoring + emitting +
+storing a closed window (per window, and spread over the `window.size` spans it holds).
 """
 
 from __future__ import annotations
@@ -125,10 +127,60 @@ def run_once(procs: list, requests: list[bytes]) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def breakdown(warm: list[bytes], stable: list[bytes], shifted: list[bytes], state_dir: str) -> list:
+    """(stage, µs per span) of each drift stage in isolation; min of 5 repeats."""
+    import timeit
+
+    from otelml_collector.processors.drift.enrich import tag_spans
+    from otelml_collector.processors.drift.window import OpenWindow, columns_of
+
+    procs = build("drift", warm, state_dir)
+    ext, drift = procs
+    batches = [ext.process(TelemetryRequest(signal=Signal.TRACES, raw=raw)).records[0] for raw in stable]
+    state = next(iter(drift._models.values()))
+    n = len(batches) * SPANS
+    per_bin = drift.config.exemplars.per_bin
+
+    def best(fn, number: int = 1) -> float:
+        return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+    def update() -> OpenWindow:
+        w = OpenWindow(state.baseline, per_bin, 0)
+        for b in batches:
+            w.add(b, columns_of(b), 0, len(b), True)
+        return w
+
+    # flags of the shifted requests, as the processor computes them, then the splice alone
+    tagged = []
+    for raw in shifted:
+        req = ext.process(TelemetryRequest(signal=Signal.TRACES, raw=raw))
+        flags: dict = {}
+        at = drift._consume(req.records[0], flags, {})
+        tagged.append((raw, flags, at))
+    stages = [
+        ("extract (ml_extract, for scale)", best(lambda: [ext.process(TelemetryRequest(
+            signal=Signal.TRACES, raw=raw)) for raw in stable]) / n * 1e6),
+        ("window updates (numeric, categorical, exemplar reservoirs)", best(update) / n * 1e6),
+        ("span tagging at span offsets (shifted requests)", best(lambda: [tag_spans(TelemetryRequest(
+            signal=Signal.TRACES, raw=raw), f, False, a) for raw, f, a in tagged]) / n * 1e6),
+    ]
+    w = update()
+    key = state.key
+    per_window = best(lambda: drift._evaluate(key, w))
+    size = drift.config.window.size
+    stages.append((f"scoring + emitting + storing one window (per span of a {size}-span window)",
+                   per_window / size * 1e6))
+    stages.append(("  (one window, ms)", per_window * 1e3))
+    for p in procs:
+        p.shutdown()
+    return stages
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--breakdown", action="store_true", help="also time each drift stage alone")
     args = ap.parse_args()
     warm = make_requests(12, 0.0, seed=1)
     stable = make_requests(args.requests, 0.0)
@@ -171,7 +223,23 @@ def main() -> None:
             f"| {k} | {n / med[k]:,.0f} | {us[k]:.2f} | {cpu_us[k]:.2f} | {extra} | "
             f"{min(times[k]):.3f}..{max(times[k]):.3f} |"
         )
-    print(json.dumps({"spans_per_s": {k: n / med[k] for k in med}, "us_per_span": us, "cpu_us": cpu_us}))
+    stages = []
+    if args.breakdown:
+        with tempfile.TemporaryDirectory() as tmp:
+            stages = breakdown(warm, stable[:40], shifted[:40], tmp)
+        print("\n| drift stage (in-process, alone, best of 5) | µs/span |\n|---|---:|")
+        for name, value in stages:
+            print(f"| {name} | {value:.2f} |")
+    print(
+        json.dumps(
+            {
+                "spans_per_s": {k: n / med[k] for k in med},
+                "us_per_span": us,
+                "cpu_us": cpu_us,
+                "stages": stages,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
