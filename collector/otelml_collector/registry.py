@@ -112,8 +112,8 @@ def get(kind: str, type_: str) -> Factory:
     """The factory for `type_` (the part before '/' of an instance name) of `kind`. Imports only the
     module that provides it (a sidecar without `quality` never pays for importing pandas)."""
     base = type_.split("/", 1)[0]
-    for module in BUILTIN_MODULES:
-        _import(module)
+    for builtin in BUILTIN_MODULES:
+        _import(builtin)
     if kind == "processor" and base in PROCESSOR_MODULES:
         _import(PROCESSOR_MODULES[base])
     with _lock:
