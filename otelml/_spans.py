@@ -283,7 +283,8 @@ class InferenceSpan(_OperationSpan):
     def _before_end(self, error: BaseException | None) -> None:
         config = self._config
         if config.metrics and self._t0:
-            _telemetry.record_duration(self._model, self._version, _perf() - self._t0, error)
+            _telemetry.record_duration(self._model, self._version, _perf() - self._t0, error,
+                                       self._span.get_span_context())
         if config.log_predictions and self._log_body is not None:
             attrs = {ML_MODEL_NAME: self._model, ML_PREDICTION_ID: self.prediction_id}
             if self._version is not None:

@@ -2,9 +2,12 @@
 
 Providers come from ``otelml.configure(tracer_provider=..., meter_provider=..., logger_provider=...)``
 when given, else from the global OTel API (so nothing is needed when no provider is configured: the
-API's no-op/proxy objects are used). ``ml.inference.duration`` is recorded inside the inference span so
-that the SDK's trace-based exemplar filter attaches the span's trace id; ``ml.predictions`` is counted
-in-process and reported through an observable counter (cumulative, no exemplars), which keeps the
+API's no-op/proxy objects are used). ``ml.inference.duration`` is measured on the request path but
+recorded off it: each duration is queued with its inference span's context and recorded into the SDK
+histogram when a metric reader collects (inside that span's context, so the trace-based exemplar filter
+still attaches the span's trace and span id). Beyond ``MAX_PENDING`` queued durations (a reader that
+collects rarely under heavy traffic) a duration is recorded at once, as before. ``ml.predictions`` is
+counted in-process and reported through an observable counter (cumulative, no exemplars), which keeps the
 per-prediction cost to a dict update.
 """
 
@@ -13,11 +16,13 @@ from __future__ import annotations
 import math
 import sys
 import threading
+from collections import deque
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
 from opentelemetry._logs._internal import ProxyLoggerProvider
 from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from otelml import __version__
 from otelml.semconv import (
@@ -37,6 +42,7 @@ SCOPE = "otelml"
 DURATION_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                     0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 MAX_LABELS_PER_MODEL = 100
+MAX_PENDING = 4096
 OTHER = "other"
 
 _tracer_provider: trace.TracerProvider | None = None
@@ -50,6 +56,12 @@ _logger: _logs.Logger | None = None
 _model_attrs: dict[tuple[str, str | None], dict[str, str]] = {}
 _class_attrs: dict[tuple[str, str | None, str, str], dict[str, str]] = {}
 _labels_seen: dict[tuple[str, str | None, str], int] = {}
+# (value, metric attributes, span context) per inference call, recorded at collection; deque.append and
+# popleft are atomic, so the request path takes no lock.
+_pending: deque[tuple[float, dict[str, str], SpanContext | None]] = deque()
+# (model, version, task, type, value) -> the _totals entry of a single classified value: the hot path.
+_scalar_entries: dict[tuple[Any, ...], list[Any]] = {}
+_MAX_SCALAR_ENTRIES = 1024
 
 
 def set_providers(tracer_provider: trace.TracerProvider | None = None,
@@ -61,7 +73,7 @@ def set_providers(tracer_provider: trace.TracerProvider | None = None,
         _tracer_provider, _tracer = tracer_provider, None
     if meter_provider is not None:
         _meter_provider, _instruments = meter_provider, None
-        _totals.clear()
+        _forget_counts()
     if logger_provider is not None:
         _logger_provider, _logger = logger_provider, None
 
@@ -71,7 +83,14 @@ def reset_providers() -> None:
     global _tracer_provider, _meter_provider, _logger_provider, _tracer, _instruments, _logger
     _tracer_provider = _meter_provider = _logger_provider = None
     _tracer = _instruments = _logger = None
-    _totals.clear()
+    _forget_counts()
+
+
+def _forget_counts() -> None:
+    with _totals_lock:
+        _totals.clear()
+        _scalar_entries.clear()
+        _pending.clear()
 
 
 def tracer() -> trace.Tracer:
@@ -105,20 +124,29 @@ def _get_instruments() -> metrics.Histogram:
 
 
 def _observe_predictions(options: metrics.CallbackOptions) -> list[metrics.Observation]:
+    # Runs when a reader collects, before the SDK reads its storages: the durations queued since the last
+    # collection are recorded now and are part of this collection.
+    try:
+        flush_durations()
+    except Exception as exc:
+        from otelml._errors import log_once
+
+        log_once("recording ml.inference.duration", exc)
     with _totals_lock:
         return [metrics.Observation(total, attrs) for attrs, total in _totals.values()]
 
 
-def _count(attrs: dict[str, str], n: int) -> None:
+def _count(attrs: dict[str, str], n: int) -> list[Any]:
     # Counted in a dict and reported by the SDK at collection time: a synchronous Counter.add costs
     # about as much as a span's attributes on the hot path (see docs/library.md, "Metrics").
     key = id(attrs)  # attrs dicts are cached for the process lifetime, so their ids are stable
     with _totals_lock:
         entry = _totals.get(key)
         if entry is None:
-            _totals[key] = [attrs, n]
+            entry = _totals[key] = [attrs, n]
         else:
             entry[1] += n
+    return entry
 
 
 def model_attributes(model: str, version: str | None) -> dict[str, str]:
@@ -133,11 +161,39 @@ def model_attributes(model: str, version: str | None) -> dict[str, str]:
     return attrs
 
 
-def record_duration(model: str, version: str | None, seconds: float, error: BaseException | None) -> None:
+def record_duration(model: str, version: str | None, seconds: float, error: BaseException | None,
+                    span_context: SpanContext | None = None) -> None:
+    """Queue one ``ml.inference.duration`` measurement of the call whose span is ``span_context``."""
     attrs = model_attributes(model, version)
     if error is not None:
         attrs = {**attrs, ERROR_TYPE: type(error).__qualname__}
-    _get_instruments().record(seconds, attrs)
+    histogram = _instruments or _get_instruments()
+    if getattr(histogram, "_real_instrument", histogram) is None:
+        return  # the API's proxy before any MeterProvider is set: the value would go nowhere
+    if len(_pending) < MAX_PENDING:
+        _pending.append((seconds, attrs, span_context))
+    else:
+        _record(histogram, seconds, attrs, span_context)
+
+
+def _record(histogram: metrics.Histogram, seconds: float, attrs: dict[str, str],
+            span_context: SpanContext | None) -> None:
+    ctx = None if span_context is None else set_span_in_context(NonRecordingSpan(span_context))
+    histogram.record(seconds, attrs, context=ctx)
+
+
+def flush_durations() -> None:
+    """Record every queued duration now (called on collection; also usable before a forced flush)."""
+    if not _pending:
+        return
+    histogram = _get_instruments()
+    popleft = _pending.popleft
+    while True:
+        try:
+            seconds, attrs, span_context = popleft()
+        except IndexError:
+            return
+        _record(histogram, seconds, attrs, span_context)
 
 
 def bucket(value: float) -> str:
@@ -205,6 +261,21 @@ def _one_label(value: Any, classify: bool) -> str:
 
 def record_predictions(model: str, version: str | None, value: Any, task: str | None) -> None:
     """Count the predictions in ``value`` by class (classifiers) or value decade (regressors)."""
+    kind = type(value)
+    if task == "classification" and (kind is int or kind is str or kind is bool):
+        # One classified row (the common case): its counter entry is cached.
+        key = (model, version, kind, value)
+        entry = _scalar_entries.get(key)
+        if entry is not None:
+            with _totals_lock:
+                entry[1] += 1
+            return
+        if _instruments is None:
+            _get_instruments()
+        entry = _count(_label_attributes(model, version, ML_PREDICTION_CLASS, str(value)), 1)
+        if len(_scalar_entries) < _MAX_SCALAR_ENTRIES:
+            _scalar_entries[key] = entry
+        return
     classify = task != "regression" and (task == "classification" or not _is_float_output(value))
     kind = ML_PREDICTION_CLASS if classify else ML_PREDICTION_BUCKET
     _get_instruments()

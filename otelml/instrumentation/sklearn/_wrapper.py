@@ -200,7 +200,8 @@ def _finish(span: Any, token: Any, pid: str, model: _Model, config: OtelmlConfig
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
         if config.metrics:
-            _telemetry.record_duration(model.name, model.version, perf_counter() - started, error)
+            _telemetry.record_duration(model.name, model.version, perf_counter() - started, error,
+                                       span.get_span_context())
         if log_body is not None:
             attrs = {ML_MODEL_NAME: model.name, ML_PREDICTION_ID: pid}
             if model.version is not None:
