@@ -19,7 +19,7 @@ import numpy as np
 
 __all__ = ["BinTable", "bin_matrix", "bin_table"]
 
-CELLS = 4096
+CELLS = 1024  # ~13 KiB of table per numeric feature
 MARGIN = 0.01  # of a cell
 
 
@@ -44,10 +44,12 @@ def bin_table(search: np.ndarray) -> BinTable | None:
     after = np.searchsorted(search, left + width + m, side="right")
     inside = after - first
     edge = np.where(inside == 1, search[np.minimum(first, len(search) - 1)], np.inf)
-    return BinTable(lo=lo, inv_width=1.0 / width, base=first, edge=edge, multi=inside >= 2)
+    return BinTable(
+        lo=lo, inv_width=1.0 / width, base=first.astype(np.int32), edge=edge, multi=inside >= 2
+    )
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _stacked(tabs: tuple[BinTable, ...]) -> tuple[np.ndarray, ...]:
     """The tables of one set of features side by side (built once per set, e.g. per model version)."""
     return (
