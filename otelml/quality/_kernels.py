@@ -26,7 +26,7 @@ _INDEXED = ("lower", "higher", "nearest")
 def arrow_strings(series: pd.Series) -> Any:
     """The pyarrow ChunkedArray behind an Arrow-backed string column, else None."""
     dtype = series.dtype
-    arrow_backed = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+    arrow_backed = (isinstance(dtype, pd.StringDtype) and dtype.storage in ("pyarrow", "pyarrow_numpy")) or (
         isinstance(dtype, pd.ArrowDtype) and str(dtype.pyarrow_dtype) in ("string", "large_string"))
     if not arrow_backed:
         return None

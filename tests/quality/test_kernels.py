@@ -66,7 +66,8 @@ CHECKS = [
 @pytest.mark.parametrize(("kind", "param", "is_bad"), CHECKS)
 def test_string_checks_agree_across_string_storages(kind, param, is_bad):
     values = _strings()
-    frames = {"arrow": pd.Series(values, dtype=pd.StringDtype("pyarrow")),
+    frames = {"str": pd.Series(values, dtype="str"),
+              "arrow": pd.Series(values, dtype=pd.StringDtype("pyarrow")),
               "arrow_ext": pd.Series(values, dtype=pd.ArrowDtype(__import__("pyarrow").large_string())),
               "python": pd.Series(values, dtype=pd.StringDtype("python")),
               "object": pd.Series(values, dtype=object)}
