@@ -18,9 +18,10 @@ import numpy as np
 # The two keys `is_instrumentation_enabled()` reads, checked on the current context directly: this runs
 # on every prediction, so it saves two function calls.
 from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, get_current, set_value
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, attach, detach, get_current
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
 from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelml import _config, _labels, _models, _scope, _telemetry
 from otelml._capture import feature_attributes, prediction_attributes
@@ -175,10 +176,12 @@ def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any])
             holder.id = pid
     attrs[ML_PREDICTION_ID] = pid
     span = tracer.start_span(model.span_name, ctx, attributes=attrs)
-    new_ctx = trace.set_span_in_context(span, ctx)
+    # The new context in one copy (as set_span_in_context + set_value would give, without the second copy).
+    values = dict(ctx)
+    values[_SPAN_KEY] = span
     if holder is None:  # nested otelml spans read the id from the context
-        new_ctx = set_value(_scope.SCOPE_KEY, _scope.Holder(pid), new_ctx)
-    token = attach(new_ctx)
+        values[_scope.SCOPE_KEY] = _scope.Holder(pid)
+    token = attach(Context(values))
     try:  # from here on the span is current: a failure must not skip ending it
         if span.is_recording():
             span_context = span.get_span_context()
