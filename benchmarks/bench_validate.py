@@ -6,7 +6,8 @@ quantiles), some failing. Each engine validates the same DataFrame `--runs` time
 3 GE); the table reports medians and the ratio, and the script exits 1 unless every expectation gets
 the same verdict from both. GE runs in a fresh ephemeral context with a pandas DataFrame asset per run; its
 timing covers `batch.validate(suite)` only (context and batch are built outside the timed part),
-otelml's covers `otelml.quality.validate(df, suite)` including parsing the suite.
+otelml's covers `otelml.quality.validate(df, suite)` including parsing the suite. Each timed call starts
+after `gc.collect()`, so neither engine pays for collecting the other's garbage.
 
     .venv/bin/python benchmarks/bench_validate.py [--rows 1000000] [--runs 5] [--ge-runs 3]
 """
@@ -14,6 +15,7 @@ otelml's covers `otelml.quality.validate(df, suite)` including parsing the suite
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import platform
@@ -72,6 +74,7 @@ def make_data(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 def run_otelml(df: pd.DataFrame, suite: dict) -> tuple[float, list[bool]]:
+    gc.collect()  # as before GE's runs: no collection of the other engine's garbage inside the timing
     t = time.perf_counter()
     result = quality.validate(df, suite)
     return time.perf_counter() - t, [r.success for r in result.results]
@@ -88,6 +91,7 @@ def ge_batch(df: pd.DataFrame):
 def run_ge(gx, batch, suite: dict) -> tuple[float, list[bool]]:
     ge_suite = gx.ExpectationSuite(name=f"bench-{time.perf_counter_ns()}", expectations=[
         {**e, "meta": {"i": i}} for i, e in enumerate(suite["expectations"])])
+    gc.collect()
     t = time.perf_counter()
     out = batch.validate(ge_suite)
     elapsed = time.perf_counter() - t
