@@ -43,6 +43,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sklearn.linear_model import LogisticRegression
 
 import otelml
+from otelml import _telemetry
 from otelml.instrumentation.sklearn import SklearnInstrumentor
 
 N_FEATURES = 20
@@ -88,13 +89,23 @@ def _hand_written(provider: TracerProvider, model: LogisticRegression, with_id: 
     return call
 
 
-def _time(fn: Callable[[Any], Any], X: Any, calls: int) -> float:
-    """Mean CPU µs per call over ``calls`` calls (process CPU time: the export thread counts, other
-    processes on the shared machine do not)."""
+def _time(fn: Callable[[Any], Any], X: Any, calls: int,
+          after: Callable[[], None] | None = None) -> tuple[float, float]:
+    """(mean CPU µs per call, median wall-clock µs of one call) over ``calls`` calls.
+
+    CPU is process CPU time (the export thread counts, other processes on the shared machine do not)
+    and includes ``after`` (otelml's deferred duration recording, so it is charged to the variant that
+    caused it); the wall-clock figure is what one request waits for."""
+    latencies = []
+    clock = time.perf_counter
     start = time.process_time()
     for _ in range(calls):
+        t0 = clock()
         fn(X)
-    return (time.process_time() - start) / calls * 1e6
+        latencies.append(clock() - t0)
+    if after is not None:
+        after()
+    return (time.process_time() - start) / calls * 1e6, statistics.median(latencies) * 1e6
 
 
 def _otelml_span_attributes(model: LogisticRegression, row: np.ndarray) -> ReadableSpan:
@@ -125,7 +136,7 @@ def diagnose(runs: int, calls: int) -> None:
     without metrics, and without both. Reports medians and minimum over rounds, minus (a)."""
     from sklearn.base import BaseEstimator, ClassifierMixin
 
-    from otelml import _labels
+    from otelml import _labels, _telemetry
 
     class Constant(ClassifierMixin, BaseEstimator):
         def fit(self, X: Any, y: Any) -> Constant:
@@ -154,7 +165,8 @@ def diagnose(runs: int, calls: int) -> None:
                     _labels.remember_prediction = lambda *a, **k: None  # type: ignore[assignment]
                 instrumentor.instrument(tracer_provider=provider)
             try:
-                results[key].append(_time(hand if key == "b" else model.predict_proba, row, calls))
+                results[key].append(_time(hand if key == "b" else model.predict_proba, row, calls,
+                                          _telemetry.flush_durations)[0])
             finally:
                 _labels.remember_prediction = remember
                 if key not in "ab":
@@ -188,12 +200,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
 
     load_start = os.getloadavg()[0]
+    reader = None
     if args.meter_provider:
         from opentelemetry import metrics
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
     model, data = _model()
     row = data[:1].copy()
     provider = TracerProvider()
@@ -216,12 +230,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     variants = {"a": bare, "b": hand, "c": bare, "d": bare}
     results: dict[str, list[float]] = {k: [] for k in variants}
-    def run(name: str, calls: int) -> float:
+    walls: dict[str, list[float]] = {k: [] for k in variants}
+
+    def run(name: str, calls: int) -> tuple[float, float]:
         if name in "cd":
             otelml.configure(metrics=name == "c")
             instrumentor.instrument(tracer_provider=provider)
         try:
-            return _time(variants[name], row, calls)
+            return _time(variants[name], row, calls, _telemetry.flush_durations if name in "cd" else None)
         finally:
             if name in "cd":
                 instrumentor.uninstrument()
@@ -232,12 +248,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         order = list(variants)
         random.shuffle(order)
         for name in order:
-            results[name].append(run(name, args.calls))
+            cpu, wall = run(name, args.calls)
+            results[name].append(cpu)
+            walls[name].append(wall)
     provider.shutdown()
+    if reader is not None:  # every (c) call's duration reached the SDK histogram: nothing was skipped
+        data = reader.get_metrics_data()
+        counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+                  if m.name == "ml.inference.duration" for p in m.data.data_points]
+        assert sum(counts) == 1 + args.calls // 5 + args.runs * args.calls, counts  # 1: the sample span
 
     a, b, c = (statistics.median(results[k]) for k in "abc")
     ratio = statistics.median(cr / br for cr, br in zip(results["c"], results["b"], strict=True))
     ratio_d = statistics.median(dr / br for dr, br in zip(results["d"], results["b"], strict=True))
+    wall_ratio = statistics.median(cw / bw for cw, bw in zip(walls["c"], walls["b"], strict=True))
+    wa_a, wa_b, wa_c = (statistics.median(walls[k]) for k in "abc")
     encode_us, encoded_bytes = _encode_cost(sample_span, min(args.runs, 7))
     print(f"Python {platform.python_version()}, scikit-learn {sklearn.__version__}, "
           f"otelml {otelml.__version__}; {args.runs} rounds x {args.calls} calls per variant, medians; "
@@ -245,19 +270,22 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{load_start:.1f}/{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; SDK MeterProvider: "
           f"{'yes' if args.meter_provider else 'no (metrics go to the API no-op)'}")
     print()
-    print("| variant | CPU µs per call, median | min | max |")
-    print("|---|---:|---:|---:|")
+    print("| variant | CPU µs per call, median | min | max | wall µs per call (median call), median |")
+    print("|---|---:|---:|---:|---:|")
     for key, label in (("a", "(a) bare predict_proba"), ("b", "(b) hand-written OTel span"),
                        ("c", "(c) otelml instrumentor (defaults)"),
                        ("d", "(d) otelml, OTELML_METRICS=false")):
         med = statistics.median(results[key])
-        print(f"| {label} | {med:.1f} | {min(results[key]):.1f} | {max(results[key]):.1f} |")
+        print(f"| {label} | {med:.1f} | {min(results[key]):.1f} | {max(results[key]):.1f} "
+              f"| {statistics.median(walls[key]):.1f} |")
     print()
     print("| figure | value |")
     print("|---|---:|")
     print(f"| (c)/(b) median of per-round ratios — target <= 1.0 | {ratio:.3f} |")
     print(f"| (c)/(b) of the medians | {c / b:.3f} |")
     print(f"| (d)/(b) median of per-round ratios | {ratio_d:.3f} |")
+    print(f"| (c)/(b) wall-clock per call, median of per-round ratios | {wall_ratio:.3f} |")
+    print(f"| (c)-(a) wall-clock per call | {wa_c - wa_a:.1f} µs; (b)-(a): {wa_b - wa_a:.1f} µs |")
     print(f"| (c)-(a) overhead | {c - a:.1f} µs ({(c - a) / a * 100:.0f}% of (a)) |")
     print(f"| (b)-(a) hand-written span | {b - a:.1f} µs ({(b - a) / a * 100:.0f}% of (a)) |")
     print(f"| OTLP encode per inference span (SDK encoder, batches of 512; CPU) | {encode_us:.1f} µs, "
