@@ -11,8 +11,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,8 @@ import pandas as pd
 __all__ = ["arrow_strings", "median", "quantiles", "regex_failures", "string_isin"]
 
 _FAST_QUANTILE_MIN = 4096  # below this np.quantile is as fast; keep its exact code path
-_INDEXED = ("lower", "higher", "nearest")
+_ROUNDING: dict[str, Callable[[np.ndarray], np.ndarray]] = {"lower": np.floor, "higher": np.ceil,
+                                                             "nearest": np.around}
 
 
 def arrow_strings(series: pd.Series) -> Any:
@@ -76,13 +77,12 @@ def regex_failures(data: Any, pattern: str, max_distinct: int) -> np.ndarray | N
 def quantiles(v: np.ndarray, qs: Sequence[float], method: str) -> np.ndarray:
     """`np.quantile(v, qs, method=method)` for a 1-d float64 array without NaN; reorders `v`."""
     n = v.size
-    if n < _FAST_QUANTILE_MIN or method not in (*_INDEXED, "linear", "midpoint"):
-        return np.quantile(v, qs, method=method, overwrite_input=True)
+    if n < _FAST_QUANTILE_MIN or method not in (*_ROUNDING, "linear", "midpoint"):
+        return np.quantile(v, qs, method=cast(Any, method), overwrite_input=True)
     q = np.asarray(qs, dtype=np.float64)
     virtual = (n - 1) * q
-    if method in _INDEXED:
-        rounding = {"lower": np.floor, "higher": np.ceil, "nearest": np.around}[method]
-        index = rounding(virtual).astype(np.intp)
+    if method in _ROUNDING:
+        index = _ROUNDING[method](virtual).astype(np.intp)
         _select(v, np.unique(index))
         return v[index]
     if method == "midpoint":
