@@ -13,10 +13,10 @@ import threading
 import time
 from datetime import datetime
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanContext
+from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from otelml import _errors, _scope, _telemetry
@@ -37,23 +37,21 @@ MAX_REMEMBERED = 10_000
 _TRACECONTEXT = TraceContextTextMapPropagator()
 
 
-class _Prediction(NamedTuple):
-    span_context: SpanContext
-    time_ns: int
-    model: str | None
-    version: str | None
-
-
+# pid -> (trace id, span id, trace flags, trace state or None, start ns, model, version). A plain tuple of
+# ints and strings, which CPython's garbage collector stops tracking: ten thousand remembered predictions
+# then cost the collector nothing (a SpanContext, a tuple subclass, would stay tracked).
+_Remembered = tuple[int, int, int, Any, int, str | None, str | None]
 # Written on every prediction, so no lock: `setdefault` is one atomic dict operation under the GIL and a
 # dict keeps insertion order; the oldest entries are trimmed in batches (amortised) by whoever gets the lock.
-_recent: dict[str, _Prediction] = {}
+_recent: dict[str, _Remembered] = {}
 _trim_lock = threading.Lock()
 
 
 def remember_prediction(pid: str, span_context: SpanContext, time_ns: int, model: str | None,
                         version: str | None) -> None:
     """Remember the first inference span of ``pid``; beyond ``MAX_REMEMBERED`` (+10%) the oldest go."""
-    _recent.setdefault(pid, _Prediction(span_context, time_ns, model, version))
+    _recent.setdefault(pid, (span_context.trace_id, span_context.span_id, int(span_context.trace_flags),
+                             span_context.trace_state or None, time_ns, model, version))
     if len(_recent) > MAX_REMEMBERED + MAX_REMEMBERED // 10:
         _trim()
 
@@ -142,10 +140,11 @@ def record_label(
         if span_context is None and traceparent is not None:
             span_context = _from_traceparent(traceparent)
         if known is not None:
-            span_context = span_context or known.span_context
-            when = known.time_ns if when is None else when
-            model = model or known.model
-            version = version or known.version
+            trace_id, span_id, flags, state, known_ns, known_model, known_version = known
+            span_context = span_context or SpanContext(trace_id, span_id, False, TraceFlags(flags), state)
+            when = known_ns if when is None else when
+            model = model or known_model
+            version = version or known_version
         attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_LABEL, ML_PREDICTION_ID: prediction_id,
                                  ML_LABEL_VALUE: label}
         if model is not None:
