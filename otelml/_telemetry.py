@@ -164,12 +164,12 @@ def model_attributes(model: str, version: str | None) -> dict[str, str]:
 def record_duration(model: str, version: str | None, seconds: float, error: BaseException | None,
                     span_context: SpanContext | None = None) -> None:
     """Queue one ``ml.inference.duration`` measurement of the call whose span is ``span_context``."""
-    attrs = model_attributes(model, version)
-    if error is not None:
-        attrs = {**attrs, ERROR_TYPE: type(error).__qualname__}
     histogram = _instruments or _get_instruments()
     if getattr(histogram, "_real_instrument", histogram) is None:
         return  # the API's proxy before any MeterProvider is set: the value would go nowhere
+    attrs = model_attributes(model, version)
+    if error is not None:
+        attrs = {**attrs, ERROR_TYPE: type(error).__qualname__}
     if len(_pending) < MAX_PENDING:
         _pending.append((seconds, attrs, span_context))
     else:

@@ -244,8 +244,9 @@ def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) ->
     try:
         config = _config._active or get_config()
         model = _model(instance)
-        names = getattr(instance, "__dict__", _EMPTY).get("feature_names_in_")
-        if names is None:
+        state_dict = getattr(instance, "__dict__", _EMPTY)
+        names = state_dict.get("feature_names_in_")
+        if names is None and "steps" in state_dict:  # a Pipeline: the names of its first real step
             names = _feature_names(instance)
         try:
             attrs, rows = feature_attributes(X, names, config)
