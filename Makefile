@@ -32,9 +32,17 @@ test: venv phoenix
 lint: venv
 	$(BIN)/ruff check .
 
+# The benchmarks of docs/benchmarks.md, with the commands recorded there (about 15 minutes on 2 cores;
+# bench_drift.py creates .venv-evidently on first use, Evidently 0.7 does not import under pandas 3).
 bench: venv
-	$(BIN)/pip install -q -e '.[bench]'
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_overhead.py --runs 100 --calls 200
+	$(BIN)/python benchmarks/bench_core.py --runs 11
+	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 200 --rss-spans 1000000 --breakdown
+	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 60 --rss-spans 0 --only forward --only extract --only drift
+	$(BIN)/python benchmarks/bench_drift_processor.py --runs 5 --requests 100 --breakdown
+	$(BIN)/python benchmarks/bench_ingest.py --runs 5 --requests 60
+	$(BIN)/python benchmarks/bench_drift.py --rows 100000 --runs 5
+	$(BIN)/python benchmarks/bench_validate.py --runs 7 --ge-runs 7
 
 clean:
 	rm -rf $(VENV) $(PHOENIX_VENV) build *.egg-info
