@@ -110,3 +110,21 @@ def test_no_meter_provider_queues_nothing(exporter, fitted) -> None:
     _predict_rows(model, X[:5])
     assert len(exporter.get_finished_spans()) == 5
     assert len(_telemetry._pending) == 0  # the API's no-op: nothing held for a reader that never comes
+
+
+def test_exemplar_per_bucket_is_the_last_call_in_that_bucket(reader) -> None:
+    """The SDK keeps the last measurement per bucket as exemplar; recording at collection keeps that."""
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    def ctx(n: int) -> SpanContext:
+        return SpanContext(0x1000 + n, 0x2000 + n, is_remote=False, trace_flags=TraceFlags(1))
+
+    # (0.00025, 0.0005] gets calls 1 and 2, (0.01, 0.025] gets call 3, (0.1, 0.25] calls 4 and 5.
+    for n, seconds in enumerate((0.0003, 0.0004, 0.02, 0.2, 0.15), start=1):
+        _telemetry.record_duration("m", "1", seconds, None, ctx(n))
+    (hist,) = _points(reader)["ml.inference.duration"]
+    assert hist.count == 5
+    assert hist.sum == pytest.approx(0.0003 + 0.0004 + 0.02 + 0.2 + 0.15)
+    assert sorted((e.span_id, e.value) for e in hist.exemplars) == [
+        (0x2002, 0.0004), (0x2003, 0.02), (0x2005, 0.15)]
+    assert {e.trace_id for e in hist.exemplars} == {0x1002, 0x1003, 0x1005}
