@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from otelml.stats._binning import bin_matrix
-from otelml.stats._window import NumericWindow
+from otelml.stats._window import NULL_KEY, CategoricalWindow, NumericWindow
 
-__all__ = ["update_numeric"]
+__all__ = ["update_categorical", "update_numeric"]
 
 
 def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.ndarray:
@@ -68,4 +68,27 @@ def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.n
         w.sumsq += float(sumsq[j])
         w.min = min(w.min, float(mins[j]))
         w.max = max(w.max, float(maxs[j]))
+    return bins
+
+
+def update_categorical(window: CategoricalWindow, values: np.ndarray) -> np.ndarray | None:
+    """``window.update(values)`` for a column of ``str`` and ``None`` (what the sidecar extracts), by
+    dict lookups instead of a string sort (~3x faster on 512 rows); returns the bins. None, with the
+    window untouched, for any other value or window layout: then call ``window.update``."""
+    index = getattr(window.profile, "_index", None)
+    if index is None or not hasattr(window, "_n"):
+        return None
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    if not all(v is None or type(v) is str for v in items):
+        return None
+    get, other = index.get, window.profile.other_bin
+    bins = np.array(
+        [-1 if v is None or v == NULL_KEY else get(v, other) for v in items], dtype=np.int64
+    ).reshape(-1)
+    ok = bins >= 0
+    present = int(ok.sum())
+    window.nulls += int(bins.size) - present
+    if present:
+        window._n += present
+        window.counts += np.bincount(bins[ok], minlength=len(window.counts))
     return bins

@@ -51,3 +51,33 @@ def test_update_numeric_uses_the_matrix_path_for_the_current_window_layout(monke
     monkeypatch.setattr(stats.NumericWindow, "update", boom)
     stats.update_numeric(windows, np.random.default_rng(2).normal(0, 1, (100, 2)))
     assert windows[0].n == windows[1].n == 100
+
+
+def test_update_categorical_equals_window_update():
+    from otelml.stats._many import update_categorical
+    from otelml.stats._window import NULL_KEY
+
+    rng = np.random.default_rng(11)
+    ref = rng.choice(["web", "ios", "android", "api", "ünïcode"], 3000).astype(object)
+    profile = stats.profile_column(ref, column="channel")
+    fast, slow = profile.new_window(), profile.new_window()
+    values = ["web", "ios", "android", "api", "ünïcode", "never-seen", "", NULL_KEY, None]
+    pool = np.array(values, dtype=object)
+    for size in (0, 1, 512, 97):
+        col = pool[rng.integers(0, len(pool), size)]
+        bins = update_categorical(fast, col)
+        assert bins is not None
+        np.testing.assert_array_equal(bins, slow.update(col.copy()))
+    np.testing.assert_array_equal(fast.counts, slow.counts)
+    assert (fast.n, fast.nulls) == (slow.n, slow.nulls)
+    assert fast.to_dict() == slow.to_dict()
+
+
+def test_update_categorical_leaves_other_values_to_the_window():
+    from otelml.stats._many import update_categorical
+
+    profile = stats.profile_column(np.array(["a", "b", "b"], dtype=object), column="c")
+    window = profile.new_window()
+    for col in (np.array(["a", 1], dtype=object), np.array([True, "a"], dtype=object), np.array([0.5, 1.5])):
+        assert update_categorical(window, col) is None
+    assert window.n == 0 and window.nulls == 0 and int(window.counts.sum()) == 0

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from otelml import stats
+from otelml.stats._many import update_categorical
 from otelml_collector.processors.drift.reservoir import BinReservoir
 from otelml_collector.records import ModelBatch
 
@@ -208,7 +209,11 @@ class OpenWindow:
             col = cols.get(name)
             if col is None:
                 continue
-            bins = self.windows[name].update(_fast_strings(col[lo:hi]))
+            window = self.windows[name]
+            part = col[lo:hi]
+            bins = update_categorical(window, part) if isinstance(window, stats.CategoricalWindow) else None
+            if bins is None:
+                bins = window.update(_fast_strings(part))
             g = np.where(bins >= 0, bins + self.offsets[name], -1)
             groups.append(g[sample])
             values.append(np.full(len(sample), np.nan))
