@@ -281,10 +281,10 @@ def _one_label(value: Any, classify: bool) -> str:
 
 def record_predictions(model: str, version: str | None, value: Any, task: str | None) -> None:
     """Count the predictions in ``value`` by class (classifiers) or value decade (regressors)."""
-    kind = type(value)
-    if task == "classification" and (kind is int or kind is str or kind is bool):
+    value_type = type(value)
+    if task == "classification" and (value_type is int or value_type is str or value_type is bool):
         # One classified row (the common case): its counter entry is cached.
-        key = (model, version, kind, value)
+        key = (model, version, value_type, value)
         entry = _scalar_entries.get(key)
         if entry is not None:
             with _totals_lock:
