@@ -29,6 +29,7 @@ from otelml.stats._baseline import (
     build_baseline,
     load_baseline,
 )
+from otelml.stats._batch import evaluate_many
 from otelml.stats._drift import (
     DEFAULT_CONFIG,
     DEFAULT_MIN_SAMPLES,
@@ -77,6 +78,7 @@ __all__ = [
     "Window",
     "build_baseline",
     "evaluate",
+    "evaluate_many",
     "load_baseline",
     "profile_categorical",
     "profile_column",

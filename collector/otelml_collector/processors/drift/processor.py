@@ -258,9 +258,13 @@ class DriftProcessor(Persistence):
         model, version = key
         features = [n for n in w.names if kind_of(n) == "feature"]
         results: list[DriftResult] = []
-        for name in w.names:
-            n_tests = len(features) if kind_of(name) == "feature" else 1
-            scores = stats.evaluate(w.baseline.profiles[name], w.windows[name], self._stats_config, n_tests)
+        all_scores = stats.evaluate_many(
+            [w.baseline.profiles[name] for name in w.names],
+            [w.windows[name] for name in w.names],
+            self._stats_config,
+            [len(features) if kind_of(name) == "feature" else 1 for name in w.names],
+        )
+        for name, scores in zip(w.names, all_scores, strict=True):
             alerting = [s for s in scores if s.alert]
             exemplars: list[Exemplar] = []
             if alerting:
