@@ -43,6 +43,8 @@ from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift import DriftFactory
 from otelml_collector.state import StateStore
 
+from otelml import stats
+
 SPANS = 512
 
 
@@ -173,6 +175,19 @@ def breakdown(warm: list[bytes], stable: list[bytes], shifted: list[bytes], stat
     stages.append((f"scoring + emitting + storing one window (per span of a {size}-span window)",
                    per_window / size * 1e6))
     stages.append(("  (one window, ms)", per_window * 1e3))
+    profiles = [w.baseline.profiles[name] for name in w.names]
+    windows = [w.windows[name] for name in w.names]
+    cfg, tests = drift._stats_config, [len(w.names)] * len(w.names)
+    stages.append(("  scoring alone: stats.evaluate per column (before), ms", best(lambda: [
+        stats.evaluate(p, x, cfg, t) for p, x, t in zip(profiles, windows, tests, strict=True)]) * 1e3))
+    stages.append(("  scoring alone: stats.evaluate_many (now), ms",
+                   best(lambda: stats.evaluate_many(profiles, windows, cfg, tests)) * 1e3))
+    results = drift._results[key]
+    stages.append(("  emitting alone (gauge points + provider flush), ms",
+                   best(lambda: drift._emitter.emit(results)) * 1e3))
+    rows = [r.to_json() for r in results]
+    stages.append(("  storing alone (results to SQLite), ms",
+                   best(lambda: drift._ctx.state.put("drift.results", "bench", rows)) * 1e3))
     for p in procs:
         p.shutdown()
     return stages

@@ -95,37 +95,38 @@ def _score_rows(
             computed[m] = _FLAT[m](ref, cur, ref_p, cur_p)
     n = np.array([w.n for w in ws], dtype=np.float64)
     excess = cur / n[:, None] - ref / np.maximum(ref.sum(axis=1), 1.0)[:, None]
+    not_candidate = ~((excess > 0) & (cur > 0))  # bins where the window holds more than its share
+    n_top = np.minimum((~not_candidate).sum(axis=1), 5).tolist()
     thresholds = config.thresholds
+    per_method = []
+    for m in methods:
+        values, terms = computed[m]
+        threshold = thresholds[m]
+        if m in P_VALUE_METHODS:
+            divisors = [max(tests[i], 1) if config.bonferroni else 1 for i in rows]
+            effective = np.array([threshold / d if config.bonferroni else threshold for d in divisors])
+            drifted = (values < effective).tolist()
+        else:
+            drifted = (values >= threshold).tolist()
+        # candidates first, then by contribution and excess descending; stable, so ties keep bin order
+        top = np.lexsort((-excess, -terms, not_candidate), axis=-1)[:, :5].tolist()
+        per_method.append((m, threshold, values.tolist(), terms, drifted, top))
     for r, i in enumerate(rows):
-        p, w, size = ps[r], ws[r], sizes[r]
-        ex = excess[r, :size]
-        candidates = np.flatnonzero((ex > 0) & (w.counts > 0))
-        alert_methods = config.alert_methods_for(p)
-        scores = []
-        for m in methods:
-            values, terms = computed[m]
-            value = float(values[r])
-            contributions = terms[r, :size].copy()
-            threshold = thresholds[m]
-            if m in P_VALUE_METHODS:
-                effective = threshold / max(tests[i], 1) if config.bonferroni else threshold
-                drifted = value < effective
-            else:
-                drifted = value >= threshold
-            order = candidates[np.lexsort((-ex[candidates], -contributions[candidates]))]
-            scores.append(
-                DriftScore(
-                    method=m,
-                    value=value,
-                    threshold=threshold,
-                    drifted=bool(drifted),
-                    alert=bool(drifted and m in alert_methods),
-                    n=w.n,
-                    contributions=contributions,
-                    top_bins=tuple(int(b) for b in order[:5]),
-                )
+        size, count, k = sizes[r], ws[r].n, n_top[r]
+        alert_methods = config.alert_methods_for(ps[r])
+        out[i] = [
+            DriftScore(
+                method=m,
+                value=values[r],
+                threshold=threshold,
+                drifted=drifted[r],
+                alert=drifted[r] and m in alert_methods,
+                n=count,
+                contributions=terms[r, :size],
+                top_bins=tuple(top[r][:k]),
             )
-        out[i] = scores
+            for m, threshold, values, terms, drifted, top in per_method
+        ]
 
 
 # -- methods on rows: (ref counts, cur counts, ref proportions, cur proportions) -> (values, terms) ----
