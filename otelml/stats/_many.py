@@ -11,6 +11,7 @@ min/max of all columns together. It writes the window's fields directly, so it m
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 
@@ -18,6 +19,8 @@ from otelml.stats._binning import bin_matrix
 from otelml.stats._window import NULL_KEY, CategoricalWindow, NumericWindow
 
 __all__ = ["update_categorical", "update_numeric"]
+
+_STR_OR_NONE = frozenset({str, type(None)})
 
 
 def update_numeric(windows: Sequence[NumericWindow], values: np.ndarray) -> np.ndarray:
@@ -79,12 +82,14 @@ def update_categorical(window: CategoricalWindow, values: np.ndarray) -> np.ndar
     if index is None or not hasattr(window, "_n"):
         return None
     items = values.tolist() if isinstance(values, np.ndarray) else list(values)
-    if not all(v is None or type(v) is str for v in items):
+    if not set(map(type, items)) <= _STR_OR_NONE:
         return None
-    get, other = index.get, window.profile.other_bin
-    bins = np.array(
-        [-1 if v is None or v == NULL_KEY else get(v, other) for v in items], dtype=np.int64
-    ).reshape(-1)
+    cache = window.profile.__dict__
+    lookup = cache.get("_bin_lookup")
+    if lookup is None:  # the profile's index plus the missing-value keys, built once per profile
+        lookup = cache["_bin_lookup"] = {**index, NULL_KEY: -1, None: -1}
+    other = window.profile.other_bin
+    bins = np.fromiter(map(lookup.get, items, repeat(other, len(items))), dtype=np.int64, count=len(items))
     ok = bins >= 0
     present = int(ok.sum())
     window.nulls += int(bins.size) - present

@@ -11,6 +11,7 @@ one exemplar per point and the value attribute is not sent (it would split the s
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -151,6 +152,7 @@ def _context_of(ex: Exemplar) -> Any:
     return set_span_in_context(NonRecordingSpan(ctx))
 
 
+@functools.lru_cache(maxsize=256)  # every result of a window formats the same two instants
 def _iso(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
