@@ -12,6 +12,9 @@ Used by the sidecar's drift processor, ``otelml baseline build`` and ``otelml va
         emit(s.method, s.value)                 # ml.feature.drift
         if s.alert: alert(s, exemplar_from=s.top_bins)
 
+All columns of a window at once (same scores, one set of numpy calls):
+``evaluate_many(profiles, windows, n_tests=[...])``.
+
 Batch use (the quality gate): ``score_values(profile, df[col], method="wasserstein")``.
 
 Bins of a numeric profile: bin 0 = below the reference minimum, 1..len(edges)-1 = quantile bins,
