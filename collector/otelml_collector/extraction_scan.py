@@ -37,6 +37,7 @@ from otelml.semconv import (
     ML_SEGMENT_PREFIX,
     OPERATION_INFERENCE,
 )
+from otelml_collector._wire import read_varint as _varint
 
 try:
     from otelml_collector import _fastscan  # type: ignore[attr-defined]
@@ -139,17 +140,6 @@ def scan_reference(raw: bytes | memoryview) -> Scan:
     else:
         result.spans["offset"] = -1
     return result
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
 
 
 def _span_offsets(raw: bytes) -> list[int] | None:

@@ -24,6 +24,7 @@ from bisect import bisect_left
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
+from otelml_collector._wire import read_varint as _varint
 from otelml_collector.pipeline import TelemetryRequest
 
 __all__ = ["ATTR_DRIFT_FEATURES", "MARKER_PREFIX", "splice_at", "splice_tags", "tag_spans"]
@@ -85,19 +86,6 @@ def tag_spans(
 
 
 # -- protobuf wire format ----------------------------------------------------------------------------
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
-
-
 def _encode_varint(n: int) -> bytes:
     out = bytearray()
     while n >= 0x80:
