@@ -116,47 +116,49 @@ def count_items(signal: Signal, message: Any) -> int:
 
 
 # -- partial success: drop what no backend could store, keep the rest --------------------------
-def _validate_traces(message: Any) -> tuple[int, str]:
+def _drop_invalid(groups: Any, field: str, bad: Any, weight: Any = lambda item: 1) -> int:
+    """Delete the items of `field` in every group for which `bad(item)` holds; their weight, summed."""
     rejected = 0
-    for rs in message.resource_spans:
-        for ss in rs.scope_spans:
-            bad = [
-                i
-                for i, s in enumerate(ss.spans)
-                if len(s.trace_id) != 16 or len(s.span_id) != 8 or not any(s.trace_id) or not any(s.span_id)
-            ]
-            for i in reversed(bad):
-                del ss.spans[i]
-            rejected += len(bad)
-    why = "spans need a non-zero 16-byte trace_id and 8-byte span_id" if rejected else ""
-    return rejected, why
+    for group in groups:
+        items = getattr(group, field)
+        invalid = [i for i, item in enumerate(items) if bad(item)]
+        for i in reversed(invalid):
+            rejected += weight(items[i])
+            del items[i]
+    return rejected
+
+
+def _validate_traces(message: Any) -> tuple[int, str]:
+    rejected = _drop_invalid(
+        (ss for rs in message.resource_spans for ss in rs.scope_spans),
+        "spans",
+        lambda s: len(s.trace_id) != 16 or len(s.span_id) != 8 or not any(s.trace_id) or not any(s.span_id),
+    )
+    return rejected, "spans need a non-zero 16-byte trace_id and 8-byte span_id" if rejected else ""
 
 
 def _validate_logs(message: Any) -> tuple[int, str]:
-    rejected = 0
-    for rl in message.resource_logs:
-        for sl in rl.scope_logs:
-            bad = [
-                i
-                for i, r in enumerate(sl.log_records)
-                if len(r.trace_id) not in (0, 16) or len(r.span_id) not in (0, 8)
-            ]
-            for i in reversed(bad):
-                del sl.log_records[i]
-            rejected += len(bad)
-    why = "log records' trace_id must be empty or 16 bytes, span_id empty or 8 bytes" if rejected else ""
-    return rejected, why
+    rejected = _drop_invalid(
+        (sl for rl in message.resource_logs for sl in rl.scope_logs),
+        "log_records",
+        lambda r: len(r.trace_id) not in (0, 16) or len(r.span_id) not in (0, 8),
+    )
+    why = "log records' trace_id must be empty or 16 bytes, span_id empty or 8 bytes"
+    return rejected, why if rejected else ""
+
+
+def _points(metric: Any) -> int:
+    kind = metric.WhichOneof("data")
+    return len(getattr(metric, kind).data_points) if kind else 0
 
 
 def _validate_metrics(message: Any) -> tuple[int, str]:
-    rejected = 0
-    for rm in message.resource_metrics:
-        for sm in rm.scope_metrics:
-            bad = [i for i, m in enumerate(sm.metrics) if not m.name]
-            for i in reversed(bad):
-                kind = sm.metrics[i].WhichOneof("data")
-                rejected += len(getattr(sm.metrics[i], kind).data_points) if kind else 0
-                del sm.metrics[i]
+    rejected = _drop_invalid(
+        (sm for rm in message.resource_metrics for sm in rm.scope_metrics),
+        "metrics",
+        lambda m: not m.name,
+        _points,
+    )
     return rejected, "metrics need a name" if rejected else ""
 
 
