@@ -192,11 +192,9 @@ def _as_table(X: Any, feature_names: Sequence[Any] | None) -> tuple[Any, Any, An
                     "list, pandas DataFrame/Series, scipy sparse matrix or a mapping name -> value")
 
 
-def feature_attributes(
-    X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig
-) -> tuple[dict[str, Any], RowSelection | None]:
-    """Feature attributes of one model input, and the captured rows (None for a single row)."""
-    # Hot path: one numeric numpy row, no masking -> one tolist() and one zip.
+def row_keys(X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig) -> list[str] | None:
+    """The attribute keys of ``X`` when it is one numeric numpy row recorded as is (every column, no
+    masking), in column order; None otherwise."""
     if type(X) is np.ndarray and X.dtype.kind in _NUMERIC and config.capture_features:
         shape = X.shape
         if (len(shape) == 2 and shape[0] == 1) or len(shape) == 1:
@@ -205,7 +203,18 @@ def feature_attributes(
                 plan = _plan(n_cols if feature_names is None else feature_names, feature_names, n_cols,
                              config)
                 if plan.cols is None and plan.modes is None:
-                    return dict(zip(plan.keys, X.ravel().tolist(), strict=False)), None
+                    return plan.keys
+    return None
+
+
+def feature_attributes(
+    X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig
+) -> tuple[dict[str, Any], RowSelection | None]:
+    """Feature attributes of one model input, and the captured rows (None for a single row)."""
+    # Hot path: one numeric numpy row, no masking -> one tolist() and one zip.
+    keys = row_keys(X, feature_names, config)
+    if keys is not None:
+        return dict(zip(keys, X.ravel().tolist(), strict=False)), None
     pre: RowSelection | None = None
     if getattr(X, "columns", None) is not None and hasattr(X, "iloc") and len(X) > config.max_batch_rows:
         pre = _select(len(X), config)  # sample a large DataFrame before converting it

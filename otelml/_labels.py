@@ -18,6 +18,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 
 from otelml import _errors, _scope, _telemetry
 from otelml.semconv import (
@@ -50,8 +51,12 @@ _trim_lock = threading.Lock()
 def remember_prediction(pid: str, span_context: SpanContext, time_ns: int, model: str | None,
                         version: str | None) -> None:
     """Remember the first inference span of ``pid``; beyond ``MAX_REMEMBERED`` (+10%) the oldest go."""
-    _recent.setdefault(pid, (span_context.trace_id, span_context.span_id, int(span_context.trace_flags),
-                             span_context.trace_state or None, time_ns, model, version))
+    # A SpanContext is the tuple (trace id, span id, is remote, flags, state, is valid): unpacked in C,
+    # where its properties would be four Python calls.
+    trace_id, span_id, _, flags, state, _ = span_context
+    if state is DEFAULT_TRACE_STATE or not state:  # the shared empty state: no Python __len__ call
+        state = None
+    _recent.setdefault(pid, (trace_id, span_id, int(flags), state, time_ns, model, version))
     if len(_recent) > MAX_REMEMBERED + MAX_REMEMBERED // 10:
         _trim()
 

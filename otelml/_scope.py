@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import context, trace
 from opentelemetry.baggage import _BAGGAGE_KEY  # the baggage entries of a Context (stable since 1.0)
+from opentelemetry.trace.propagation import _SPAN_KEY  # the current span of a Context (stable since 1.0)
 
 from otelml._errors import log_once
 from otelml.semconv import ML_PREDICTION_ID
@@ -44,7 +45,6 @@ MAX_ID_LENGTH = 128
 _TRACE_MAP_SIZE = 8192
 _getrandbits = random.getrandbits
 _get_current = context.get_current
-_get_current_span = trace.get_current_span
 
 
 class Holder:
@@ -86,18 +86,27 @@ def remember_for_trace(trace_id: int, pid: str) -> None:
 
 
 def resolve(ctx: context.Context | None = None) -> tuple[str | None, Holder | None]:
-    """The id in scope (or ``None``) and the explicit scope holder when there is one."""
+    """The id in scope (or ``None``) and the explicit scope holder when there is one.
+
+    Under ``SCOPE_KEY`` a context holds either a ``Holder`` (an explicit scope, whose id may still be
+    unset) or the id itself (set by an otelml span for the spans nested in it).
+    """
     if ctx is None:
         ctx = _get_current()
-    holder: Holder | None = ctx.get(SCOPE_KEY)
+    holder = ctx.get(SCOPE_KEY)
     if holder is not None:
-        return holder.id, holder
+        if type(holder) is str:
+            return holder, None
+        return holder.id, holder  # type: ignore[attr-defined]
     entries = ctx.get(_BAGGAGE_KEY)
     if entries:
-        pid = entries.get(ML_PREDICTION_ID)
+        pid = entries.get(ML_PREDICTION_ID)  # type: ignore[attr-defined]
         if isinstance(pid, str) and valid_prediction_id(pid):
             return pid, None
-    trace_id = _get_current_span(ctx).get_span_context().trace_id
+    span = ctx.get(_SPAN_KEY)
+    if span is None:
+        return None, None
+    trace_id = span.get_span_context().trace_id  # type: ignore[attr-defined]
     if trace_id:
         return _by_trace.get(trace_id), None
     return None, None

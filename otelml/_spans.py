@@ -115,7 +115,7 @@ class _OperationSpan:
             span = (self._tracer or _telemetry.tracer()).start_span(self._name, attributes=attrs)
             ctx = _set_span_in_context(span)
             if holder is None:  # nested otelml spans read the id from the context, no map lookup
-                ctx = _set_value(_scope.SCOPE_KEY, _scope.Holder(pid), ctx)
+                ctx = _set_value(_scope.SCOPE_KEY, pid, ctx)
             self._token = _attach(ctx)
             self._span = span
             self.prediction_id = pid

@@ -36,7 +36,14 @@ from otelml.semconv import (
     ML_PREDICTION_CLASS,
 )
 
-__all__ = ["emit_prediction_log", "record_duration", "record_predictions", "set_providers", "tracer"]
+__all__ = [
+    "emit_prediction_log",
+    "record_duration",
+    "record_inference",
+    "record_predictions",
+    "set_providers",
+    "tracer",
+]
 
 SCOPE = "otelml"
 # Seconds; from 50 µs (a single-row linear model) to 10 s (a large batch).
@@ -176,6 +183,24 @@ def record_duration(model: str, version: str | None, seconds: float, error: Base
         _pending.append((seconds, attrs, span_context))
     else:
         _record(histogram, seconds, attrs, span_context)
+
+
+def record_inference(model: str, version: str | None, task: str | None, value: Any, seconds: float,
+                     span_context: SpanContext) -> None:
+    """One successful call: count ``value`` in ``ml.predictions`` and queue its duration.
+
+    Both are skipped while no MeterProvider is set (the API's instruments would drop them), as a
+    synchronous OTel counter drops what is recorded before its provider exists.
+    """
+    histogram = _instruments or _get_instruments()
+    if getattr(histogram, "_real_instrument", histogram) is None:
+        return
+    if value is not None:
+        record_predictions(model, version, value, task)
+    if len(_pending) < MAX_PENDING:
+        _pending.append((seconds, model_attributes(model, version), span_context))
+    else:
+        _record(histogram, seconds, model_attributes(model, version), span_context)
 
 
 def _record(histogram: metrics.Histogram, seconds: float, attrs: dict[str, str],

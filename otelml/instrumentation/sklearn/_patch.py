@@ -39,15 +39,19 @@ _parallel: list[tuple[type, str, Any]] = []
 
 def _make(method: str, fn: Any) -> Any:
     # A plain function, not a wrapt proxy: it binds like the original (also through available_if's
-    # MethodType) and costs one frame on the hot path, including the nested calls that only pass through.
-    call = _wrapper.quiet if method in QUIET_METHODS else _wrapper.call
+    # MethodType) and costs one frame on the hot path. A call nested in an instrumented one (a Pipeline's
+    # steps, predict_proba calling decision_function) passes straight through from here.
+    if method in QUIET_METHODS:
+        quiet = _wrapper.quiet
 
-    @functools.wraps(fn)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return call(method, fn, self, args, kwargs)
+        @functools.wraps(fn)
+        def quiet_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return quiet(method, fn, self, args, kwargs)
 
-    wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
-    return wrapper
+        quiet_wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
+        return quiet_wrapper
+
+    return _wrapper.make(method, fn)
 
 
 def patch_class(cls: type) -> None:

@@ -7,7 +7,9 @@ guarded: a failure is logged once per site and the model call goes on untouched.
 
 from __future__ import annotations
 
+import functools
 import math
+import random
 import weakref
 from contextvars import ContextVar
 from time import perf_counter, time_ns
@@ -18,14 +20,17 @@ import numpy as np
 # The two keys `is_instrumentation_enabled()` reads, checked on the current context directly: this runs
 # on every prediction, so it saves two function calls.
 from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context, attach, detach, get_current
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.instrumentation.utils import _SUPPRESS_INSTRUMENTATION_KEY_PLAIN
 from opentelemetry.trace import Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelml import _config, _labels, _models, _scope, _telemetry
-from otelml._capture import feature_attributes, prediction_attributes
+from otelml._capture import _NUMERIC, feature_attributes, prediction_attributes, row_keys
 from otelml._config import OtelmlConfig, get_config
+from otelml._context import attach as _attach
+from otelml._context import detach as _detach
+from otelml._context import get_current as _get_current
 from otelml._errors import log_once
 from otelml.semconv import (
     ML_MODEL_FRAMEWORK,
@@ -40,14 +45,18 @@ from otelml.semconv import (
 )
 
 _inside: ContextVar[bool] = ContextVar("otelml_sklearn_inside", default=False)
+_inside_get, _inside_set, _inside_reset = _inside.get, _inside.set, _inside.reset
+_ndarray = np.ndarray
+_getrandbits = random.getrandbits
+_dict_setitem = dict.__setitem__  # Context forbids item assignment; our fresh, unshared copy is filled in
 _EMPTY: dict[str, Any] = {}
 
 
 class _Model:
     """What is fixed per estimator object: name, version, task; plus its classes as a Python list."""
 
-    __slots__ = ("classes", "classes_list", "classifier", "generation", "name", "span_name", "static", "task",
-                 "version")
+    __slots__ = ("classes", "classes_list", "classifier", "generation", "name", "row_plan", "span_name",
+                 "static", "task", "version")
 
     def __init__(self, estimator: Any) -> None:
         info = _models.model_info(estimator)
@@ -65,6 +74,8 @@ class _Model:
         self.generation = _models.generation
         self.classes: Any = None
         self.classes_list: list[Any] = []
+        # (feature names object, input shape, config, attribute keys): the last single numeric row's plan.
+        self.row_plan: tuple[Any, tuple[int, ...], OtelmlConfig, list[str]] | None = None
 
     def class_list(self, estimator: Any) -> list[Any] | None:
         """``estimator.classes_`` as a list, converted again only when the estimator was refitted."""
@@ -132,7 +143,8 @@ def _outputs(model: _Model, estimator: Any, method: str, result: Any) -> tuple[A
         return result, None
     if not model.classifier or type(result) is not np.ndarray:
         return (result, None) if method == "decision_function" else (None, None)
-    classes = model.class_list(estimator)
+    classes = getattr(estimator, "classes_", None)
+    classes = model.classes_list if classes is model.classes else model.class_list(estimator)
     if method == "decision_function":
         if classes is None:
             return None, None
@@ -165,59 +177,47 @@ class Hooks(NamedTuple):
 hooks: Hooks | None = None
 
 
-def _start(tracer: trace.Tracer, ctx: Any, model: _Model, attrs: dict[str, Any]) -> tuple[Any, Any, str]:
-    """Start the inference span in the prediction scope; the same steps as ``InferenceSpan.__enter__``
-    (id from ``_scope.resolve``; scope holder for nested spans; label memory), without the handle."""
-    pid, holder = _scope.resolve(ctx)
-    fresh = pid is None
-    if fresh:
-        pid = _scope.new_prediction_id()
-        if holder is not None:
-            holder.id = pid
-    attrs[ML_PREDICTION_ID] = pid
-    span = tracer.start_span(model.span_name, ctx, attributes=attrs)
-    # The new context in one copy (as set_span_in_context + set_value would give, without the second copy).
-    values = dict(ctx)
-    values[_SPAN_KEY] = span
-    if holder is None:  # nested otelml spans read the id from the context
-        values[_scope.SCOPE_KEY] = _scope.Holder(pid)
-    token = attach(Context(values))
-    try:  # from here on the span is current: a failure must not skip ending it
-        if span.is_recording():
-            span_context = span.get_span_context()
-            # A root inference span ends its trace in this process: nothing later could look it up.
-            if fresh and holder is None and getattr(span, "parent", None) is not None:
-                _scope.remember_for_trace(span_context.trace_id, pid)  # type: ignore[arg-type]
-            started = getattr(span, "start_time", None) or time_ns()
-            _labels.remember_prediction(pid, span_context, started, model.name, model.version)  # type: ignore[arg-type]
-    except Exception as exc:
-        log_once("remembering the prediction for labels", exc)
-    return span, token, pid  # type: ignore[return-value]
+def _log(model: _Model, pid: str, log_body: dict[str, Any]) -> None:
+    attrs = {ML_MODEL_NAME: model.name, ML_PREDICTION_ID: pid}
+    if model.version is not None:
+        attrs[ML_MODEL_VERSION] = model.version
+    _telemetry.emit_prediction_log(_get_current(), attrs, log_body)
 
 
-def _finish(span: Any, token: Any, pid: str, model: _Model, config: OtelmlConfig, started: float,
-            error: BaseException | None, log_body: dict[str, Any] | None) -> None:
-    """Metrics, the optional prediction log, then end the span; as ``InferenceSpan.__exit__``."""
+def _fail(span: Any, pid: str, model: _Model, config: OtelmlConfig, seconds: float, error: BaseException,
+          log_body: dict[str, Any] | None) -> None:
+    """The model raised: exception and error status on the span, duration with ``error.type``."""
     try:
-        if error is not None and span.is_recording():
+        if span.is_recording():
             span.record_exception(error)
             span.set_status(Status(StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
         if config.metrics:
-            _telemetry.record_duration(model.name, model.version, perf_counter() - started, error,
-                                       span.get_span_context())
+            _telemetry.record_duration(model.name, model.version, seconds, error, span.get_span_context())
         if log_body is not None:
-            attrs = {ML_MODEL_NAME: model.name, ML_PREDICTION_ID: pid}
-            if model.version is not None:
-                attrs[ML_MODEL_VERSION] = model.version
-            _telemetry.emit_prediction_log(get_current(), attrs, log_body)
+            _log(model, pid, log_body)
     except Exception as exc:
         log_once("recording the end of the inference span", exc)
+
+
+def _end(span: Any, token: Any) -> None:
     try:
         span.end()
     except Exception as exc:
         log_once("ending the inference span", exc)
     finally:
-        detach(token)
+        try:
+            _detach(token)
+        except Exception as exc:  # a token of another context (the API's detach logs it too)
+            log_once("detaching the inference span's context", exc)
+
+
+def _features(model: _Model, X: Any, names: Any, config: OtelmlConfig) -> tuple[dict[str, Any], Any]:
+    """Feature attributes and captured rows; remembers the plan of a single numeric row on ``model``."""
+    keys = row_keys(X, names, config)
+    if keys is None:
+        return feature_attributes(X, names, config)
+    model.row_plan = (names, X.shape, config, keys)
+    return dict(zip(keys, X.ravel().tolist(), strict=False)), None
 
 
 def quiet(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -231,72 +231,134 @@ def quiet(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -
         _inside.reset(token)
 
 
-def call(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """The body of every patched prediction method."""
-    state = hooks
-    if state is None or _inside.get():
-        return wrapped(instance, *args, **kwargs)
-    ctx = get_current()
-    if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN):
-        return wrapped(instance, *args, **kwargs)
-    X = args[0] if args else kwargs.get("X")
+def make(method: str, wrapped: Any) -> Any:
+    """The replacement of one prediction method: one ``inference`` span per call that is not nested in
+    another instrumented call (nested calls pass straight through).
 
-    try:
-        config = _config._active or get_config()
-        model = _model(instance)
-        state_dict = getattr(instance, "__dict__", _EMPTY)
-        names = state_dict.get("feature_names_in_")
-        if names is None and "steps" in state_dict:  # a Pipeline: the names of its first real step
-            names = _feature_names(instance)
+    Everything on the way of a prediction is in this one function (the scope, label memory and metrics
+    helpers aside): every Python call it saves is measured in ``benchmarks/bench_overhead.py``.
+    """
+
+    @functools.wraps(wrapped)
+    def wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
+        if _inside_get():
+            return wrapped(instance, *args, **kwargs)
+        state = hooks
+        if state is None:
+            return wrapped(instance, *args, **kwargs)
+        ctx = _get_current()
+        if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_SUPPRESS_INSTRUMENTATION_KEY_PLAIN):
+            return wrapped(instance, *args, **kwargs)
+        X = args[0] if args else kwargs.get("X")
+
         try:
-            attrs, rows = feature_attributes(X, names, config)
-        except Exception as exc:
-            log_once("capturing inference features", exc)
-            attrs, rows = {}, None
-        log_body = {"features": dict(attrs)} if config.log_predictions else None
-        attrs.update(model.static)
-        span, ctx_token, pid = _start(state.tracer, ctx, model, attrs)
-    except Exception as exc:
-        log_once("starting the inference span", exc)
-        return wrapped(instance, *args, **kwargs)
-
-    if state.request_hook is not None:
-        try:
-            state.request_hook(span, instance, method, X)
-        except Exception as exc:
-            log_once("request_hook", exc)
-
-    token = _inside.set(True)
-    started = perf_counter()
-    try:
-        result = wrapped(instance, *args, **kwargs)
-    except BaseException as exc:
-        _inside.reset(token)
-        _finish(span, ctx_token, pid, model, config, started, exc, log_body)
-        raise
-    _inside.reset(token)
-
-    try:
-        value, score = _outputs(model, instance, method, result)
-        if value is not None:
-            kind = type(value)
-            if rows is None and (kind is int or kind is float) and (score is None or type(score) is float):
-                prediction = {ML_PREDICTION_VALUE: value}  # one numeric row: already attribute values
-                if score is not None:
-                    prediction[ML_PREDICTION_SCORE] = score
+            config = _config._active or get_config()
+            entry = _models_by_id.get(id(instance))
+            if entry is not None and entry[0]() is instance and entry[1].generation == _models.generation:
+                model = entry[1]
             else:
-                prediction = prediction_attributes(value, score, rows, config)
-            span.set_attributes(prediction)
-            if log_body is not None:
-                log_body["prediction"] = prediction
-            if config.metrics:
-                _telemetry.record_predictions(model.name, model.version, value, model.task)
-    except Exception as exc:
-        log_once("recording the prediction", exc)
-    if state.response_hook is not None:
-        try:
-            state.response_hook(span, instance, method, result)
+                model = _model(instance)
+            state_dict = getattr(instance, "__dict__", _EMPTY)
+            names = state_dict.get("feature_names_in_")
+            if names is None and "steps" in state_dict:  # a Pipeline: the names of its first real step
+                names = _feature_names(instance)
+            plan = model.row_plan
+            try:
+                if (type(X) is _ndarray and plan is not None and plan[2] is config and plan[0] is names
+                        and X.shape == plan[1] and X.dtype.kind in _NUMERIC):
+                    # The same single numeric row as last time: attribute values in one tolist().
+                    attrs, rows = dict(zip(plan[3], X.ravel().tolist(), strict=False)), None
+                else:
+                    attrs, rows = _features(model, X, names, config)
+            except Exception as exc:
+                log_once("capturing inference features", exc)
+                attrs, rows = {}, None
+            log_body = {"features": dict(attrs)} if config.log_predictions else None
+            attrs.update(model.static)
+
+            # The span, in the prediction scope (as InferenceSpan.__enter__ does).
+            pid, holder = _scope.resolve(ctx)
+            fresh = pid is None
+            if fresh:
+                pid = "%032x" % _getrandbits(128)  # noqa: UP031 - _scope.new_prediction_id, inlined
+                if holder is not None:
+                    holder.id = pid
+            attrs[ML_PREDICTION_ID] = pid
+            start_ns = time_ns()
+            span = state.tracer.start_span(model.span_name, ctx, attributes=attrs, start_time=start_ns)
+            # The span's context in one copy (set_span_in_context + set_value would copy twice).
+            new_ctx = Context(ctx)
+            _dict_setitem(new_ctx, _SPAN_KEY, span)
+            if holder is None:  # nested otelml spans read the id from the context
+                _dict_setitem(new_ctx, _scope.SCOPE_KEY, pid)
+            ctx_token = _attach(new_ctx)
         except Exception as exc:
-            log_once("response_hook", exc)
-    _finish(span, ctx_token, pid, model, config, started, None, log_body)
-    return result
+            log_once("starting the inference span", exc)
+            return wrapped(instance, *args, **kwargs)
+
+        span_context = span.get_span_context()
+        try:  # from here on the span is current: a failure must not skip ending it
+            if span.is_recording():
+                # A root inference span ends its trace in this process: nothing later could look it up.
+                if fresh and holder is None and ctx.get(_SPAN_KEY) is not None:
+                    _scope.remember_for_trace(span_context.trace_id, pid)
+                _labels.remember_prediction(pid, span_context, start_ns, model.name, model.version)
+        except Exception as exc:
+            log_once("remembering the prediction for labels", exc)
+        if state.request_hook is not None:
+            try:
+                state.request_hook(span, instance, method, X)
+            except Exception as exc:
+                log_once("request_hook", exc)
+
+        token = _inside_set(True)
+        started = perf_counter()
+        try:
+            result = wrapped(instance, *args, **kwargs)
+        except BaseException as exc:
+            seconds = perf_counter() - started
+            _inside_reset(token)
+            _fail(span, pid, model, config, seconds, exc, log_body)
+            _end(span, ctx_token)
+            raise
+        seconds = perf_counter() - started
+        _inside_reset(token)
+
+        try:
+            value, score = _outputs(model, instance, method, result)
+            if value is not None:
+                kind = type(value)
+                if (rows is None and (kind is int or kind is float)
+                        and (score is None or type(score) is float)):
+                    prediction = {ML_PREDICTION_VALUE: value}  # one numeric row: already attribute values
+                    if score is not None:
+                        prediction[ML_PREDICTION_SCORE] = score
+                else:
+                    prediction = prediction_attributes(value, score, rows, config)
+                span.set_attributes(prediction)
+                if log_body is not None:
+                    log_body["prediction"] = prediction
+            if config.metrics:
+                _telemetry.record_inference(model.name, model.version, model.task, value, seconds,
+                                            span_context)
+            if log_body is not None:
+                _log(model, pid, log_body)
+        except Exception as exc:
+            log_once("recording the prediction", exc)
+        if state.response_hook is not None:
+            try:
+                state.response_hook(span, instance, method, result)
+            except Exception as exc:
+                log_once("response_hook", exc)
+        try:
+            span.end()
+        except Exception as exc:
+            log_once("ending the inference span", exc)
+        try:
+            _detach(ctx_token)
+        except Exception as exc:  # a token of another context (the API's detach logs it too)
+            log_once("detaching the inference span's context", exc)
+        return result
+
+    wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapper
