@@ -268,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         data = reader.get_metrics_data()
         counts = [p.count for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
                   if m.name == "ml.inference.duration" for p in m.data.data_points]
-        assert sum(counts) == 1 + args.calls // 5 + args.runs * args.calls, counts  # 1: the sample span
+        expected = 1 + (args.calls // 5 + WARM_UP_CALLS) + args.runs * (args.calls + WARM_UP_CALLS)
+        assert sum(counts) == expected, (counts, expected)  # 1: the sample span
 
     a, b, c = (statistics.median(results[k]) for k in "abc")
     ratio = statistics.median(cr / br for cr, br in zip(results["c"], results["b"], strict=True))
