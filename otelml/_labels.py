@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections import deque
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -38,42 +39,70 @@ MAX_REMEMBERED = 10_000
 _TRACECONTEXT = TraceContextTextMapPropagator()
 
 
-# pid -> (trace id, span id, trace flags, trace state or None, start ns, model, version). A plain tuple of
+# (pid, trace id, span id, trace flags, trace state or None, start ns, model, version). A plain tuple of
 # ints and strings, which CPython's garbage collector stops tracking: ten thousand remembered predictions
 # then cost the collector nothing (a SpanContext, a tuple subclass, would stay tracked).
-_Remembered = tuple[int, int, int, Any, int, str | None, str | None]
-# Written on every prediction, so no lock: `setdefault` is one atomic dict operation under the GIL and a
-# dict keeps insertion order; the oldest entries are trimmed in batches (amortised) by whoever gets the lock.
-_recent: dict[str, _Remembered] = {}
-_trim_lock = threading.Lock()
+_Remembered = tuple[str, int, int, int, Any, int, str | None, str | None]
+
+
+class _Memory:
+    """The recent predictions: a ring buffer written on every prediction, indexed only when a label
+    looks one up.
+
+    Appending to a bounded deque is one atomic C call that touches memory in order, and the oldest
+    entries fall off by themselves; a dict keyed by id (hashing a random id into a large table, then
+    trimming it) cost about 1% more CPU per prediction. ``record_label`` indexes what was appended
+    since its last lookup; the index is rebuilt once it holds twice the bound, so an id is found for
+    at least the last ``size`` predictions.
+    """
+
+    __slots__ = ("index", "indexed_last", "lock", "recent", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.recent: deque[_Remembered] = deque(maxlen=size)
+        self.index: dict[str, _Remembered] = {}
+        self.indexed_last: _Remembered | None = None
+        self.lock = threading.Lock()
+
+    def lookup(self, pid: str) -> _Remembered | None:
+        """The first remembered inference span of ``pid``, or None."""
+        entry = self.index.get(pid)
+        if entry is not None:
+            return entry
+        with self.lock:
+            recent = self.recent
+            if not recent or recent[-1] is self.indexed_last:
+                return None
+            snapshot = list(recent)  # one C call: no append interleaves
+            start = 0
+            last = self.indexed_last
+            if last is not None and len(self.index) < 2 * self.size:
+                for i in range(len(snapshot) - 1, -1, -1):
+                    if snapshot[i] is last:
+                        start = i + 1
+                        break
+            else:
+                self.index.clear()
+            index = self.index
+            for item in islice(snapshot, start, None):
+                index.setdefault(item[0], item)  # the first span of a prediction wins
+            self.indexed_last = snapshot[-1]
+            return index.get(pid)
+
+
+_memory = _Memory(MAX_REMEMBERED)
 
 
 def remember_prediction(pid: str, span_context: SpanContext, time_ns: int, model: str | None,
                         version: str | None) -> None:
-    """Remember the first inference span of ``pid``; beyond ``MAX_REMEMBERED`` (+10%) the oldest go."""
+    """Remember the inference span of ``pid`` (the last ``MAX_REMEMBERED`` predictions are kept)."""
     # A SpanContext is the tuple (trace id, span id, is remote, flags, state, is valid): unpacked in C,
     # where its properties would be four Python calls.
     trace_id, span_id, _, flags, state, _ = span_context
     if state is DEFAULT_TRACE_STATE or not state:  # the shared empty state: no Python __len__ call
         state = None
-    _recent.setdefault(pid, (trace_id, span_id, int(flags), state, time_ns, model, version))
-    if len(_recent) > MAX_REMEMBERED + MAX_REMEMBERED // 10:
-        _trim()
-
-
-def _trim() -> None:
-    if not _trim_lock.acquire(blocking=False):
-        return  # another thread is trimming
-    try:
-        excess = len(_recent) - MAX_REMEMBERED
-        if excess > 0:
-            # list(islice(...)) runs in C without releasing the GIL: no insert can interleave.
-            for pid in list(islice(_recent, excess)):
-                _recent.pop(pid, None)
-    except RuntimeError:  # dict changed during iteration (free-threaded build): trim on a later call
-        pass
-    finally:
-        _trim_lock.release()
+    _memory.recent.append((pid, trace_id, span_id, int(flags), state, time_ns, model, version))
 
 
 def _label_value(value: Any) -> bool | int | float | str:
@@ -141,11 +170,11 @@ def record_label(
     label = _label_value(value)
     when = None if prediction_time is None else _time_ns(prediction_time)
     try:
-        known = _recent.get(prediction_id)
+        known = _memory.lookup(prediction_id)
         if span_context is None and traceparent is not None:
             span_context = _from_traceparent(traceparent)
         if known is not None:
-            trace_id, span_id, flags, state, known_ns, known_model, known_version = known
+            _, trace_id, span_id, flags, state, known_ns, known_model, known_version = known
             span_context = span_context or SpanContext(trace_id, span_id, False, TraceFlags(flags), state)
             when = known_ns if when is None else when
             model = model or known_model

@@ -97,8 +97,7 @@ def test_label_memory_is_bounded_keeps_the_newest_and_is_safe_across_threads(tel
 
     from otelml import _labels
 
-    monkeypatch.setattr(_labels, "MAX_REMEMBERED", 200)
-    monkeypatch.setattr(_labels, "_recent", {})
+    monkeypatch.setattr(_labels, "_memory", _labels._Memory(200))
     ids: list[list[str]] = [[] for _ in range(4)]
 
     def predict(out: list[str]) -> None:
@@ -112,7 +111,7 @@ def test_label_memory_is_bounded_keeps_the_newest_and_is_safe_across_threads(tel
         t.start()
     for t in threads:
         t.join()
-    assert len(_labels._recent) <= 220  # bound + 10% before a trim
+    assert len(_labels._memory.recent) == 200
     finished = telemetry.finished()
     assert len({s.attributes["ml.prediction.id"] for s in finished}) == 1200
     newest = finished[-1].attributes["ml.prediction.id"]
@@ -125,3 +124,36 @@ def test_label_memory_is_bounded_keeps_the_newest_and_is_safe_across_threads(tel
     assert link.context.span_id == spans[newest].context.span_id
     assert old_label.links == ()
     assert "ml.label.delay" not in old_label.attributes
+
+
+def test_label_memory_indexes_predictions_made_between_lookups(telemetry, monkeypatch) -> None:
+    from otelml import _labels
+
+    monkeypatch.setattr(_labels, "_memory", _labels._Memory(50))
+    made: list[tuple[str, int]] = []
+    for _ in range(6):  # 180 predictions, labels in between: the index grows past 2 x 50 and is rebuilt
+        for _ in range(30):
+            with otelml.inference(model="churn") as h:
+                h.set_prediction(np.array([1]))
+            made.append((h.prediction_id, h.span.get_span_context().span_id))
+        for pid, span_id in (made[-1], made[-30]):
+            otelml.record_label(pid, 1)
+            (link,) = telemetry.finished()[-1].links
+            assert link.context.span_id == span_id
+    assert len(_labels._memory.index) < 2 * 50 + 30  # rebuilt on the way, not grown without bound
+    otelml.record_label(made[0][0], 1)  # 180 predictions ago: forgotten
+    assert telemetry.finished()[-1].links == ()
+
+
+def test_label_links_to_the_first_inference_span_of_a_prediction(telemetry) -> None:
+    with otelml.prediction():
+        with otelml.inference(model="first") as first:
+            first.set_prediction(np.array([1]))
+        with otelml.inference(model="second") as second:
+            second.set_prediction(np.array([0]))
+    assert first.prediction_id == second.prediction_id
+    otelml.record_label(first.prediction_id, 1)
+    label = telemetry.finished()[-1]
+    (link,) = label.links
+    assert link.context.span_id == first.span.get_span_context().span_id
+    assert label.attributes["ml.model.name"] == "first"
