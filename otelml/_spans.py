@@ -269,7 +269,8 @@ class InferenceSpan(_OperationSpan):
             _errors.log_once("capturing the inference prediction", exc)
         if config.metrics:
             try:
-                _telemetry.record_predictions(self._model, self._version, value, self._task)
+                if _telemetry.metrics_live():
+                    _telemetry.record_predictions(self._model, self._version, value, self._task)
             except Exception as exc:
                 _errors.log_once("recording ml.predictions", exc)
 

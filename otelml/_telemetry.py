@@ -185,6 +185,12 @@ def record_duration(model: str, version: str | None, seconds: float, error: Base
         _record(histogram, seconds, attrs, span_context)
 
 
+def metrics_live() -> bool:
+    """False while no MeterProvider is set: the API's proxy instruments would drop every measurement."""
+    histogram = _instruments or _get_instruments()
+    return getattr(histogram, "_real_instrument", histogram) is not None
+
+
 def record_inference(model: str, version: str | None, task: str | None, value: Any, seconds: float,
                      span_context: SpanContext) -> None:
     """One successful call: count ``value`` in ``ml.predictions`` and queue its duration.

@@ -47,6 +47,10 @@ from otelml.semconv import (
 _inside: ContextVar[bool] = ContextVar("otelml_sklearn_inside", default=False)
 _inside_get, _inside_set, _inside_reset = _inside.get, _inside.set, _inside.reset
 _ndarray = np.ndarray
+# SpanContext is the tuple (trace id, span id, is remote, trace flags, trace state, is valid); an index is
+# read in C where the `trace_flags.sampled` properties are two Python calls.
+_TRACE_FLAGS = 3
+_SAMPLED = 1
 _getrandbits = random.getrandbits
 _dict_setitem = dict.__setitem__  # Context forbids item assignment; our fresh, unshared copy is filled in
 _EMPTY: dict[str, Any] = {}
@@ -258,7 +262,10 @@ def make(method: str, wrapped: Any) -> Any:
                 model = entry[1]
             else:
                 model = _model(instance)
-            state_dict = getattr(instance, "__dict__", _EMPTY)
+            try:
+                state_dict = instance.__dict__
+            except AttributeError:  # an estimator with __slots__
+                state_dict = _EMPTY
             names = state_dict.get("feature_names_in_")
             if names is None and "steps" in state_dict:  # a Pipeline: the names of its first real step
                 names = _feature_names(instance)
@@ -298,7 +305,7 @@ def make(method: str, wrapped: Any) -> Any:
 
         span_context = span.get_span_context()
         try:  # from here on the span is current: a failure must not skip ending it
-            if span.is_recording():
+            if span_context[_TRACE_FLAGS] & _SAMPLED:  # recorded and exported: worth linking a label to
                 # A root inference span ends its trace in this process: nothing later could look it up.
                 if fresh and holder is None and ctx.get(_SPAN_KEY) is not None:
                     _scope.remember_for_trace(span_context.trace_id, pid)
