@@ -50,10 +50,9 @@ class _Memory:
     looks one up.
 
     Appending to a bounded deque is one atomic C call that touches memory in order, and the oldest
-    entries fall off by themselves; a dict keyed by id (hashing a random id into a large table, then
-    trimming it) cost about 1% more CPU per prediction. ``record_label`` indexes what was appended
-    since its last lookup; the index is rebuilt once it holds twice the bound, so an id is found for
-    at least the last ``size`` predictions.
+    entries fall off by themselves (a dict keyed by id hashes a random id into a large table and must
+    be trimmed). ``record_label`` indexes what was appended since its last lookup; the index is rebuilt
+    once it holds twice the bound, so an id is found for at least the last ``size`` predictions.
     """
 
     __slots__ = ("index", "indexed_last", "lock", "recent", "size")
