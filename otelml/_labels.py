@@ -99,9 +99,9 @@ def remember_prediction(pid: str, span_context: SpanContext, time_ns: int, model
     # A SpanContext is the tuple (trace id, span id, is remote, flags, state, is valid): unpacked in C,
     # where its properties would be four Python calls.
     trace_id, span_id, _, flags, state, _ = span_context
-    if state is DEFAULT_TRACE_STATE or not state:  # the shared empty state: no Python __len__ call
-        state = None
-    _memory.recent.append((pid, trace_id, span_id, int(flags), state, time_ns, model, version))
+    # The shared empty state is tested first: no Python __len__ call.
+    kept = None if state is DEFAULT_TRACE_STATE or not state else state
+    _memory.recent.append((pid, trace_id, span_id, int(flags), kept, time_ns, model, version))
 
 
 def _label_value(value: Any) -> bool | int | float | str:

@@ -93,11 +93,11 @@ def resolve(ctx: context.Context | None = None) -> tuple[str | None, Holder | No
     """
     if ctx is None:
         ctx = _get_current()
-    holder = ctx.get(SCOPE_KEY)
+    holder: Any = ctx.get(SCOPE_KEY)
     if holder is not None:
         if type(holder) is str:
             return holder, None
-        return holder.id, holder  # type: ignore[attr-defined]
+        return holder.id, holder
     entries = ctx.get(_BAGGAGE_KEY)
     if entries:
         pid = entries.get(ML_PREDICTION_ID)  # type: ignore[attr-defined]

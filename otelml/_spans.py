@@ -17,8 +17,12 @@ from typing import Any, Literal, TypeVar
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
 
 from otelml import _config, _errors, _labels, _scope, _telemetry
+from otelml._context import attach as _attach
+from otelml._context import detach as _detach
+from otelml._context import get_current as _get_current
 from otelml.semconv import (
     ML_DECISION,
     ML_FEATURE_NAMES,
@@ -63,10 +67,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 _INVALID = trace.INVALID_SPAN
-_set_value = context.set_value
-_attach = context.attach
-_detach = context.detach
-_set_span_in_context = trace.set_span_in_context
+_dict_setitem = dict.__setitem__  # Context forbids item assignment; our fresh, unshared copy is filled in
 _perf = time.perf_counter
 
 
@@ -104,19 +105,22 @@ class _OperationSpan:
     def __enter__(self) -> Any:
         try:
             self._before_start()
-            pid, holder = _scope.resolve()
+            ctx = _get_current()
+            pid, holder = _scope.resolve(ctx)
             fresh = pid is None
-            if fresh:
+            if pid is None:
                 pid = _scope.new_prediction_id()
                 if holder is not None:
                     holder.id = pid
             attrs = self._attributes
             attrs[ML_PREDICTION_ID] = pid
-            span = (self._tracer or _telemetry.tracer()).start_span(self._name, attributes=attrs)
-            ctx = _set_span_in_context(span)
+            span = (self._tracer or _telemetry.tracer()).start_span(self._name, ctx, attributes=attrs)
+            # The span's context in one copy (set_span_in_context + set_value would copy twice).
+            new_ctx = context.Context(ctx)
+            _dict_setitem(new_ctx, _SPAN_KEY, span)
             if holder is None:  # nested otelml spans read the id from the context, no map lookup
-                ctx = _set_value(_scope.SCOPE_KEY, pid, ctx)
-            self._token = _attach(ctx)
+                _dict_setitem(new_ctx, _scope.SCOPE_KEY, pid)
+            self._token = _attach(new_ctx)
             self._span = span
             self.prediction_id = pid
             # A root otelml span ends its trace in this process: nothing later could look its id up.
@@ -143,7 +147,10 @@ class _OperationSpan:
             _errors.log_once(f"ending the {self._name!r} span", err)
         finally:
             if self._token is not None:
-                _detach(self._token)  # type: ignore[arg-type]
+                try:
+                    _detach(self._token)  # type: ignore[arg-type]
+                except Exception as err:  # a token of another context (the API's detach logs it too)
+                    _errors.log_once(f"detaching the {self._name!r} span's context", err)
                 self._token = None
         return False
 

@@ -170,9 +170,9 @@ def _check_of_type(exp: Expectation, series: pd.Series, ctx: CheckContext) -> Ex
         res = _map_result(exp, series, nonnull & ~ok, considered, ctx, missing=len(series) - considered)
         res.observed_value = "object"
         return res
-    ok = dtype in _ge_types(names, dtypes=True) if as_list else dtype.type in accepted
-    return ExpectationResult(exp, bool(ok), observed_value=str(dtype), element_count=len(series),
-                             message="" if ok else
+    matches = dtype in _ge_types(names, dtypes=True) if as_list else dtype.type in accepted
+    return ExpectationResult(exp, bool(matches), observed_value=str(dtype), element_count=len(series),
+                             message="" if matches else
                              f"column {series.name!r} has dtype {dtype}, expected {names}")
 
 

@@ -13,7 +13,7 @@ import random
 import weakref
 from contextvars import ContextVar
 from time import perf_counter, time_ns
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 
@@ -49,8 +49,8 @@ _inside_get, _inside_set, _inside_reset = _inside.get, _inside.set, _inside.rese
 _ndarray = np.ndarray
 # SpanContext is the tuple (trace id, span id, is remote, trace flags, trace state, is valid); an index is
 # read in C where the `trace_flags.sampled` properties are two Python calls.
-_TRACE_FLAGS = 3
-_SAMPLED = 1
+_TRACE_FLAGS: Final = 3
+_SAMPLED: Final = 1
 _getrandbits = random.getrandbits
 _dict_setitem = dict.__setitem__  # Context forbids item assignment; our fresh, unshared copy is filled in
 _EMPTY: dict[str, Any] = {}
@@ -286,7 +286,7 @@ def make(method: str, wrapped: Any) -> Any:
             # The span, in the prediction scope (as InferenceSpan.__enter__ does).
             pid, holder = _scope.resolve(ctx)
             fresh = pid is None
-            if fresh:
+            if pid is None:
                 pid = "%032x" % _getrandbits(128)  # noqa: UP031 - _scope.new_prediction_id, inlined
                 if holder is not None:
                     holder.id = pid

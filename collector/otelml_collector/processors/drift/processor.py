@@ -164,7 +164,7 @@ class DriftProcessor(Persistence):
         if offsets is None:
             at = None
         for r in np.flatnonzero(flagged.any(axis=1)).tolist():
-            hit = [names[j] for j in np.flatnonzero(flagged[r]).tolist() if names[j] is not None]
+            hit = [name for j in np.flatnonzero(flagged[r]).tolist() if (name := names[j]) is not None]
             if hit:
                 sid = batch.span_id[lo + r].tobytes()
                 flags.setdefault(sid, set()).update(hit)

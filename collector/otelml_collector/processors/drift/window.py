@@ -211,10 +211,12 @@ class OpenWindow:
                 continue
             window = self.windows[name]
             part = col[lo:hi]
-            bins = update_categorical(window, part) if isinstance(window, stats.CategoricalWindow) else None
-            if bins is None:
-                bins = window.update(_fast_strings(part))
-            g = np.where(bins >= 0, bins + self.offsets[name], -1)
+            cat_bins = None
+            if isinstance(window, stats.CategoricalWindow):
+                cat_bins = update_categorical(window, part)
+            if cat_bins is None:
+                cat_bins = window.update(_fast_strings(part))
+            g = np.where(cat_bins >= 0, cat_bins + self.offsets[name], -1)
             groups.append(g[sample])
             values.append(np.full(len(sample), np.nan))
             if flag and rare_bins is not None:
