@@ -290,6 +290,8 @@ def feature_attributes(
 
 def _output(value: Any, rows: RowSelection | None, config: OtelmlConfig) -> Any:
     """A model output (scalar, or one entry per row) as an attribute value over the captured rows."""
+    if rows is None and type(value) is np.ndarray and value.shape == (1,) and value.dtype.kind in _NUMERIC:
+        return value.tolist()[0]  # one numeric row (the common case): its Python scalar
     max_len = config.max_string_length
     if not isinstance(value, np.ndarray):
         if hasattr(value, "to_numpy"):  # pandas Series / DataFrame

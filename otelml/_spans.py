@@ -69,6 +69,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _INVALID = trace.INVALID_SPAN
 _dict_setitem = dict.__setitem__  # Context forbids item assignment; our fresh, unshared copy is filled in
 _perf = time.perf_counter
+_time_ns = time.time_ns
 
 
 class _OperationSpan:
@@ -96,8 +97,8 @@ class _OperationSpan:
     def _before_start(self) -> None:
         """Hook: add attributes to ``self._attributes`` before the span starts."""
 
-    def _after_start(self, span: Span, pid: str) -> None:
-        """Hook: runs once the span is current."""
+    def _after_start(self, span: Span, pid: str, start_ns: int) -> None:
+        """Hook: runs once the span is current (``start_ns``: the span's start time)."""
 
     def _before_end(self, error: BaseException | None) -> None:
         """Hook: runs inside the span before it ends (metrics, logs)."""
@@ -114,7 +115,9 @@ class _OperationSpan:
                     holder.id = pid
             attrs = self._attributes
             attrs[ML_PREDICTION_ID] = pid
-            span = (self._tracer or _telemetry.tracer()).start_span(self._name, ctx, attributes=attrs)
+            start_ns = _time_ns()
+            span = (self._tracer or _telemetry.tracer()).start_span(self._name, ctx, attributes=attrs,
+                                                                    start_time=start_ns)
             # The span's context in one copy (set_span_in_context + set_value would copy twice).
             new_ctx = context.Context(ctx)
             _dict_setitem(new_ctx, _SPAN_KEY, span)
@@ -124,9 +127,9 @@ class _OperationSpan:
             self._span = span
             self.prediction_id = pid
             # A root otelml span ends its trace in this process: nothing later could look its id up.
-            if fresh and holder is None and getattr(span, "parent", None) is not None:
-                _scope.remember_for_trace(span.get_span_context().trace_id, pid)  # type: ignore[arg-type]
-            self._after_start(span, pid)  # type: ignore[arg-type]
+            if fresh and holder is None and ctx.get(_SPAN_KEY) is not None:
+                _scope.remember_for_trace(span.get_span_context().trace_id, pid)
+            self._after_start(span, pid, start_ns)
         except Exception as exc:
             _errors.log_once(f"starting the {self._name!r} span", exc)
         return self
@@ -243,10 +246,10 @@ class InferenceSpan(_OperationSpan):
             except Exception as exc:
                 _errors.log_once("capturing inference features", exc)
 
-    def _after_start(self, span: Span, pid: str) -> None:
-        if span.is_recording():
-            start = getattr(span, "start_time", None) or time.time_ns()
-            _labels.remember_prediction(pid, span.get_span_context(), start, self._model, self._version)
+    def _after_start(self, span: Span, pid: str, start_ns: int) -> None:
+        span_context = span.get_span_context()
+        if span_context.trace_flags & 1:  # sampled: recorded and exported, worth linking a label to
+            _labels.remember_prediction(pid, span_context, start_ns, self._model, self._version)
         self._t0 = _perf()
 
     def _feature_attributes(self, X: Any, feature_names: Sequence[str] | None) -> dict[str, Any]:
