@@ -7,8 +7,8 @@ measured loop only (``--toggle-collect`` on ``functools.reduce``, which drives t
 collections included. The ``BatchSpanProcessor`` thread (batching and the exporter that drops the spans)
 is not counted; it does the same work for (b) and (c).
 
-Run: ``.venv/bin/python benchmarks/bench_overhead_instructions.py [--calls 1000]`` (needs ``valgrind``;
-about four minutes on two cores).
+Run: ``.venv/bin/python benchmarks/bench_overhead_instructions.py [--calls 1000] [--manual]`` (needs
+``valgrind``; about five minutes on two cores, eight with ``--manual``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 VARIANTS = {"a": "(a) bare predict_proba", "b": "(b) hand-written OTel span",
             "c": "(c) otelml instrumentor (defaults)"}
+# --manual: the manual API against a hand-written span, no model call (bench_core.py's span pair).
+MANUAL = {"h": "hand-written span (bench_core)", "m": "otelml.inference(..., features=X) + set_prediction"}
 WARM_UP = 200
 
 
@@ -46,7 +50,10 @@ def child(variant: str, calls: int) -> None:
     provider.add_span_processor(BatchSpanProcessor(bench.DropExporter(), max_queue_size=1 << 20))
     if variant == "c":
         SklearnInstrumentor().instrument(tracer_provider=provider)
-    fn = bench._hand_written(provider, model, with_id=True) if variant == "b" else model.predict_proba
+    if variant in MANUAL:
+        fn = _manual_pair(provider)[variant]
+    else:
+        fn = bench._hand_written(provider, model, with_id=True) if variant == "b" else model.predict_proba
     for _ in range(WARM_UP):
         fn(row)
     _telemetry.flush_durations()
@@ -59,6 +66,40 @@ def child(variant: str, calls: int) -> None:
 
     functools.reduce(step, range(calls), 0)  # the only reduce call: callgrind counts inside it
     provider.shutdown()
+
+
+def _manual_pair(provider: Any) -> dict[str, Callable[[Any], None]]:
+    """bench_core.py's span pair: the manual API and the same 27 attributes written by hand."""
+    import random
+
+    import numpy as np
+
+    import otelml
+
+    otelml.configure(tracer_provider=provider, metrics=False)
+    tracer = provider.get_tracer("hand-written")
+    names = [f"feature_{i}" for i in range(20)]
+    keys = ["ml.feature." + n for n in names]
+    X = np.random.default_rng(0).normal(size=(1, 20))
+    value, score = np.array([1]), np.array([0.83])
+    static = {"ml.operation.name": "inference", "ml.model.name": "credit", "ml.model.version": "7",
+              "ml.model.framework": "sklearn", "ml.model.task": "classification"}
+    getrandbits = random.getrandbits
+
+    def hand(_: Any) -> None:
+        attrs = dict(zip(keys, X[0].tolist(), strict=True))
+        attrs.update(static)
+        attrs["ml.prediction.id"] = "%032x" % getrandbits(128)  # noqa: UP031
+        with tracer.start_as_current_span("inference credit", attributes=attrs) as span:
+            span.set_attributes({"ml.prediction.value": int(value[0]),
+                                 "ml.prediction.score": float(score[0])})
+
+    def manual(_: Any) -> None:
+        with otelml.inference("credit", "7", framework="sklearn", task="classification", features=X,
+                              feature_names=names) as h:
+            h.set_prediction(value, score)
+
+    return {"h": hand, "m": manual}
 
 
 def _count(variant: str, calls: int, out_dir: str) -> int:
@@ -76,15 +117,18 @@ def _count(variant: str, calls: int, out_dir: str) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="measured calls per variant")
-    parser.add_argument("--child", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
+    parser.add_argument("--manual", action="store_true",
+                        help="also count the manual API against a hand-written span (bench_core.py's pair)")
+    parser.add_argument("--child", choices=sorted({**VARIANTS, **MANUAL}), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, args.calls)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
+    variants = [*VARIANTS, *(MANUAL if args.manual else ())]
     with tempfile.TemporaryDirectory() as out_dir, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        counts = dict(zip(VARIANTS, pool.map(lambda v: _count(v, args.calls, out_dir), VARIANTS),
+        counts = dict(zip(variants, pool.map(lambda v: _count(v, args.calls, out_dir), variants),
                           strict=True))
     per_call = {k: v / args.calls for k, v in counts.items()}
     a, b, c = per_call["a"], per_call["b"], per_call["c"]
@@ -102,6 +146,14 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| ((c)-(a)) / ((b)-(a)): otelml's work per call against the hand-written span's "
           f"| {(c - a) / (b - a):.4f} |")
     print(f"| (c)-(b) | {c - b:+,.0f} instructions per call |")
+    if args.manual:
+        h, m = per_call["h"], per_call["m"]
+        print()
+        print("| manual API, no model call | instructions per call |")
+        print("|---|---:|")
+        for key, label in MANUAL.items():
+            print(f"| {label} | {per_call[key]:,.0f} |")
+        print(f"| otelml.inference / hand-written | {m / h:.4f} |")
 
 
 if __name__ == "__main__":

@@ -116,8 +116,8 @@ class _OperationSpan:
             attrs = self._attributes
             attrs[ML_PREDICTION_ID] = pid
             start_ns = _time_ns()
-            span = (self._tracer or _telemetry.tracer()).start_span(self._name, ctx, attributes=attrs,
-                                                                    start_time=start_ns)
+            tracer = self._tracer or _telemetry._tracer or _telemetry.tracer()
+            span = tracer.start_span(self._name, ctx, attributes=attrs, start_time=start_ns)
             # The span's context in one copy (set_span_in_context + set_value would copy twice).
             new_ctx = context.Context(ctx)
             _dict_setitem(new_ctx, _SPAN_KEY, span)
@@ -228,7 +228,7 @@ class InferenceSpan(_OperationSpan):
         self._model, self._version, self._task = model, version, task
         self._rows: Any = None
         self._log_body: dict[str, Any] | None = None
-        self._config = _config.get_config()
+        self._config = _config._active or _config.get_config()
         self._t0 = 0.0
         # Captured just before the span starts, so all attributes go into one start_span call.
         self._pending = None if features is None else (features, feature_names)
@@ -253,7 +253,7 @@ class InferenceSpan(_OperationSpan):
         self._t0 = _perf()
 
     def _feature_attributes(self, X: Any, feature_names: Sequence[str] | None) -> dict[str, Any]:
-        attrs, self._rows = _capture_module().feature_attributes(X, feature_names, self._config)
+        attrs, self._rows = (_capture or _capture_module()).feature_attributes(X, feature_names, self._config)
         if self._config.log_predictions:
             self._log_body = {"features": attrs}
         return attrs
@@ -271,7 +271,7 @@ class InferenceSpan(_OperationSpan):
         """Record the output (``ml.prediction.value``/``.score``) and count it in ``ml.predictions``."""
         config = self._config
         try:
-            attrs = _capture_module().prediction_attributes(value, score, self._rows, config)
+            attrs = (_capture or _capture_module()).prediction_attributes(value, score, self._rows, config)
             self._span.set_attributes(attrs)
             if config.log_predictions:
                 self._log_body = {**(self._log_body or {}), "prediction": attrs}
@@ -368,7 +368,9 @@ def inference(model: str, version: str | None = None, *, framework: str | None =
               feature_names: Sequence[str] | None = None) -> InferenceSpan:
     """An ``inference {model}`` span. ``features=`` captures inputs at start (cheapest); or call
     ``set_features`` / ``set_prediction`` on the handle ``with`` yields."""
-    return InferenceSpan(_name(model, "model", "inference"), None if version is None else str(version),
+    if type(model) is not str or not model:
+        model = _name(model, "model", "inference")
+    return InferenceSpan(model, None if version is None else str(version),
                          framework, task, features, feature_names)
 
 
