@@ -24,6 +24,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
@@ -65,19 +66,8 @@ def _compare(variants: dict[str, Callable[[], object]], runs: int, calls: int) -
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=9)
-    parser.add_argument("--calls", type=int, default=2000)
-    args = parser.parse_args()
-
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=65536))
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
-    otelml.configure(tracer_provider=tracer_provider, meter_provider=meter_provider)
-    tracer = tracer_provider.get_tracer("hand-written")
-    counter = meter_provider.get_meter("hand-written").create_counter("hand.predictions")
-
+def span_pair(tracer: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """The manual API and a hand-written span (``tracer``) carrying the same 27 attributes."""
     names = [f"feature_{i}" for i in range(N_FEATURES)]
     keys = ["ml.feature." + n for n in names]
     X = np.random.default_rng(0).normal(size=(1, N_FEATURES))
@@ -98,6 +88,24 @@ def main() -> None:
         with otelml.inference("credit", "7", framework="sklearn", task="classification",
                               features=X, feature_names=names) as h:
             h.set_prediction(value, score)
+
+    return hand_span, otelml_span
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--calls", type=int, default=2000)
+    args = parser.parse_args()
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=65536))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    otelml.configure(tracer_provider=tracer_provider, meter_provider=meter_provider)
+    tracer = tracer_provider.get_tracer("hand-written")
+    counter = meter_provider.get_meter("hand-written").create_counter("hand.predictions")
+    value = np.array([1])
+    hand_span, otelml_span = span_pair(tracer)
 
     rows: list[tuple[str, str, float, float, str]] = []
 

@@ -70,36 +70,13 @@ def child(variant: str, calls: int) -> None:
 
 def _manual_pair(provider: Any) -> dict[str, Callable[[Any], None]]:
     """bench_core.py's span pair: the manual API and the same 27 attributes written by hand."""
-    import random
-
-    import numpy as np
+    import bench_core
 
     import otelml
 
     otelml.configure(tracer_provider=provider, metrics=False)
-    tracer = provider.get_tracer("hand-written")
-    names = [f"feature_{i}" for i in range(20)]
-    keys = ["ml.feature." + n for n in names]
-    X = np.random.default_rng(0).normal(size=(1, 20))
-    value, score = np.array([1]), np.array([0.83])
-    static = {"ml.operation.name": "inference", "ml.model.name": "credit", "ml.model.version": "7",
-              "ml.model.framework": "sklearn", "ml.model.task": "classification"}
-    getrandbits = random.getrandbits
-
-    def hand(_: Any) -> None:
-        attrs = dict(zip(keys, X[0].tolist(), strict=True))
-        attrs.update(static)
-        attrs["ml.prediction.id"] = "%032x" % getrandbits(128)  # noqa: UP031
-        with tracer.start_as_current_span("inference credit", attributes=attrs) as span:
-            span.set_attributes({"ml.prediction.value": int(value[0]),
-                                 "ml.prediction.score": float(score[0])})
-
-    def manual(_: Any) -> None:
-        with otelml.inference("credit", "7", framework="sklearn", task="classification", features=X,
-                              feature_names=names) as h:
-            h.set_prediction(value, score)
-
-    return {"h": hand, "m": manual}
+    hand, manual = bench_core.span_pair(provider.get_tracer("hand-written"))
+    return {"h": lambda _: hand(), "m": lambda _: manual()}
 
 
 def _count(variant: str, calls: int, out_dir: str) -> int:

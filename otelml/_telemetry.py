@@ -198,15 +198,11 @@ def record_inference(model: str, version: str | None, task: str | None, value: A
     Both are skipped while no MeterProvider is set (the API's instruments would drop them), as a
     synchronous OTel counter drops what is recorded before its provider exists.
     """
-    histogram = _instruments or _get_instruments()
-    if getattr(histogram, "_real_instrument", histogram) is None:
+    if not metrics_live():
         return
     if value is not None:
         record_predictions(model, version, value, task)
-    if len(_pending) < MAX_PENDING:
-        _pending.append((seconds, model_attributes(model, version), span_context))
-    else:
-        _record(histogram, seconds, model_attributes(model, version), span_context)
+    record_duration(model, version, seconds, None, span_context)
 
 
 def _record(histogram: metrics.Histogram, seconds: float, attrs: dict[str, str],

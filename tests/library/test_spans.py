@@ -210,3 +210,21 @@ def test_configure_with_providers_only_keeps_the_settings(telemetry) -> None:
     config = otelml.get_config()
     assert config.drop_features == frozenset({"ssn"})
     assert config.max_batch_rows == 7
+
+
+def test_span_exited_in_another_context_ends_and_logs_instead_of_raising(telemetry, caplog) -> None:
+    import contextvars
+
+    from opentelemetry import context, trace
+
+    before = context.get_current()
+    handle = otelml.inference(model="churn")
+    handle.__enter__()
+    assert trace.get_current_span() is handle.span  # attached through the runtime ContextVar directly
+    # Exited from a copied context (a callback on another task): the token cannot be reset there.
+    with caplog.at_level("WARNING", logger="otelml"):
+        contextvars.copy_context().run(handle.__exit__, None, None, None)
+    (span,) = telemetry.finished()
+    assert span.end_time is not None
+    assert any("detaching" in r.getMessage() for r in caplog.records)
+    context.attach(before)  # this context still holds the span (as with the API's detach): restore it

@@ -411,3 +411,44 @@ def test_works_with_no_provider_configured() -> None:
     bare = LR().fit(np.arange(40.0).reshape(20, 2), np.arange(20) % 2).predict_proba([[0.0, 1.0]])
     assert proc.stdout.strip() == f"{bare.round(6).tolist()} True"
     assert "Traceback" not in proc.stderr
+
+
+def test_cached_row_plan_follows_a_new_capture_config_and_refit_names(exporter) -> None:
+    model = LogisticRegression().fit(X, Y_BIN)
+    row = X[:1]
+    model.predict_proba(row)
+    cfg.configure(redact_features=["f1"], drop_features=["f2"])
+    model.predict_proba(row)
+    frame = pd.DataFrame(X, columns=["age", "income", "debt", "tenure"])
+    model.fit(frame, Y_BIN)  # refit: new feature_names_in_
+    model.predict_proba(frame.iloc[:1])
+    first, second, third = (dict(s.attributes) for s in exporter.get_finished_spans())
+    assert first["ml.feature.f1"] == row[0, 1] and first["ml.feature.f2"] == row[0, 2]
+    assert second["ml.feature.f1"] == "[REDACTED]" and "ml.feature.f2" not in second
+    assert second["ml.feature.f0"] == row[0, 0]
+    assert third["ml.feature.income"] == row[0, 1] and "ml.feature.f0" not in third
+
+
+def test_label_memory_keeps_only_sampled_predictions(exporter) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    model = LogisticRegression().fit(X, Y_BIN)
+    ids: list[str | None] = []
+    instrumentor = SklearnInstrumentor()
+    instrumentor.uninstrument()
+    def remember_id(span: object, est: object, method: str, X: object) -> None:
+        ids.append(otelml.current_prediction_id())
+
+    instrumentor.instrument(tracer_provider=TracerProvider(sampler=ALWAYS_OFF), request_hook=remember_id)
+    model.predict(X[:1])
+    instrumentor.uninstrument()
+    instrumentor.instrument(tracer_provider=exporter.provider)
+    otelml.configure(tracer_provider=exporter.provider)  # record_label uses otelml's own tracer
+    (pid,) = ids
+    assert pid is not None
+    otelml.record_label(pid, 1)
+    (label,) = exporter.get_finished_spans()
+    assert label.attributes["ml.prediction.id"] == pid
+    assert label.links == ()  # the prediction's span was sampled out: never exported, nothing to link to
+    assert "ml.label.delay" not in label.attributes

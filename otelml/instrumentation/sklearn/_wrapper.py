@@ -39,8 +39,6 @@ from otelml.semconv import (
     ML_MODEL_VERSION,
     ML_OPERATION_NAME,
     ML_PREDICTION_ID,
-    ML_PREDICTION_SCORE,
-    ML_PREDICTION_VALUE,
     OPERATION_INFERENCE,
 )
 
@@ -218,10 +216,9 @@ def _end(span: Any, token: Any) -> None:
 def _features(model: _Model, X: Any, names: Any, config: OtelmlConfig) -> tuple[dict[str, Any], Any]:
     """Feature attributes and captured rows; remembers the plan of a single numeric row on ``model``."""
     keys = row_keys(X, names, config)
-    if keys is None:
-        return feature_attributes(X, names, config)
-    model.row_plan = (names, X.shape, config, keys)
-    return dict(zip(keys, X.ravel().tolist(), strict=False)), None
+    if keys is not None:
+        model.row_plan = (names, X.shape, config, keys)
+    return feature_attributes(X, names, config)
 
 
 def quiet(method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -334,14 +331,7 @@ def make(method: str, wrapped: Any) -> Any:
         try:
             value, score = _outputs(model, instance, method, result)
             if value is not None:
-                kind = type(value)
-                if (rows is None and (kind is int or kind is float)
-                        and (score is None or type(score) is float)):
-                    prediction = {ML_PREDICTION_VALUE: value}  # one numeric row: already attribute values
-                    if score is not None:
-                        prediction[ML_PREDICTION_SCORE] = score
-                else:
-                    prediction = prediction_attributes(value, score, rows, config)
+                prediction = prediction_attributes(value, score, rows, config)
                 span.set_attributes(prediction)
                 if log_body is not None:
                     log_body["prediction"] = prediction
@@ -357,14 +347,7 @@ def make(method: str, wrapped: Any) -> Any:
                 state.response_hook(span, instance, method, result)
             except Exception as exc:
                 log_once("response_hook", exc)
-        try:
-            span.end()
-        except Exception as exc:
-            log_once("ending the inference span", exc)
-        try:
-            _detach(ctx_token)
-        except Exception as exc:  # a token of another context (the API's detach logs it too)
-            log_once("detaching the inference span's context", exc)
+        _end(span, ctx_token)
         return result
 
     wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
