@@ -99,7 +99,8 @@ def _time(fn: Callable[[Any], Any], X: Any, calls: int,
     and includes ``after`` (otelml's deferred duration recording, so it is charged to the variant that
     caused it); the wall-clock figure is what one request waits for. Before the clock starts a full
     collection and ``WARM_UP_CALLS`` untimed calls: no variant pays for its setup's garbage or cold
-    caches (the first call after ``instrument()`` + a collection took ~1.4 ms vs ~0.4 ms steady)."""
+    caches (the first call after ``instrument()`` and a collection is several times slower than a
+    steady one)."""
     latencies = []
     clock = time.perf_counter
     # Garbage left by the setup (instrument() wraps ~200 classes' methods) is collected here, not by

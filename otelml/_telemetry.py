@@ -198,7 +198,8 @@ def record_inference(model: str, version: str | None, task: str | None, value: A
     Both are skipped while no MeterProvider is set (the API's instruments would drop them), as a
     synchronous OTel counter drops what is recorded before its provider exists.
     """
-    if not metrics_live():
+    histogram = _instruments or _get_instruments()
+    if getattr(histogram, "_real_instrument", histogram) is None:  # metrics_live(), inlined: per prediction
         return
     if value is not None:
         record_predictions(model, version, value, task)

@@ -39,6 +39,8 @@ from otelml.semconv import (
     ML_MODEL_VERSION,
     ML_OPERATION_NAME,
     ML_PREDICTION_ID,
+    ML_PREDICTION_SCORE,
+    ML_PREDICTION_VALUE,
     OPERATION_INFERENCE,
 )
 
@@ -331,7 +333,15 @@ def make(method: str, wrapped: Any) -> Any:
         try:
             value, score = _outputs(model, instance, method, result)
             if value is not None:
-                prediction = prediction_attributes(value, score, rows, config)
+                kind = type(value)
+                # prediction_attributes' own first case, inlined (per prediction): one numeric row
+                if (rows is None and (kind is int or kind is float)
+                        and (score is None or type(score) is float)):
+                    prediction = {ML_PREDICTION_VALUE: value}
+                    if score is not None:
+                        prediction[ML_PREDICTION_SCORE] = score
+                else:
+                    prediction = prediction_attributes(value, score, rows, config)
                 span.set_attributes(prediction)
                 if log_body is not None:
                     log_body["prediction"] = prediction
@@ -347,7 +357,15 @@ def make(method: str, wrapped: Any) -> Any:
                 state.response_hook(span, instance, method, result)
             except Exception as exc:
                 log_once("response_hook", exc)
-        _end(span, ctx_token)
+        # _end(span, ctx_token), inlined on the success path
+        try:
+            span.end()
+        except Exception as exc:
+            log_once("ending the inference span", exc)
+        try:
+            _detach(ctx_token)
+        except Exception as exc:  # a token of another context (the API's detach logs it too)
+            log_once("detaching the inference span's context", exc)
         return result
 
     wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
