@@ -8,42 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from otelml.stats import DEFAULT_BINS, DEFAULT_TOP_K, BaselineError, build_baseline
+from otelml.tabular import TableFileError, read_table
 
-__all__ = ["read_table", "register"]
-
-PARQUET_SUFFIXES = (".parquet", ".pq")
-
-
-class InputError(Exception):
-    """A data file cannot be read; the message names it."""
-
-
-def read_table(path: str | Path) -> Any:
-    """Read a CSV or Parquet file (by suffix ``.parquet``/``.pq``, else CSV) into a pandas DataFrame."""
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: data file not found")
-    if p.is_dir():
-        raise InputError(f"{p}: is a directory, expected a CSV or Parquet file")
-    try:
-        if p.suffix.lower() in PARQUET_SUFFIXES:
-            return pd.read_parquet(p)
-        return pd.read_csv(p)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{p}: the file is empty (no header, no rows)") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        kind = "Parquet" if p.suffix.lower() in PARQUET_SUFFIXES else "CSV"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{p}: cannot read as {kind}: {first}") from None
-    except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise InputError(f"{p}: cannot read: {type(exc).__name__}: {exc}") from None
-
+__all__ = ["register"]
 
 def _positive(text: str) -> int:
     try:
@@ -59,7 +29,7 @@ def _build(args: argparse.Namespace) -> int:
     try:
         if args.bins < 2:
             raise BaselineError(f"--bins must be at least 2, got {args.bins}")
-        table = read_table(args.data)
+        table = read_table(args.data, delimiter=args.delimiter)
         baseline = build_baseline(
             table,
             model=args.model,
@@ -71,7 +41,7 @@ def _build(args: argparse.Namespace) -> int:
             top_k=args.top_k,
             source=str(args.data),
         )
-    except (InputError, BaselineError) as exc:
+    except (TableFileError, BaselineError) as exc:
         print(f"otelml baseline build: error: {exc}", file=sys.stderr)
         return 2
     try:
@@ -99,12 +69,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=lambda _args: (parser.print_help(sys.stderr), 2)[1])
     build = commands.add_parser(
         "build",
-        help="profile a CSV or Parquet table into a baseline JSON file",
-        description="Profile every column of DATA (CSV, or Parquet by the .parquet/.pq suffix): numeric "
+        help="profile a CSV, TSV or Parquet table into a baseline JSON file",
+        description="Profile every column of DATA (.csv, .tsv, .parquet by name, or --delimiter): numeric "
         "columns get quantile bins, others their top-K categories. Feature names are normalised as on "
         "spans (ml.feature.<name>).",
     )
-    build.add_argument("data", metavar="DATA", help="CSV or Parquet file")
+    build.add_argument("data", metavar="DATA", help="CSV, TSV or Parquet file")
+    build.add_argument("--delimiter", metavar="CHAR",
+                       help="field delimiter of a text file (default by name: .csv comma, .tsv tab)")
     build.add_argument("--model", required=True, help="model name (ml.model.name)")
     build.add_argument("--version", help="model version (ml.model.version)")
     build.add_argument("--exclude", nargs="+", action="extend", metavar="COL", help="columns to leave out")

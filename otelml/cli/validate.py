@@ -29,7 +29,9 @@ def register(subparsers: Any) -> None:
         "Expectations suite JSON. Exit 0 when every expectation passes, 1 when any fails, 2 on usage "
         "or input errors.",
     )
-    p.add_argument("data", metavar="DATA", help="CSV (.csv, .csv.gz, .tsv) or Parquet (.parquet) file")
+    p.add_argument("data", metavar="DATA", help="CSV (.csv, .csv.gz), TSV (.tsv) or Parquet (.parquet) file")
+    p.add_argument("--delimiter", metavar="CHAR",
+                   help="field delimiter of a text file (default by name: .csv comma, .tsv tab)")
     p.add_argument("--expectations", "-e", required=True, metavar="FILE",
                    help="otelml expectations YAML or Great Expectations suite JSON")
     p.add_argument("--baseline", metavar="FILE",
@@ -65,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             from otelml.quality._drift import load_baseline_file
 
             baseline = load_baseline_file(args.baseline)
-        df = read_data(args.data)
+        df = read_data(args.data, delimiter=args.delimiter)
         result = validate(df, exps, baseline, max_examples=args.max_examples)
         result.data, result.expectations_source = args.data, args.expectations
     except QualityError as exc:

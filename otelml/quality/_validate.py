@@ -13,6 +13,7 @@ from otelml.quality._checks import CheckContext, run_check
 from otelml.quality._errors import DataFileError, QualityError
 from otelml.quality._loader import load_expectations, parse_expectations
 from otelml.quality._model import Expectation, Result
+from otelml.tabular import TableFileError, read_table
 
 __all__ = ["read_data", "resolve_expectations", "validate"]
 
@@ -61,31 +62,9 @@ def validate(
                   expectations_source=source)
 
 
-def read_data(path: str | Path) -> pd.DataFrame:
-    """Read a CSV (also .csv.gz, .tsv) or Parquet file; `DataFileError` names the file and the problem."""
-    p = Path(path)
-    name = p.name.lower()
-    if not p.exists():
-        raise DataFileError(f"{path}: file not found")
-    if p.is_dir() and not name.endswith((".parquet", ".pq")):
-        raise DataFileError(f"{path}: is a directory, expected a .csv or .parquet file")
+def read_data(path: str | Path, *, delimiter: str | None = None) -> pd.DataFrame:
+    """Read the data to validate with the one tabular reader (`otelml.tabular.read_table`)."""
     try:
-        if name.endswith((".parquet", ".pq")):
-            df = pd.read_parquet(p)
-        elif name.endswith((".csv", ".csv.gz", ".txt")):
-            df = pd.read_csv(p)
-        elif name.endswith((".tsv", ".tsv.gz")):
-            df = pd.read_csv(p, sep="\t")
-        else:
-            raise DataFileError(f"{path}: unknown data format; use a .csv, .tsv or .parquet file")
-    except DataFileError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise DataFileError(f"{path}: the file is empty (no header row)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DataFileError(f"{path}: cannot parse as CSV: {exc}") from None
-    except Exception as exc:
-        raise DataFileError(f"{path}: cannot read: {type(exc).__name__}: {exc}") from None
-    if df.shape[1] == 0:
-        raise DataFileError(f"{path}: no columns found")
-    return df
+        return read_table(path, delimiter=delimiter)
+    except TableFileError as exc:
+        raise DataFileError(str(exc)) from None

@@ -79,7 +79,7 @@ def test_webhook_gets_a_slack_message_on_failure_only(batch, otelml_inproc, webh
             in text)
     assert "*country: in_set*" in text and "'XX'" in text
     err = otelml("validate", "missing.csv", "-e", "expectations.yaml", "--alert-webhook", url)
-    assert err.code == 2 and "missing.csv: file not found" in hook.received[1][2]["text"]
+    assert err.code == 2 and "missing.csv: data file not found" in hook.received[1][2]["text"]
 
 
 def test_unreachable_or_failing_webhook_warns_but_keeps_the_verdict(batch, otelml_inproc, webhook):

@@ -191,7 +191,7 @@ def test_input_errors_exit_2_and_name_the_file(files, otelml_inproc):
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "garbage.parquet").write_bytes(b"not parquet at all")
     cases = {
-        ("missing.csv", "expectations.yaml"): "missing.csv: file not found",
+        ("missing.csv", "expectations.yaml"): "missing.csv: data file not found",
         ("empty.csv", "expectations.yaml"): "empty.csv: the file is empty",
         ("garbage.parquet", "expectations.yaml"): "garbage.parquet: cannot read",
         ("train.csv", "nope.yaml"): "nope.yaml: file not found",
@@ -203,7 +203,7 @@ def test_input_errors_exit_2_and_name_the_file(files, otelml_inproc):
     run = otelml("validate", "train.csv", "-e", "expectations.yaml")  # drift needs a baseline
     assert run.code == 2 and "needs a baseline; pass --baseline" in run.stderr
     as_json = otelml("validate", "missing.csv", "-e", "expectations.yaml", "--format", "json").json()
-    assert as_json["status"] == "error" and as_json["error"] == "missing.csv: file not found"
+    assert as_json["status"] == "error" and as_json["error"] == "missing.csv: data file not found"
     assert as_json["results"] == [] and as_json["success"] is False
     run = otelml("validate", "train.csv", "-e", "expectations.yaml", "--baseline", "nope.json")
     assert run.code == 2 and "nope.json: baseline file not found" in run.stderr
