@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from otelml import safe_yaml
 from otelml_collector import registry
 from otelml_collector.component import ComponentConfig, Factory
 from otelml_collector.configutil import Duration, from_mapping
@@ -147,7 +148,7 @@ def load_config(path: str | os.PathLike[str] | None) -> SidecarConfig:
 
 def parse_config(text: str, source: str = "<config>", *, embedded: bool = False) -> SidecarConfig:
     try:
-        doc = yaml.safe_load(text)
+        doc = safe_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -207,7 +208,7 @@ def _expand_env(node: Any, key: str) -> Any:
 
         expanded = _ENV_REF.sub(sub, node)
         if expanded != node and _ENV_REF.fullmatch(node):
-            return yaml.safe_load(expanded) if expanded.strip() else expanded  # typed like YAML: 5 -> int
+            return safe_yaml.load(expanded) if expanded.strip() else expanded  # typed like YAML: 5 -> int
         return expanded
     return node
 

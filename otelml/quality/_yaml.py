@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from otelml.quality._errors import ExpectationFileError
+from otelml.safe_yaml import NoAliasLoader
 
 __all__ = ["MarkedDict", "MarkedList", "line_of", "load_yaml"]
 
@@ -23,7 +24,7 @@ class MarkedList(list):
     item_lines: list[int]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(NoAliasLoader):
     pass
 
 
