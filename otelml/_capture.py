@@ -38,7 +38,7 @@ from otelml.semconv import (
     normalize_feature_names,
 )
 
-__all__ = ["REDACTED", "RowSelection", "feature_attributes", "prediction_attributes"]
+__all__ = ["REDACTED", "RowSelection", "feature_attributes", "mask_columns", "prediction_attributes"]
 
 _log = logging.getLogger("otelml")
 
@@ -333,3 +333,30 @@ def prediction_attributes(
         if out is not None:
             attrs[ML_PREDICTION_SCORE] = out
     return attrs
+
+
+def mask_columns(columns: Mapping[str, Any], config: OtelmlConfig) -> tuple[dict[str, Any], dict[str, str]]:
+    """The capture policy applied to a whole table that is profiled outside the service (a baseline).
+
+    Dropped and redacted columns are left out, hashed ones hashed exactly as on spans (so a profile of
+    hashes compares with span values); returns the kept columns and ``{column: "dropped"|"redacted"|
+    "hashed"}`` for what the policy touched.
+    """
+    names = [str(name) for name in columns]
+    plan = _Plan(names, config)
+    cols = plan.cols if plan.cols is not None else list(range(len(names)))
+    modes = plan.modes if plan.modes is not None else [_PLAIN] * len(cols)
+    kept: dict[str, Any] = {}
+    how = dict.fromkeys(names, "dropped")
+    for index, mode in zip(cols, modes, strict=True):
+        name = names[index]
+        how[name] = ("plain", "redacted", "hashed")[mode]
+        values = columns[name]
+        if mode == _REDACT:
+            continue
+        if mode == _HASH:
+            cells = values.tolist() if hasattr(values, "tolist") else list(values)
+            values = [None if (v := _clean(c, config.max_string_length)) is None else _hash(v, plan.salt)
+                      for c in cells]
+        kept[name] = values
+    return kept, {name: what for name, what in how.items() if what != "plain"}

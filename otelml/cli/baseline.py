@@ -29,7 +29,7 @@ def _build(args: argparse.Namespace) -> int:
     try:
         if args.bins < 2:
             raise BaselineError(f"--bins must be at least 2, got {args.bins}")
-        table = read_table(args.data, delimiter=args.delimiter)
+        table, touched = _apply_capture_policy(read_table(args.data, delimiter=args.delimiter), args)
         baseline = build_baseline(
             table,
             model=args.model,
@@ -59,7 +59,22 @@ def _build(args: argparse.Namespace) -> int:
         f"({kinds.count('numeric')} numeric, {kinds.count('categorical')} categorical)"
         + (f", {', '.join(marked)}" if marked else "")
     )
+    if touched:
+        print("capture policy (OTELML_*_FEATURES): " + ", ".join(f"{c} {how}" for c, how in touched.items()))
     return 0
+
+
+def _apply_capture_policy(table: Any, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """Mask feature columns as the library masks them on spans: a baseline never holds what spans don't."""
+    from otelml._capture import mask_columns
+    from otelml._config import get_config
+
+    untouched = {args.prediction, args.target, *(args.exclude or ())}
+    features = {str(c): table[c] for c in table.columns if str(c) not in untouched}
+    kept, touched = mask_columns(features, get_config())
+    data = {str(c): kept[str(c)] if str(c) in kept else table[c] for c in table.columns
+            if str(c) in kept or str(c) not in features}
+    return data, touched
 
 
 def register(subparsers: Any) -> None:
