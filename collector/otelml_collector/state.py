@@ -14,11 +14,17 @@ and come back as they went in::
 
 The database runs in WAL mode; one connection is shared under a re-entrant lock, so the store
 is safe to use from any thread. `path=":memory:"` keeps everything in memory (tests).
+
+A damaged database (not SQLite, truncated to 0 bytes, or failing `PRAGMA quick_check`) is moved aside to
+`state.db.damaged-<UTC time>` (with its -wal/-shm files), logged as an error naming both files, and the
+sidecar starts with an empty state: forwarding goes on, nothing is overwritten, no crash loop. A single
+row that does not decode is logged once and skipped; the other rows load.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -31,6 +37,7 @@ from typing import Any
 __all__ = ["DB_FILENAME", "StateStore"]
 
 DB_FILENAME = "state.db"
+_log = logging.getLogger("otelml_collector.state")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -58,17 +65,38 @@ class StateStore:
             except OSError as exc:
                 raise ValueError(f"state.path {path!r}: cannot create directory: {exc.strerror}") from exc
             self.file = str(directory / DB_FILENAME)
+        self.moved_aside: str | None = None
         try:
-            self._conn = sqlite3.connect(self.file, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ValueError(f"state.path {path!r}: cannot open {self.file}: {exc}") from exc
+            self._conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not _damaged(exc):
+                raise ValueError(f"state.path {path!r}: cannot open {self.file}: {exc}") from exc
+            self.moved_aside = _move_aside(self.file, str(exc))
+            try:
+                self._conn = self._open()
+            except sqlite3.Error as again:
+                raise ValueError(f"state.path {path!r}: cannot open {self.file}: {again}") from again
         self._lock = threading.RLock()
         self._depth = 0
         self._closed = False
+        self._bad_rows: set[tuple[str, str]] = set()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.file != ":memory:" and os.path.exists(self.file) and os.path.getsize(self.file) == 0:
+            raise sqlite3.DatabaseError("the file is empty (0 bytes); a database this sidecar wrote never is")
+        conn = sqlite3.connect(self.file, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("quick_check: " + "; ".join(problems))
+            conn.execute(_SCHEMA)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     # -- writes -------------------------------------------------------------------------------
     def put(self, namespace: str, key: str, value: Any) -> None:
@@ -99,7 +127,7 @@ class StateStore:
             row = self._execute(
                 "SELECT is_json, value FROM kv WHERE namespace=? AND key=?", (namespace, key)
             ).fetchone()
-        return default if row is None else _decode(row)
+        return default if row is None else self._decode(namespace, key, row, default)
 
     def items(self, namespace: str, prefix: str = "") -> list[tuple[str, Any]]:
         """All (key, value) pairs of a namespace whose key starts with `prefix`, sorted by key."""
@@ -108,7 +136,12 @@ class StateStore:
                 "SELECT key, is_json, value FROM kv WHERE namespace=? AND substr(key, 1, ?)=? ORDER BY key",
                 (namespace, len(prefix), prefix),
             ).fetchall()
-        return [(key, _decode((is_json, value))) for key, is_json, value in rows]
+        out = []
+        for key, is_json, value in rows:
+            decoded = self._decode(namespace, key, (is_json, value), _SKIP)
+            if decoded is not _SKIP:
+                out.append((key, decoded))
+        return out
 
     def keys(self, namespace: str) -> list[str]:
         with self._lock:
@@ -163,6 +196,34 @@ class StateStore:
         self.close()
 
 
-def _decode(row: tuple[int, bytes]) -> Any:
-    is_json, value = row
-    return json.loads(value) if is_json else bytes(value)
+    def _decode(self, namespace: str, key: str, row: tuple[int, bytes], bad: Any = None) -> Any:
+        is_json, value = row
+        try:
+            return json.loads(value) if is_json else bytes(value)
+        except (ValueError, TypeError) as exc:
+            if (namespace, key) not in self._bad_rows:
+                self._bad_rows.add((namespace, key))
+                _log.error("state %s: row %s/%s does not decode (%s); skipped, the other rows load",
+                           self.file, namespace, key, exc)
+            return bad
+
+
+_SKIP = object()
+
+
+def _damaged(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(m in text for m in ("malformed", "not a database", "quick_check", "0 bytes", "corrupt"))
+
+
+def _move_aside(file: str, reason: str) -> str:
+    """Rename a damaged database and its WAL/SHM files; returns the new name of the database."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = f"{file}.damaged-{stamp}"
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(file + suffix):
+            os.replace(file + suffix, target + suffix)
+    _log.error("state database %s is damaged (%s); moved it aside to %s and started with an empty state. "
+               "Inspect or restore it with `sqlite3 %s .recover`; delete it once no longer needed",
+               file, reason, target, target)
+    return target

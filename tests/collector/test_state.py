@@ -88,3 +88,61 @@ def test_use_after_close_says_so(tmp_path):
     store.close()
     with pytest.raises(RuntimeError, match="is closed"):
         store.get("ns", "k")
+
+
+def _damage_mid_file(file) -> None:
+    """Overwrite one page in the middle of the file with garbage (the header stays valid)."""
+    size = file.stat().st_size
+    with open(file, "r+b") as f:
+        f.seek(size // 2 // 4096 * 4096)
+        f.write(b"\xa5" * 4096)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda f: f.write_bytes(b""), id="zero-bytes"),
+        pytest.param(lambda f: f.write_bytes(b"this is not sqlite" * 300), id="not-sqlite"),
+        pytest.param(_damage_mid_file, id="garbage-mid-file"),
+    ],
+)
+def test_a_damaged_database_is_moved_aside_never_silently_reset(tmp_path, caplog, damage):
+    store = StateStore(tmp_path)
+    with store.transaction():
+        for i in range(3000):
+            store.put("drift.window", f"m/{i:05d}", {"counts": list(range(40)), "i": i})
+    store.close()
+    file = tmp_path / DB_FILENAME
+    original = file.read_bytes()
+    damage(file)
+    damaged = file.read_bytes()
+    assert damaged != original
+    with caplog.at_level("ERROR", logger="otelml_collector.state"):
+        reopened = StateStore(tmp_path)
+    aside = list(tmp_path.glob(f"{DB_FILENAME}.damaged-*"))
+    assert [p.name for p in aside if not p.name.endswith(("-wal", "-shm"))] == [
+        reopened.moved_aside.rsplit("/", 1)[1]]
+    assert (tmp_path / reopened.moved_aside.rsplit("/", 1)[1]).read_bytes() == damaged  # kept for recovery
+    assert "is damaged" in caplog.text and "moved it aside to" in caplog.text and ".recover" in caplog.text
+    assert reopened.items("drift.window") == []  # a fresh, working store
+    reopened.put("drift.window", "m/1", {"ok": True})
+    assert reopened.get("drift.window", "m/1") == {"ok": True}
+    reopened.close()
+    assert StateStore(tmp_path).moved_aside is None  # the new database is healthy
+
+
+def test_a_row_that_does_not_decode_is_skipped_and_logged_once(tmp_path, caplog):
+    store = StateStore(tmp_path)
+    store.put("drift.window", "a", {"n": 1})
+    store.put("drift.window", "c", {"n": 3})
+    store.close()
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.execute("INSERT INTO kv VALUES ('drift.window', 'b', 1, ?, 0)", (b"{not json",))
+    conn.commit()
+    conn.close()
+    store = StateStore(tmp_path)
+    with caplog.at_level("ERROR", logger="otelml_collector.state"):
+        assert store.items("drift.window") == [("a", {"n": 1}), ("c", {"n": 3})]
+        assert store.get("drift.window", "b", default="gone") == "gone"
+        store.items("drift.window")
+    assert caplog.text.count("row drift.window/b does not decode") == 1
