@@ -297,16 +297,17 @@ def breakdown(requests: list[bytes], repeat: int = 15) -> list[tuple[str, float,
 
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from otelml_collector import otlp
-    from otelml_collector.extraction_assemble import Caps, Schema, assemble
-    from otelml_collector.extraction_scan import check_traces, scan_fast, scan_reference
+    from otelml_collector.otlp import check_traces, codec
     from otelml_collector.pipeline import Signal
+    from otelml_collector.processors.extract.assemble import Caps, Schema, assemble
+    from otelml_collector.processors.extract.scan import scan_fast, scan_reference
 
     raw = requests[0]
     message = ExportTraceServiceRequest.FromString(raw)
 
     def protobuf_receive() -> None:  # what the receiver did per request before check_traces
         decoded = ExportTraceServiceRequest.FromString(raw)
-        otlp._VALIDATORS[Signal.TRACES](decoded)
+        codec._VALIDATORS[Signal.TRACES](decoded)
         otlp.count_items(Signal.TRACES, decoded)
 
     def naive_walk() -> None:  # the textbook extraction: walk the decoded attributes in Python

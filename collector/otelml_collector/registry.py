@@ -37,11 +37,11 @@ _log = logging.getLogger("otelml_collector.registry")
 
 KINDS = ("receiver", "processor", "exporter")
 
-BUILTIN_MODULES = ("otelml_collector.receiver", "otelml_collector.exporter")
-"""Modules of the built-in `otlp` receiver and `otlp`/`nop` exporters."""
+BUILTIN_MODULES = ("otelml_collector.receivers.otlp", "otelml_collector.exporters.otlp")
+"""Packages of the built-in `otlp` receiver and `otlp` exporter."""
 
 PROCESSOR_MODULES: dict[str, str] = {
-    "ml_extract": "otelml_collector.extraction",
+    "ml_extract": "otelml_collector.processors.extract",
     "drift": "otelml_collector.processors.drift",
     "quality": "otelml_collector.processors.quality",
 }

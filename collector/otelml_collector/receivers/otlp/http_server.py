@@ -14,10 +14,11 @@ from google.rpc import code_pb2, status_pb2
 
 from otelml_collector import otlp
 from otelml_collector.httpapi import EventLoopThread, split_hostport
-from otelml_collector.pipeline import Signal
+from otelml_collector.otlp import Signal
 
 if TYPE_CHECKING:
-    from otelml_collector.receiver import HttpConfig, OtlpReceiver
+    from otelml_collector.receivers.otlp.acceptor import Acceptor
+    from otelml_collector.receivers.otlp.config import HttpConfig
 
 _MIB = 1024 * 1024
 _OFF_LOOP_BYTES = 1024 * 1024  # larger bodies (and all JSON) are decoded in a worker thread
@@ -45,7 +46,7 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 class HttpServer:
-    def __init__(self, receiver: OtlpReceiver, config: HttpConfig) -> None:
+    def __init__(self, receiver: Acceptor, config: HttpConfig) -> None:
         self.receiver = receiver
         self.config = config
         self.limit = int(config.max_request_body_size_mib * _MIB)
