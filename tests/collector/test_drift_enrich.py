@@ -21,9 +21,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otelml_collector.component import ComponentContext
+from otelml_collector.otlp import splice
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift import DriftFactory
-from otelml_collector.otlp import splice
 from otelml_collector.processors.drift.enrich import drift_attributes, tag_spans
 from otelml_collector.processors.extract import MLExtractFactory
 from otelml_collector.state import StateStore
