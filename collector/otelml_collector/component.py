@@ -109,6 +109,9 @@ class Exporter(Protocol):
 class Factory(Protocol):
     type: ClassVar[str]
     kind: ClassVar[str]  # "receiver" | "processor" | "exporter"
+    # Processors only, optional: processor types that must run before this one in its pipeline (e.g.
+    # ("ml_extract",) for one that reads `request.records`); the config loader inserts a missing one.
+    # needs: ClassVar[tuple[str, ...]]
 
     def default_config(self) -> ComponentConfig: ...
 

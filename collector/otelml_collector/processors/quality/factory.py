@@ -49,6 +49,7 @@ def load_suites(config: QualityConfig) -> dict[str, ModelSuite]:
 class QualityFactory:
     type: ClassVar[str] = "quality"
     kind: ClassVar[str] = "processor"
+    needs: ClassVar[tuple[str, ...]] = ("ml_extract",)  # reads the records it extracts
 
     def default_config(self) -> QualityConfig:
         return QualityConfig()
