@@ -220,14 +220,7 @@ class CategoricalWindow:
 
     def update(self, values: Any) -> np.ndarray:
         """Add a column of values; returns each value's bin (``other_bin`` if unseen, -1 if missing)."""
-        bins = self.profile.bin_index(values)
-        ok = bins >= 0
-        present = int(ok.sum())
-        self.nulls += int(bins.size) - present
-        if present:
-            self._n += present
-            self.counts += np.bincount(bins[ok], minlength=len(self.counts))
-        return bins
+        return self._count(self.profile.bin_index(values))
 
     def update_strings(self, values: Any) -> np.ndarray | None:
         """``update(values)`` for a column of ``str`` and ``None`` (what the sidecar extracts), by dict
@@ -239,7 +232,9 @@ class CategoricalWindow:
         lookup = self.profile.key_bins()
         other = self.profile.other_bin
         n = len(items)
-        bins = np.fromiter(map(lookup.get, items, repeat(other, n)), dtype=np.int64, count=n)
+        return self._count(np.fromiter(map(lookup.get, items, repeat(other, n)), dtype=np.int64, count=n))
+
+    def _count(self, bins: np.ndarray) -> np.ndarray:
         ok = bins >= 0
         present = int(ok.sum())
         self.nulls += int(bins.size) - present

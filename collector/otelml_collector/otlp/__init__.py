@@ -20,6 +20,7 @@ from otelml_collector.otlp.signals import (
     Signal,
 )
 from otelml_collector.otlp.splice import tag_spans
+from otelml_collector.otlp.wire import span_offsets
 
 __all__ = [
     "GRPC_METHODS",
@@ -35,6 +36,7 @@ __all__ = [
     "count_items",
     "decode",
     "response",
+    "span_offsets",
     "tag_spans",
     "to_json",
 ]

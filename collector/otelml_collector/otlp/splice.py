@@ -28,6 +28,7 @@ AttrsBySpan = Mapping[bytes, Sequence[KeyValue]]
 """span id -> the KeyValues to append to that span."""
 
 _SPAN_ATTRIBUTES_TAG = b"\x4a"  # Span field 9, length-delimited
+_Child = tuple[int, int, int, Sequence[KeyValue] | None]  # length start, value start, end, attributes
 
 
 def tag_spans(
@@ -74,6 +75,17 @@ class _Encoder:
                 for b in (kv.SerializeToString() for kv in attrs)
             )
         return raw[vs:ve] + extra
+
+
+def _containers(raw: bytes, start: int, end: int, level: int) -> list[tuple[int, int, int, None]]:
+    """(length start, value start, value end, None) of the ResourceSpans (level 0) or ScopeSpans
+    (level 1) fields of the message in [start, end)."""
+    wanted = 1 if level == 0 else 2
+    return [
+        (read_varint(raw, tag_start)[1], vs, ve, None)
+        for number, tag_start, vs, ve in fields(raw, start, end)
+        if number == wanted
+    ]
 
 
 def _flagged_spans(
@@ -127,12 +139,7 @@ def splice_tags(raw: bytes, attrs_by_span: AttrsBySpan) -> tuple[bytes, int] | N
         out: list[bytes] = []
         cursor = start
         if level < 2:
-            wanted = 1 if level == 0 else 2  # resource_spans / scope_spans
-            children: list[tuple[int, int, int, Sequence[KeyValue] | None]] = [
-                (read_varint(raw, tag_start)[1], vs, ve, None)
-                for number, tag_start, vs, ve in fields(raw, start, end)
-                if number == wanted
-            ]
+            children: list[_Child] = list(_containers(raw, start, end, level))
         else:
             children = list(_flagged_spans(raw, start, end, attrs_by_span))
         for len_start, vs, ve, attrs in children:
@@ -190,11 +197,10 @@ def splice_at(raw: bytes, at: Mapping[int, bytes], attrs_by_span: AttrsBySpan) -
         size = end - start
         cursor = start
         if level < 2:
-            wanted = 1 if level == 0 else 2  # resource_spans / scope_spans
-            children: list[tuple[int, int, int, Sequence[KeyValue] | None]] = [
-                (read_varint(raw, tag_start)[1], vs, ve, None)
-                for number, tag_start, vs, ve in fields(raw, start, end)
-                if number == wanted and bisect_left(offsets, vs) < bisect_left(offsets, ve)
+            children: list[_Child] = [
+                c
+                for c in _containers(raw, start, end, level)
+                if bisect_left(offsets, c[1]) < bisect_left(offsets, c[2])  # holds a flagged span
             ]
         else:
             children = list(spans_in(start, end))

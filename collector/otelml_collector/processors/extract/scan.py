@@ -37,9 +37,7 @@ from otelml.semconv import (
     ML_SEGMENT_PREFIX,
     OPERATION_INFERENCE,
 )
-from otelml_collector.otlp import fastscan
-from otelml_collector.otlp.fastscan import HAVE_FAST_SCAN
-from otelml_collector.otlp.wire import span_offsets
+from otelml_collector.otlp import HAVE_FAST_SCAN, fastscan, span_offsets
 
 __all__ = [
     "CELL_DTYPE",

@@ -132,24 +132,16 @@ class HttpServer:
                 decoded = await asyncio.to_thread(otlp.decode, signal, body, json_body=json_body)
             else:
                 decoded = otlp.decode(signal, body, json_body=json_body)
-        except web.HTTPRequestEntityTooLarge:
+        except (web.HTTPRequestEntityTooLarge, BodyTooLarge) as exc:
+            sent = isinstance(exc, web.HTTPRequestEntityTooLarge)  # as sent; BodyTooLarge: decompressed
+            detail = f"body exceeds the limit of {self.limit} bytes" if sent else str(exc)
             return self._error(
                 signal,
                 413,
                 code_pb2.RESOURCE_EXHAUSTED,
                 "too_large",
                 json_body,
-                f"body exceeds the limit of {self.limit} bytes "
-                "(receivers.otlp.protocols.http.max_request_body_size_mib)",
-            )
-        except BodyTooLarge as exc:
-            return self._error(
-                signal,
-                413,
-                code_pb2.RESOURCE_EXHAUSTED,
-                "too_large",
-                json_body,
-                f"{exc} (receivers.otlp.protocols.http.max_request_body_size_mib)",
+                f"{detail} (receivers.otlp.protocols.http.max_request_body_size_mib)",
             )
         except otlp.InvalidRequest as exc:
             return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "invalid_body", json_body, str(exc))
