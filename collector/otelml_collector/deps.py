@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["INSTALL_HINT", "missing_packages"]
+__all__ = ["INSTALL_HINT", "install_hint", "missing_packages"]
 
 INSTALL_HINT = "pip install 'otelml[collector]'"
 
@@ -18,6 +18,14 @@ _MODULES = {  # module -> distribution of the `collector` extra (pyproject.toml)
     "requests": "requests",
     "tenacity": "tenacity",
 }
+
+
+_QUALITY = frozenset({"pandas", "pyarrow"})  # the `quality` processor's extra
+
+
+def install_hint(module: str) -> str:
+    """What to install when `module` (a missing import) is not there."""
+    return "pip install 'otelml[quality]'" if module.split(".")[0] in _QUALITY else INSTALL_HINT
 
 
 def missing_packages() -> list[str]:

@@ -17,7 +17,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from otelml_collector.deps import INSTALL_HINT
+from otelml_collector.deps import install_hint
 
 if TYPE_CHECKING:
     from otelml_collector.component import Factory
@@ -102,7 +102,7 @@ def _import(module: str) -> None:
             return  # the module is not written yet
         if exc.name is not None and not exc.name.startswith("otelml"):
             # an optional dependency is not installed: say what to install, no traceback
-            _import_errors[module] = f"needs the Python package {exc.name!r}: {INSTALL_HINT}"
+            _import_errors[module] = f"needs the Python package {exc.name!r}: {install_hint(exc.name)}"
             _log.error("component module %s: %s", module, _import_errors[module])
             return
         _record_failure(module, exc)

@@ -96,3 +96,18 @@ def test_missing_optional_dependency_names_the_extra_without_a_traceback() -> No
     assert "missing Python package(s) grpcio, aiohttp" in result.stderr
     assert "pip install 'otelml[collector]'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_processor_whose_dependency_is_missing_names_its_extra(tmp_path: Path) -> None:
+    path = tmp_path / "quality.yaml"
+    path.write_text(drift_config("[ml_extract, quality]", "quality: {}\n  ml_extract: {}"))
+    code = (
+        "import sys; sys.modules['pandas'] = None\n"
+        "from otelml_collector.cli import main\n"
+        f"sys.exit(main(['--config', {str(path)!r}, '--validate']))\n"
+    )
+    result = run_cli(code=code)
+    assert result.returncode == 2
+    assert "processors.quality: unknown processor type 'quality'" in result.stderr
+    assert "needs the Python package 'pandas': pip install 'otelml[quality]'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
