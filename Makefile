@@ -7,7 +7,7 @@ PHOENIX_VENV := .venv-phoenix
 
 .PHONY: demo test lint bench venv phoenix clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: pyproject.toml setup.py collector/otelml_collector/otlp/_fastscan.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'

@@ -9,8 +9,8 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "otelml_collector._fastscan",
-            sources=["collector/otelml_collector/_fastscan.c"],
+            "otelml_collector.otlp._fastscan",
+            sources=["collector/otelml_collector/otlp/_fastscan.c"],
             extra_compile_args=["-O2"],
             optional=True,
         )

@@ -38,9 +38,9 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider, TraceBasedExemplarFilter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from otelml_collector.component import ComponentContext
-from otelml_collector.extraction import MLExtractFactory
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift import DriftFactory
+from otelml_collector.processors.extract import MLExtractFactory
 from otelml_collector.state import StateStore
 
 from otelml import stats

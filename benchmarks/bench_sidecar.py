@@ -152,7 +152,14 @@ class Sink:
 
 # -- the sidecar under test --------------------------------------------------------------------
 class Sidecar:
-    def __init__(self, sink_port: int, processors: list[str], workdir: Path, queue: int | None) -> None:
+    def __init__(
+        self,
+        sink_port: int,
+        processors: list[str],
+        workdir: Path,
+        queue: int | None,
+        tree: Path | None = None,
+    ) -> None:
         self.grpc_port, self.api_port = free_port(), free_port()
         procs = {p: {} for p in processors}
         config = {
@@ -175,13 +182,17 @@ class Sidecar:
             },
             "state": {"path": str(workdir / f"state-{'-'.join(processors) or 'none'}")},
         }
-        path = workdir / f"sidecar-{'-'.join(processors) or 'none'}.yaml"
+        tag = f"{'-'.join(processors) or 'none'}{'-' + tree.name if tree else ''}"
+        config["state"] = {"path": str(workdir / f"state-{tag}")}
+        path = workdir / f"sidecar-{tag}.yaml"
         path.write_text(json.dumps(config))  # JSON is YAML
         env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+        if tree is not None:  # another checkout (with its C extension built in place) ahead of this one
+            env["PYTHONPATH"] = os.pathsep.join([str(tree / "collector"), str(tree)])
         self.log = (workdir / f"{path.stem}.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "otelml_collector", "--config", str(path)],
-            cwd=ROOT,
+            cwd=tree or ROOT,  # `-m` puts the working directory first on sys.path
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -297,16 +308,17 @@ def breakdown(requests: list[bytes], repeat: int = 15) -> list[tuple[str, float,
 
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from otelml_collector import otlp
-    from otelml_collector.extraction_assemble import Caps, Schema, assemble
-    from otelml_collector.extraction_scan import check_traces, scan_fast, scan_reference
+    from otelml_collector.otlp import check_traces, codec
     from otelml_collector.pipeline import Signal
+    from otelml_collector.processors.extract.assemble import Caps, Schema, assemble
+    from otelml_collector.processors.extract.scan import scan_fast, scan_reference
 
     raw = requests[0]
     message = ExportTraceServiceRequest.FromString(raw)
 
     def protobuf_receive() -> None:  # what the receiver did per request before check_traces
         decoded = ExportTraceServiceRequest.FromString(raw)
-        otlp._VALIDATORS[Signal.TRACES](decoded)
+        codec._VALIDATORS[Signal.TRACES](decoded)
         otlp.count_items(Signal.TRACES, decoded)
 
     def naive_walk() -> None:  # the textbook extraction: walk the decoded attributes in Python
@@ -361,6 +373,13 @@ def main() -> int:
         "--numeric", type=int, default=0, help="numeric features per span (default 20 with drift, else 16)"
     )
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
+    parser.add_argument(
+        "--compare",
+        metavar="TREE",
+        type=Path,
+        help="also run every configuration from another checkout (e.g. `git worktree add ../base HEAD~1` + "
+        "`python setup.py build_ext --inplace` there), alternating run by run; rows `<name>@base`",
+    )
     args = parser.parse_args()
 
     configs: dict[str, list[str]] = {"forward": [], "extract": ["ml_extract"]}
@@ -368,6 +387,10 @@ def main() -> int:
         configs["drift"] = ["ml_extract", "drift"]
     if args.only:
         configs = {k: v for k, v in {**configs, "drift": ["ml_extract", "drift"]}.items() if k in args.only}
+    trees: dict[str, Path | None] = {name: None for name in configs}
+    if args.compare:
+        trees.update({f"{name}@base": args.compare.resolve() for name in list(configs)})
+        configs.update({f"{name}@base": procs for name, procs in list(configs.items())})
     numeric = args.numeric or (20 if "drift" in configs else 16)
     requests = make_requests(16, numeric=numeric)
     sink = Sink()
@@ -379,7 +402,7 @@ def main() -> int:
         sidecars: dict[str, Sidecar] = {}
         try:
             for name, procs in configs.items():
-                sidecars[name] = Sidecar(sink.port, procs, Path(tmp), args.queue or None)
+                sidecars[name] = Sidecar(sink.port, procs, Path(tmp), args.queue or None, trees[name])
                 run(sidecars[name], sink, requests, 20)  # warm-up: connections, baselines, caches
             profilers = (
                 [profile(s, Path(args.profile) / f"{n}.txt") for n, s in sidecars.items()]
@@ -423,6 +446,10 @@ def main() -> int:
             f"| {name} | {med:,.0f} | {min(r['rate']):,.0f} | {max(r['rate']):,.0f} | {med / base:.2f} | "
             f"{statistics.median(r['cpu']):.1f} | {statistics.median(r['refused']):.0f} |"
         )
+    for name, r in results.items():
+        if name.endswith("@base") and name[: -len("@base")] in results:
+            new = statistics.median(results[name[: -len("@base")]]["rate"])
+            print(f"{name[: -len('@base')]}: this tree / base = {new / statistics.median(r['rate']):.3f}")
     if rss:
         print(
             f"\nRSS of the extract sidecar: {rss['before']:.1f} MiB before, {rss['after']:.1f} MiB after "

@@ -16,6 +16,7 @@ import threading
 
 from otelml_collector import __version__
 from otelml_collector.config import DEFAULT_CONFIG_YAML, ConfigError, SidecarConfig, load_config
+from otelml_collector.deps import INSTALL_HINT, missing_packages
 
 __all__ = ["main"]
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _summary(config: SidecarConfig) -> str:
     lines = [f"{config.source}: valid"]
+    lines += [f"  note: {note}" for note in config.notes]
     for signal, wiring in config.pipelines.items():
         lines.append(
             f"  pipeline {signal}: receivers={wiring.receivers} processors={wiring.processors} "
@@ -68,6 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_default_config:
         sys.stdout.write(DEFAULT_CONFIG_YAML)
         return 0
+    missing = missing_packages()
+    if missing:
+        print(
+            f"otelml-collector: missing Python package(s) {', '.join(missing)}; install the sidecar's "
+            f"dependencies with: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        return 2
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -10,6 +10,7 @@ requests, and shut down idempotently. Processor factories are registered in
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -21,7 +22,20 @@ if TYPE_CHECKING:
     from otelml_collector.pipeline import TelemetryRequest
     from otelml_collector.state import StateStore
 
-__all__ = ["Component", "ComponentConfig", "ComponentContext", "Factory", "ProcessorComponent"]
+__all__ = [
+    "Component",
+    "ComponentConfig",
+    "ComponentContext",
+    "Consumer",
+    "Exporter",
+    "Factory",
+    "Processor",
+    "ProcessorComponent",
+    "Receiver",
+]
+
+Consumer = Callable[["TelemetryRequest"], "float | None"]
+"""Takes an accepted request; returns None when queued, or seconds the client should wait and retry."""
 
 
 class ComponentConfig:
@@ -55,13 +69,49 @@ class Component(Protocol):
 
 
 @runtime_checkable
-class ProcessorComponent(Component, Protocol):
+class Receiver(Component, Protocol):
+    """Turns what clients send into `TelemetryRequest`s handed to its consumer (set before start)."""
+
+    def set_consumer(self, consumer: Consumer) -> None: ...
+
+    def listening(self) -> dict[str, int | None]:
+        """Bound ports by protocol (e.g. {"grpc_port": 4317, "http_port": None}), for /v1/status."""
+
+
+@runtime_checkable
+class Processor(Component, Protocol):
+    """Runs on a pipeline's worker thread; may read and annotate the request, returns it."""
+
     def process(self, request: TelemetryRequest) -> TelemetryRequest: ...
+
+
+ProcessorComponent = Processor  # the earlier name
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """Sends requests on; `consume` must not block on the network (queue and return)."""
+
+    def start(self) -> None: ...
+
+    def consume(self, request: TelemetryRequest) -> None: ...
+
+    def offer(self, request: TelemetryRequest) -> bool:
+        """Queue `request` if there is room now; False (nothing taken) when the sending queue is full,
+        so a pipeline without processors can refuse the client with a retry hint."""
+
+    def queue_depth(self) -> dict[str, int]: ...
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Flush for at most `timeout` seconds; safe to call more than once."""
 
 
 class Factory(Protocol):
     type: ClassVar[str]
     kind: ClassVar[str]  # "receiver" | "processor" | "exporter"
+    # Processors only, optional: processor types that must run before this one in its pipeline (e.g.
+    # ("ml_extract",) for one that reads `request.records`); the config loader inserts a missing one.
+    # needs: ClassVar[tuple[str, ...]]
 
     def default_config(self) -> ComponentConfig: ...
 

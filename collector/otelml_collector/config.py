@@ -131,6 +131,7 @@ class SidecarConfig:
     service: ServiceSettings
     state: StateSettings
     pipelines: dict[str, PipelineSpec]  # effective wiring (explicit or default), one per signal present
+    notes: list[str] = field(default_factory=list)  # what the loader added (printed by --validate)
 
 
 def load_config(path: str | os.PathLike[str] | None) -> SidecarConfig:
@@ -247,10 +248,18 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         if raw_pipelines is not None
         else _default_pipelines(sections)
     )
+    notes = _insert_needed(pipelines, sections["processor"], explicit=raw_pipelines is not None)
     service.pipelines = pipelines
     _check_loops(sections)
     return SidecarConfig(
-        source, sections["receiver"], sections["processor"], sections["exporter"], service, state, pipelines
+        source,
+        sections["receiver"],
+        sections["processor"],
+        sections["exporter"],
+        service,
+        state,
+        pipelines,
+        notes,
     )
 
 
@@ -330,6 +339,49 @@ def _default_pipelines(sections: dict[str, dict[str, ComponentSpec]]) -> dict[st
         signal: PipelineSpec(receivers, processors if signal == "traces" else [], exporters)
         for signal in SIGNALS
     }
+
+
+def _insert_needed(
+    pipelines: dict[str, PipelineSpec], processors: dict[str, ComponentSpec], explicit: bool
+) -> list[str]:
+    """Make every processor's `needs` (e.g. drift needs ml_extract) run before it: a needed type missing
+    from the pipeline is inserted in front of the first processor that needs it (defined under
+    `processors:` if it was, else with its defaults) and noted; one listed after is an error naming the
+    fix. Returns the notes."""
+    notes: list[str] = []
+    for signal, spec in pipelines.items():
+        where = f"service.pipelines.{signal}.processors" if explicit else f"the default {signal} pipeline"
+        i = 0
+        while i < len(spec.processors):
+            name = spec.processors[i]
+            for needed in getattr(processors[name].factory, "needs", ()):
+                types = [p.split("/", 1)[0] for p in spec.processors]
+                if needed in types[:i]:
+                    continue
+                if needed in types:
+                    later = spec.processors[types.index(needed)]
+                    raise ValueError(
+                        f"{where}: {name} needs {needed} before it, but {later} comes after it; "
+                        f"list {later} first (e.g. [{later}, {name}])"
+                    )
+                instance = next((p for p in processors if p.split("/", 1)[0] == needed), needed)
+                if instance not in processors:
+                    try:
+                        factory = registry.get("processor", needed)
+                    except registry.UnknownComponentError as exc:
+                        raise ValueError(f"{where}: {name} needs processor {needed}: {exc}") from None
+                    processors[instance] = ComponentSpec(instance, factory, factory.default_config())
+                    how = "with its default settings"
+                else:
+                    how = f"as configured under processors.{instance}"
+                spec.processors.insert(i, instance)
+                i += 1
+                notes.append(
+                    f"inserted processor {instance} before {name} in {where} ({how}): {name} reads the "
+                    f"ML records {needed} extracts; list it yourself to silence this note"
+                )
+            i += 1
+    return notes
 
 
 def _check_log_level(level: str) -> None:

@@ -3,14 +3,17 @@
 A request is decoded at most once (`message`, lazily) and forwarded as the bytes it arrived in
 unless a processor changed it (`modified`). Processors are plain objects with `process(request)`,
 chained in order, as in structlog's pipeline; the ML extraction processor fills `records`, which
-the drift, quality and performance processors read.
+the drift, quality and performance processors read. Processors change spans through the request's
+seams (`tag_spans`), never through its bytes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
+
+from otelml_collector.otlp import REQUEST_TYPES, Signal
+from otelml_collector.otlp import splice as _splice
 
 if TYPE_CHECKING:
     from otelml_collector.records import ModelBatch
@@ -18,20 +21,54 @@ if TYPE_CHECKING:
 __all__ = ["Processor", "Signal", "TelemetryRequest"]
 
 
-class Signal(StrEnum):
-    TRACES = "traces"
-    METRICS = "metrics"
-    LOGS = "logs"
-
-
-@dataclass
 class TelemetryRequest:
-    signal: Signal
-    raw: bytes | None  # serialized Export*ServiceRequest as received (protobuf); None if built in memory
-    message: Any = None  # decoded Export*ServiceRequest; decoded from `raw` on first access when None
-    modified: bool = False  # a processor changed `message`; exporters must re-serialize
-    records: list[ModelBatch] = field(default_factory=list)
-    items: int = 0  # spans / metric data points / log records in the request, counted by the receiver
+    """One received Export*ServiceRequest."""
+
+    __slots__ = ("_message", "items", "modified", "raw", "records", "signal")
+
+    def __init__(
+        self,
+        signal: Signal,
+        raw: bytes | None,
+        message: Any = None,
+        modified: bool = False,
+        records: list[ModelBatch] | None = None,
+        items: int = 0,
+    ) -> None:
+        self.signal = signal
+        self.raw = raw  # serialized request as received (protobuf); None if built in memory
+        self._message = message  # decoded from `raw` on first access when None
+        self.modified = modified  # a processor changed `message`; exporters must re-serialize
+        self.records: list[ModelBatch] = [] if records is None else records
+        self.items = items  # spans / metric data points / log records, counted by the receiver
+
+    def __repr__(self) -> str:
+        return (
+            f"TelemetryRequest(signal={self.signal!s}, raw={len(self.raw or b'')} bytes, "
+            f"decoded={self.decoded}, modified={self.modified}, items={self.items}, "
+            f"records={len(self.records)})"
+        )
+
+    @property
+    def message(self) -> Any:
+        """The decoded request; the receiver may skip decoding (a C check vouched for the bytes), so
+        it is decoded on first use."""
+        if self._message is None and self.raw is not None:
+            self._message = REQUEST_TYPES[self.signal].FromString(self.raw)
+        return self._message
+
+    @message.setter
+    def message(self, value: Any) -> None:
+        self._message = value
+
+    @property
+    def decoded(self) -> bool:
+        return self._message is not None
+
+    def unmodified_bytes(self) -> bytes | None:
+        """The received bytes while they still describe the request (no processor changed the
+        message), for readers of the wire format (`otlp.fastscan`); else None."""
+        return None if self.modified else self.raw
 
     def payload(self) -> bytes:
         """Bytes to forward: the original ones unless a processor modified the message."""
@@ -39,22 +76,24 @@ class TelemetryRequest:
             return self.message.SerializeToString()
         return self.raw
 
-
-def _get_message(self: TelemetryRequest) -> Any:
-    # The receiver may skip decoding (a C check vouched for the bytes); decode on first use.
-    message = self.__dict__.get("_message")
-    if message is None and self.raw is not None:
-        from otelml_collector.otlp import REQUEST_TYPES
-
-        message = self.__dict__["_message"] = REQUEST_TYPES[self.signal].FromString(self.raw)
-    return message
-
-
-def _set_message(self: TelemetryRequest, value: Any) -> None:
-    self.__dict__["_message"] = value
-
-
-TelemetryRequest.message = property(_get_message, _set_message)  # type: ignore[assignment]
+    def tag_spans(self, attrs_by_span: _splice.AttrsBySpan, at: Mapping[int, bytes] | None = None) -> int:
+        """Append attributes to spans of a traces request (span id -> KeyValues); returns how many
+        spans changed. An undecoded request is spliced in place (`at`: span byte offset -> span id,
+        from `ModelBatch.span_offset`, lets the splice jump to them); otherwise, or when the bytes
+        surprise the splice, the decoded message is edited (protobuf judges the bytes)."""
+        if self._message is None and self.raw is not None:
+            raw = self.raw if isinstance(self.raw, bytes) else bytes(self.raw)
+            spliced = _splice.tag_spans(raw, attrs_by_span, at)
+            if spliced is not None:
+                self.raw, changed = spliced
+                return changed
+        message = self.message
+        if message is None:
+            return 0
+        changed = _splice.tag_message(message, attrs_by_span)
+        if changed:
+            self.modified = True
+        return changed
 
 
 class Processor(Protocol):

@@ -1,7 +1,7 @@
 """Columnar ML records extracted from inference spans: what the sidecar's ML processors consume.
 
 One `ModelBatch` per (model, version) per received request, appended to `TelemetryRequest.records`
-by the `ml_extract` processor (rules in `otelml_collector.extraction_assemble`). Rows are
+by the `ml_extract` processor (rules in `otelml_collector.processors.extract.assemble`). Rows are
 observations: a scalar `ml.feature.x` on a span is one row; an array-valued one (a batch call) is
 several rows that share the span's trace/span id. Every column of a batch has the same length
 (`len(batch)`); missing values are NaN (numeric) or None (categorical). A feature is numeric or

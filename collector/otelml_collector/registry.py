@@ -17,6 +17,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from otelml_collector.deps import install_hint
+
 if TYPE_CHECKING:
     from otelml_collector.component import Factory
 
@@ -37,11 +39,11 @@ _log = logging.getLogger("otelml_collector.registry")
 
 KINDS = ("receiver", "processor", "exporter")
 
-BUILTIN_MODULES = ("otelml_collector.receiver", "otelml_collector.exporter")
-"""Modules of the built-in `otlp` receiver and `otlp`/`nop` exporters."""
+BUILTIN_MODULES = ("otelml_collector.receivers.otlp", "otelml_collector.exporters.otlp")
+"""Packages of the built-in `otlp` receiver and `otlp` exporter."""
 
 PROCESSOR_MODULES: dict[str, str] = {
-    "ml_extract": "otelml_collector.extraction",
+    "ml_extract": "otelml_collector.processors.extract",
     "drift": "otelml_collector.processors.drift",
     "quality": "otelml_collector.processors.quality",
 }
@@ -98,6 +100,11 @@ def _import(module: str) -> None:
     except ModuleNotFoundError as exc:
         if exc.name is not None and module.startswith(exc.name):
             return  # the module is not written yet
+        if exc.name is not None and not exc.name.startswith("otelml"):
+            # an optional dependency is not installed: say what to install, no traceback
+            _import_errors[module] = f"needs the Python package {exc.name!r}: {install_hint(exc.name)}"
+            _log.error("component module %s: %s", module, _import_errors[module])
+            return
         _record_failure(module, exc)
     except Exception as exc:  # a broken component must not take the others down
         _record_failure(module, exc)
@@ -123,7 +130,10 @@ def get(kind: str, type_: str) -> Factory:
     known = ", ".join(sorted(types(kind))) or "none"
     hint = ""
     module = PROCESSOR_MODULES.get(base) if kind == "processor" else None
-    if module and module in _import_errors:
+    broken = [m for m in BUILTIN_MODULES if m in _import_errors] if kind != "processor" else []
+    if broken:
+        hint = f" (module {broken[0]} failed to import: {_import_errors[broken[0]]})"
+    elif module and module in _import_errors:
         hint = f" (module {module} failed to import: {_import_errors[module]})"
     elif module:
         hint = f" (module {module} is not installed)"

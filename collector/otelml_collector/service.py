@@ -20,7 +20,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.view import View
 
 from otelml_collector import __version__
-from otelml_collector.component import ComponentContext
+from otelml_collector.component import Component, ComponentContext, Exporter, Processor, Receiver
 from otelml_collector.config import ComponentSpec, SidecarConfig, receiver_endpoints
 from otelml_collector.downstream import Target
 from otelml_collector.httpapi import EventLoopThread, HttpApi
@@ -40,8 +40,8 @@ class SignalPipeline:
     def __init__(
         self,
         signal: Signal,
-        processors: list[tuple[str, Any]],
-        exporters: list[Any],
+        processors: list[tuple[str, Processor]],
+        exporters: list[Exporter],
         counters: Counters,
         max_requests: int,
         max_bytes: int,
@@ -74,7 +74,7 @@ class SignalPipeline:
         if not self.processors:
             # Nothing has seen the request yet: if the only exporter's queue is full, refuse it with a
             # retry hint (the client keeps it) rather than accept and drop it.
-            if len(self.exporters) == 1 and hasattr(self.exporters[0], "offer"):
+            if len(self.exporters) == 1:
                 try:
                     return None if self.exporters[0].offer(request) else self.retry_after
                 except Exception:
@@ -200,30 +200,37 @@ class Sidecar:
             "trace_url_template": svc.trace_url_template,
             "state_path": config.state.path,
         }
-        self.components: dict[str, Any] = {}
-        for kind, specs in (
-            ("exporter", config.exporters),
-            ("processor", config.processors),
-            ("receiver", config.receivers),
-        ):
-            for name, spec in specs.items():
-                self.components[f"{kind}s.{name}"] = self._create(spec, settings, kind)
+        self.exporters: dict[str, Exporter] = {
+            n: self._create(spec, settings, Exporter) for n, spec in config.exporters.items()
+        }
+        self.processors: dict[str, Processor] = {
+            n: self._create(spec, settings, Processor) for n, spec in config.processors.items()
+        }
+        self.receivers: dict[str, Receiver] = {
+            n: self._create(spec, settings, Receiver) for n, spec in config.receivers.items()
+        }
+        self.components: dict[str, Any] = {
+            **{f"exporters.{n}": c for n, c in self.exporters.items()},
+            **{f"processors.{n}": c for n, c in self.processors.items()},
+            **{f"receivers.{n}": c for n, c in self.receivers.items()},
+        }
         self.pipelines: dict[Signal, SignalPipeline] = {}
         for signal_name, wiring in config.pipelines.items():
             signal = Signal(signal_name)
             self.pipelines[signal] = SignalPipeline(
                 signal,
-                [(n, self.components[f"processors.{n}"]) for n in wiring.processors],
-                [self.components[f"exporters.{n}"] for n in wiring.exporters],
+                [(n, self.processors[n]) for n in wiring.processors],
+                [self.exporters[n] for n in wiring.exporters],
                 self.counters,
                 svc.queue.max_requests,
                 int(svc.queue.max_size_mib * _MIB),
                 svc.queue.retry_after,
             )
-        for name in config.receivers:
-            self.components[f"receivers.{name}"].set_consumer(self._consumer(name))
+        for name, receiver in self.receivers.items():
+            receiver.set_consumer(self._consumer(name))
 
-    def _create(self, spec: ComponentSpec, settings: dict[str, Any], kind: str) -> Any:
+    def _create(self, spec: ComponentSpec, settings: dict[str, Any], role: type[Any]) -> Any:
+        kind = role.__name__.lower()
         ctx = ComponentContext(
             name=spec.name,
             state=self.state,
@@ -233,7 +240,13 @@ class Sidecar:
             settings=dict(settings),
             http_api=self.http_api,
         )
-        return spec.factory.create(spec.config, ctx)
+        component = spec.factory.create(spec.config, ctx)
+        if not isinstance(component, role):
+            raise TypeError(
+                f"{kind}s.{spec.name}: {type(component).__name__} is not a {role.__name__} "
+                f"(methods: {', '.join(m for m in dir(role) if not m.startswith('_'))})"
+            )
+        return component
 
     def _consumer(self, receiver: str):  # type: ignore[no-untyped-def]
         def consume(request: TelemetryRequest) -> float | None:
@@ -250,29 +263,24 @@ class Sidecar:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         """Exporters, processors, pipeline workers, HTTP API, then receivers (so nothing is refused)."""
-        for key, component in self.components.items():
-            if not key.startswith("receivers."):
-                component.start()
+        starting: list[Component | Exporter] = [*self.exporters.values(), *self.processors.values()]
+        for component in starting:
+            component.start()
         for pipeline in self.pipelines.values():
             pipeline.start()
         if self.http_api is not None:
             self._register_routes(self.http_api)
             self._api_loop = EventLoopThread("otelml-api")
             self.http_api.start(self._api_loop)
-        for key, component in self.components.items():
-            if key.startswith("receivers."):
-                component.start()
+        for receiver in self.receivers.values():
+            receiver.start()
         self.healthy = True
         _log.info("otelml-collector %s started (%s): %s", __version__, self.config.source, self.listening())
 
     def listening(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, component in self.components.items():
-            if key.startswith("receivers."):
-                out[key] = {
-                    "grpc_port": getattr(component, "grpc_port", None),
-                    "http_port": getattr(component, "http_port", None),
-                }
+        for name, receiver in self.receivers.items():
+            out[f"receivers.{name}"] = receiver.listening()
         if self.http_api is not None:
             out["service.http"] = {"port": self.http_api.port}
         return out
@@ -287,17 +295,14 @@ class Sidecar:
         # A sidecar that never finished starting has nothing worth waiting for.
         deadline = time.monotonic() + (self.config.service.shutdown_timeout if started else 1.0)
         remaining = lambda: max(0.5, deadline - time.monotonic())  # noqa: E731
-        for key, component in self.components.items():
-            if key.startswith("receivers."):
-                _safe(key, component.shutdown)
+        for name, receiver in self.receivers.items():
+            _safe(f"receivers.{name}", receiver.shutdown)
         for pipeline in self.pipelines.values():
             pipeline.close(remaining())
-        for key, component in self.components.items():
-            if key.startswith("processors."):
-                _safe(key, component.shutdown)
-        for key, component in self.components.items():
-            if key.startswith("exporters."):
-                _safe(key, lambda c=component: c.shutdown(remaining()))
+        for name, processor in self.processors.items():
+            _safe(f"processors.{name}", processor.shutdown)
+        for name, exporter in self.exporters.items():
+            _safe(f"exporters.{name}", lambda e=exporter: e.shutdown(remaining()))
         _safe("meter_provider", lambda: self.meter_provider.shutdown(timeout_millis=remaining() * 1000))
         _safe("logger_provider", self.logger_provider.shutdown)
         if self.http_api is not None:
@@ -318,11 +323,7 @@ class Sidecar:
         )
 
     def status(self) -> dict[str, Any]:
-        exporters = {
-            k: c.queue_depth()
-            for k, c in self.components.items()
-            if k.startswith("exporters.") and hasattr(c, "queue_depth")
-        }
+        exporters = {f"exporters.{n}": e.queue_depth() for n, e in self.exporters.items()}
         return {
             "version": __version__,
             "config": self.config.source,

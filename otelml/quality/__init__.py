@@ -17,7 +17,8 @@ docs/quality.md; the same checks run as `otelml validate` and as the sidecar's `
 
 from __future__ import annotations
 
-from otelml.quality._checks import CheckContext, run_check
+from otelml.quality._checks import CheckContext, run_check, within_bounds
+from otelml.quality._drift import load_baseline_file
 from otelml.quality._errors import DataFileError, ExpectationFileError, QualityError
 from otelml.quality._ge import GE_TYPES
 from otelml.quality._loader import load_expectations, parse_expectations
@@ -34,9 +35,11 @@ __all__ = [
     "ExpectationResult",
     "QualityError",
     "Result",
+    "load_baseline_file",
     "load_expectations",
     "parse_expectations",
     "read_data",
     "run_check",
     "validate",
+    "within_bounds",
 ]

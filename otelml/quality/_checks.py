@@ -22,7 +22,7 @@ from pandas.api import types as pdt
 from otelml.quality import _kernels
 from otelml.quality._model import Example, Expectation, ExpectationResult
 
-__all__ = ["CheckContext", "run_check"]
+__all__ = ["CheckContext", "run_check", "within_bounds"]
 
 
 @dataclass
@@ -39,7 +39,7 @@ class _Fail(Exception):
 def run_check(exp: Expectation, df: pd.DataFrame, ctx: CheckContext) -> ExpectationResult:
     n = len(df)
     if exp.kind == "row_count":
-        return ExpectationResult(exp, _within(n, exp.params), observed_value=n, element_count=n)
+        return ExpectationResult(exp, within_bounds(n, exp.params), observed_value=n, element_count=n)
     if exp.kind == "unsupported":
         return ExpectationResult(exp, False, message=exp.params["reason"], element_count=n)
     col = exp.column
@@ -68,7 +68,8 @@ def _missing(col: str | None, df: pd.DataFrame) -> str:
     return f"column {col!r} not found; the data has: {', '.join(names)}{more}"
 
 
-def _within(x: float, p: dict[str, Any]) -> bool:
+def within_bounds(x: float, p: dict[str, Any]) -> bool:
+    """`x` lies within the bounds `p` (min, max, strict_min, strict_max; None = open); NaN never does."""
     lo, hi = p.get("min"), p.get("max")
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return False
@@ -319,7 +320,7 @@ def _aggregate(fn: Callable[[np.ndarray], float], name: str, *, writable: bool =
             return ExpectationResult(exp, False, element_count=n, missing_count=n,
                                      message=f"column {series.name!r} has no non-missing values")
         observed = float(fn(v))
-        return ExpectationResult(exp, _within(observed, exp.params), observed_value=observed,
+        return ExpectationResult(exp, within_bounds(observed, exp.params), observed_value=observed,
                                  element_count=n, missing_count=n - int(v.size))
     return check
 
@@ -337,7 +338,8 @@ def _check_quantiles(exp: Expectation, series: pd.Series, ctx: CheckContext) -> 
     ranges = exp.params["quantiles"]
     qs = _kernels.quantiles(v, [q for q, _, _ in ranges], exp.params["interpolation"])
     observed = {str(q): float(x) for (q, _, _), x in zip(ranges, qs, strict=True)}
-    ok = all(_within(float(x), {"min": lo, "max": hi}) for (_, lo, hi), x in zip(ranges, qs, strict=True))
+    pairs = zip(ranges, qs, strict=True)
+    ok = all(within_bounds(float(x), {"min": lo, "max": hi}) for (_, lo, hi), x in pairs)
     return ExpectationResult(exp, ok, observed_value=observed, element_count=n, missing_count=n - int(v.size))
 
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from otelml.quality._errors import ExpectationFileError
-from otelml.quality._loader import _check_params, _ParamError
 from otelml.quality._model import Expectation
+from otelml.quality._params import _check_params, _ParamError
 from otelml.quality._yaml import line_of
 
 __all__ = ["GE_TYPES", "parse_ge_suite"]

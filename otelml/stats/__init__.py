@@ -32,7 +32,6 @@ from otelml.stats._baseline import (
     build_baseline,
     load_baseline,
 )
-from otelml.stats._batch import evaluate_many
 from otelml.stats._drift import (
     DEFAULT_CONFIG,
     DEFAULT_MIN_SAMPLES,
@@ -42,6 +41,7 @@ from otelml.stats._drift import (
     DriftConfig,
     DriftScore,
     evaluate,
+    evaluate_many,
     score,
     score_values,
 )

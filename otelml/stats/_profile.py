@@ -177,6 +177,7 @@ class CategoricalProfile:
         object.__setattr__(self, "categories", cats)
         object.__setattr__(self, "counts", counts)
         object.__setattr__(self, "_index", {c: i for i, c in enumerate(cats)})
+        object.__setattr__(self, "_key_bins", None)
 
     @property
     def n_bins(self) -> int:
@@ -201,6 +202,14 @@ class CategoricalProfile:
         keys = uniq.tolist()
         lut = np.array([-1 if u == NULL_KEY else index.get(str(u), other) for u in keys], dtype=np.int64)
         return lut[inverse.reshape(-1)] if len(uniq) else np.empty(0, dtype=np.int64)
+
+    def key_bins(self) -> dict[Any, int]:
+        """Bin of each category key, -1 for the missing-value keys (NULL_KEY, None); built once."""
+        lookup: dict[Any, int] | None = self._key_bins  # type: ignore[attr-defined]
+        if lookup is None:
+            lookup = {**self._index, NULL_KEY: -1, None: -1}  # type: ignore[attr-defined]
+            object.__setattr__(self, "_key_bins", lookup)
+        return lookup
 
     def new_window(self) -> CategoricalWindow:
         """An empty streaming window over this profile's categories."""

@@ -13,14 +13,47 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from itertools import repeat
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from otelml.stats._profile import CategoricalProfile, NumericProfile, Profile
-
 __all__ = ["NULL_KEY", "CategoricalWindow", "NumericWindow", "Window", "as_float_array", "category_keys"]
+
+_STR_OR_NONE = frozenset({str, type(None)})
+
+
+class NumericBins(Protocol):
+    """What a numeric window needs of its profile (``NumericProfile``)."""
+
+    @property
+    def n_bins(self) -> int: ...
+    @property
+    def mean(self) -> float: ...
+    @property
+    def search_edges(self) -> np.ndarray: ...
+
+
+class CategoricalBins(Protocol):
+    """What a categorical window needs of its profile (``CategoricalProfile``)."""
+
+    @property
+    def n_bins(self) -> int: ...
+    @property
+    def other_bin(self) -> int: ...
+    def bin_index(self, values: Any) -> np.ndarray: ...
+    def key_bins(self) -> dict[Any, int]: ...
+
+
+class BinnedProfile(Protocol):
+    """What ``window_from_dict`` needs of a profile."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def n_bins(self) -> int: ...
+    def new_window(self) -> Window: ...
+
 
 # Key standing for a missing categorical value (cannot collide with a real category, which is a str).
 NULL_KEY = "\x00<null>"
@@ -84,7 +117,7 @@ class NumericWindow:
 
     kind = "numeric"
 
-    def __init__(self, profile: NumericProfile) -> None:
+    def __init__(self, profile: NumericBins) -> None:
         self.profile = profile
         self.counts = np.zeros(profile.n_bins, dtype=np.int64)  # read-only outside this package
         self.sums = np.zeros(profile.n_bins, dtype=np.float64)
@@ -174,7 +207,7 @@ class CategoricalWindow:
 
     kind = "categorical"
 
-    def __init__(self, profile: CategoricalProfile) -> None:
+    def __init__(self, profile: CategoricalBins) -> None:
         self.profile = profile
         self.counts = np.zeros(profile.n_bins, dtype=np.int64)  # read-only outside this module
         self.nulls = 0
@@ -187,7 +220,21 @@ class CategoricalWindow:
 
     def update(self, values: Any) -> np.ndarray:
         """Add a column of values; returns each value's bin (``other_bin`` if unseen, -1 if missing)."""
-        bins = self.profile.bin_index(values)
+        return self._count(self.profile.bin_index(values))
+
+    def update_strings(self, values: Any) -> np.ndarray | None:
+        """``update(values)`` for a column of ``str`` and ``None`` (what the sidecar extracts), by dict
+        lookups instead of a string sort (~3x faster on 512 rows); returns the bins. None, with the
+        window untouched, when any value is of another type: then call ``update``."""
+        items = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        if not set(map(type, items)) <= _STR_OR_NONE:
+            return None
+        lookup = self.profile.key_bins()
+        other = self.profile.other_bin
+        n = len(items)
+        return self._count(np.fromiter(map(lookup.get, items, repeat(other, n)), dtype=np.int64, count=n))
+
+    def _count(self, bins: np.ndarray) -> np.ndarray:
         ok = bins >= 0
         present = int(ok.sum())
         self.nulls += int(bins.size) - present
@@ -216,7 +263,7 @@ def _check_same(a: Window, b: Window) -> None:
         raise ValueError("cannot merge windows over different profiles")
 
 
-def window_from_dict(data: Mapping[str, Any], profile: Profile) -> Window:
+def window_from_dict(data: Mapping[str, Any], profile: BinnedProfile) -> Window:
     """Restore a window saved with ``to_dict`` over the same ``profile``; raises ValueError if they differ."""
     counts = np.asarray(data["counts"], dtype=np.int64)
     if data["kind"] != profile.kind or counts.shape != (profile.n_bins,):

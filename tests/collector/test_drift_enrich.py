@@ -21,10 +21,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otelml_collector.component import ComponentContext
-from otelml_collector.extraction import MLExtractFactory
+from otelml_collector.otlp import splice
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift import DriftFactory
-from otelml_collector.processors.drift.enrich import splice_at, splice_tags, tag_spans
+from otelml_collector.processors.drift.enrich import drift_attributes, tag_spans
+from otelml_collector.processors.extract import MLExtractFactory
 from otelml_collector.state import StateStore
 
 
@@ -166,6 +167,19 @@ def test_bytes_the_splice_cannot_read_go_to_protobuf():
         tag_spans(req, {b"A" * 8: {"f"}})
 
 
+def splice_tags(raw: bytes, flags: dict[bytes, set[str]], markers: bool = False) -> tuple[bytes, int] | None:
+    """The span-id walk with the drift processor's attributes for `flags` (span id -> names)."""
+    return splice.splice_tags(raw, {sid: drift_attributes(n, markers) for sid, n in flags.items()})
+
+
+def splice_at(
+    raw: bytes, at: dict[int, tuple[bytes, set[str]]], markers: bool = False
+) -> tuple[bytes, int] | None:
+    """The offset jump with the drift processor's attributes (`at`: offset -> (span id, names))."""
+    attrs = {sid: drift_attributes(n, markers) for sid, n in at.values()}
+    return splice.splice_at(raw, {off: sid for off, (sid, _) in at.items()}, attrs)
+
+
 def splice_tags_or_error(raw: bytes) -> object:
     try:
         return splice_tags(raw, {b"A" * 8: {"f"}})
@@ -175,7 +189,7 @@ def splice_tags_or_error(raw: bytes) -> object:
 
 @pytest.mark.parametrize("markers", [False, True])
 def test_splice_at_span_offsets_equals_the_span_id_walk(markers):
-    from otelml_collector.extraction_scan import _span_offsets
+    from otelml_collector.otlp.wire import span_offsets as _span_offsets
 
     rng = random.Random(7)
     for _ in range(60):
@@ -197,7 +211,7 @@ def test_splice_at_span_offsets_equals_the_span_id_walk(markers):
 
 
 def test_offsets_that_do_not_fit_the_bytes_fall_back_to_the_span_id_walk():
-    from otelml_collector.extraction_scan import _span_offsets
+    from otelml_collector.otlp.wire import span_offsets as _span_offsets
 
     msg = random_request(random.Random(3))
     raw = msg.SerializeToString()

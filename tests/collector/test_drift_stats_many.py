@@ -54,7 +54,6 @@ def test_update_numeric_uses_the_matrix_path_for_the_current_window_layout(monke
 
 
 def test_update_categorical_equals_window_update():
-    from otelml.stats._many import update_categorical
     from otelml.stats._window import NULL_KEY
 
     rng = np.random.default_rng(11)
@@ -65,7 +64,7 @@ def test_update_categorical_equals_window_update():
     pool = np.array(values, dtype=object)
     for size in (0, 1, 512, 97):
         col = pool[rng.integers(0, len(pool), size)]
-        bins = update_categorical(fast, col)
+        bins = fast.update_strings(col)
         assert bins is not None
         np.testing.assert_array_equal(bins, slow.update(col.copy()))
     np.testing.assert_array_equal(fast.counts, slow.counts)
@@ -74,10 +73,8 @@ def test_update_categorical_equals_window_update():
 
 
 def test_update_categorical_leaves_other_values_to_the_window():
-    from otelml.stats._many import update_categorical
-
     profile = stats.profile_column(np.array(["a", "b", "b"], dtype=object), column="c")
     window = profile.new_window()
     for col in (np.array(["a", 1], dtype=object), np.array([True, "a"], dtype=object), np.array([0.5, 1.5])):
-        assert update_categorical(window, col) is None
+        assert window.update_strings(col) is None
     assert window.n == 0 and window.nulls == 0 and int(window.counts.sum()) == 0

@@ -20,10 +20,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otelml_collector import registry
 from otelml_collector.component import ComponentContext
-from otelml_collector.extraction import MLExtractConfig, MLExtractFactory
-from otelml_collector.extraction_assemble import OTHER
-from otelml_collector.extraction_scan import HAVE_FAST_SCAN
 from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.processors.extract import MLExtractConfig, MLExtractFactory
+from otelml_collector.processors.extract.assemble import OTHER
+from otelml_collector.processors.extract.scan import HAVE_FAST_SCAN
 
 
 class Harness:
@@ -290,7 +290,7 @@ def test_config_errors_name_the_key() -> None:
 
 def test_fast_scanner_is_built() -> None:
     """`pip install -e .` builds the C scanner wherever gcc exists (CI included)."""
-    assert HAVE_FAST_SCAN, "otelml_collector._fastscan is not built: run `pip install -e .` with gcc present"
+    assert HAVE_FAST_SCAN, "otelml_collector.otlp._fastscan is not built: `pip install -e .` with gcc present"
 
 
 def test_random_and_mutated_bytes_never_raise_into_the_pipeline() -> None:

@@ -13,8 +13,9 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
-from otelml_collector.extraction_assemble import Caps, Schema, assemble
-from otelml_collector.extraction_scan import HAVE_FAST_SCAN, Scan, check_traces, scan_fast, scan_reference
+from otelml_collector.otlp import check_traces
+from otelml_collector.processors.extract.assemble import Caps, Schema, assemble
+from otelml_collector.processors.extract.scan import HAVE_FAST_SCAN, Scan, scan_fast, scan_reference
 
 pytestmark = pytest.mark.skipif(
     not HAVE_FAST_SCAN, reason="C scanner not built (test_extraction checks that)"

@@ -42,6 +42,7 @@ def load_file_baselines(config: DriftConfig) -> dict[tuple[str, str], ModelBasel
 class DriftFactory:
     type: ClassVar[str] = "drift"
     kind: ClassVar[str] = "processor"
+    needs: ClassVar[tuple[str, ...]] = ("ml_extract",)  # reads the records it extracts
 
     def default_config(self) -> DriftConfig:
         return DriftConfig()

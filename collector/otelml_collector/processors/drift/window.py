@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from otelml import stats
-from otelml.stats._many import update_categorical
 from otelml_collector.processors.drift.reservoir import BinReservoir
 from otelml_collector.records import ModelBatch
 
@@ -213,7 +212,7 @@ class OpenWindow:
             part = col[lo:hi]
             cat_bins = None
             if isinstance(window, stats.CategoricalWindow):
-                cat_bins = update_categorical(window, part)
+                cat_bins = window.update_strings(part)
             if cat_bins is None:
                 cat_bins = window.update(_fast_strings(part))
             g = np.where(cat_bins >= 0, cat_bins + self.offsets[name], -1)

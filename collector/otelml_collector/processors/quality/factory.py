@@ -18,7 +18,7 @@ __all__ = ["QualityFactory", "load_suites"]
 def load_suites(config: QualityConfig) -> dict[str, ModelSuite]:
     """Model name ("" = every other model) -> its expectations and baseline. A broken file is a config
     error (ValueError) naming the key, the file, its line and key."""
-    from otelml.quality._drift import load_baseline_file
+    from otelml.quality import load_baseline_file
 
     cache: dict[tuple[str, str | None], ModelSuite] = {}
     wanted = {"": (config.expectations, config.baseline)} if config.expectations else {}
@@ -49,6 +49,7 @@ def load_suites(config: QualityConfig) -> dict[str, ModelSuite]:
 class QualityFactory:
     type: ClassVar[str] = "quality"
     kind: ClassVar[str] = "processor"
+    needs: ClassVar[tuple[str, ...]] = ("ml_extract",)  # reads the records it extracts
 
     def default_config(self) -> QualityConfig:
         return QualityConfig()

@@ -26,8 +26,7 @@ import pandas as pd
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-from otelml.quality import CheckContext, Expectation, ExpectationResult, run_check
-from otelml.quality._checks import _within
+from otelml.quality import CheckContext, Expectation, ExpectationResult, run_check, within_bounds
 from otelml.semconv import normalize_feature_name
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.quality.config import QualityConfig
@@ -229,7 +228,8 @@ class QualityProcessor:
             if window.total == 0 and exp.kind not in ("row_count", "freshness"):
                 continue  # an empty (quiet) window says nothing about the columns
             if exp.kind == "row_count":
-                res = ExpectationResult(exp, _within(window.total, exp.params), observed_value=window.total)
+                ok = within_bounds(window.total, exp.params)
+                res = ExpectationResult(exp, ok, observed_value=window.total)
             elif exp.kind == "exists":
                 found = exp.column in window.present
                 res = ExpectationResult(exp, found, observed_value=found)

@@ -2,10 +2,10 @@
 
 `scan(raw)` returns a `Scan`: one row per inference span (`SPAN_DTYPE`), one row per `ml.*` value
 ("cell", `CELL_DTYPE`; an array attribute gives one cell per element) and the distinct strings the
-cells refer to. `extraction_assemble` turns a `Scan` into `ModelBatch`es.
+cells refer to. `assemble` turns a `Scan` into `ModelBatch`es.
 
 Two implementations, one semantics: `scan_message` walks a decoded protobuf message and *defines*
-the rules below; `otelml_collector._fastscan` (C, built by `pip install -e .` when a compiler is
+the rules below; `otelml_collector.otlp.fastscan` (C, built by `pip install -e .` when a compiler is
 present) reads the wire format directly, ~20x faster, and must agree with it on every request (see
 tests/collector/test_extraction_equivalence.py). The rules:
 
@@ -37,12 +37,7 @@ from otelml.semconv import (
     ML_SEGMENT_PREFIX,
     OPERATION_INFERENCE,
 )
-from otelml_collector._wire import read_varint as _varint
-
-try:
-    from otelml_collector import _fastscan  # type: ignore[attr-defined]
-except ImportError:  # no compiler at install time: the reference path does the work
-    _fastscan = None
+from otelml_collector.otlp import HAVE_FAST_SCAN, fastscan, span_offsets
 
 __all__ = [
     "CELL_DTYPE",
@@ -58,15 +53,12 @@ __all__ = [
     "ROLE_SEGMENT",
     "SPAN_DTYPE",
     "Scan",
-    "check_traces",
     "scan",
     "scan_fast",
     "scan_message",
     "scan_reference",
 ]
 
-
-HAVE_FAST_SCAN = _fastscan is not None
 
 KIND_NONE, KIND_STR, KIND_BOOL, KIND_INT, KIND_DOUBLE = 0, 1, 2, 3, 4
 ROLE_FEATURE, ROLE_PRED_VALUE, ROLE_PRED_SCORE, ROLE_SEGMENT = 0, 1, 2, 3
@@ -112,29 +104,15 @@ class Scan:
 
 def scan_fast(raw: bytes | memoryview) -> Scan:
     """The C path; raises `ValueError` on malformed input or `RuntimeError` if it was not built."""
-    if _fastscan is None:
-        raise RuntimeError("otelml_collector._fastscan is not built")
-    spans, cells, strings = _fastscan.scan(raw)
+    spans, cells, strings = fastscan.scan_spans(raw)
     return Scan(np.frombuffer(spans, SPAN_DTYPE), np.frombuffer(cells, CELL_DTYPE), strings)
-
-
-def check_traces(raw: bytes | memoryview) -> tuple[int, int] | None:
-    """(spans, spans with invalid ids) when the C checker vouches that protobuf would accept `raw`,
-    else None (not built, or bytes the protobuf parser must judge). Lets the receiver skip decoding."""
-    if _fastscan is None:
-        return None
-    try:
-        spans, bad = _fastscan.check_traces(raw)
-    except ValueError:
-        return None
-    return int(spans), int(bad)
 
 
 def scan_reference(raw: bytes | memoryview) -> Scan:
     """Decode with protobuf and walk; raises `google.protobuf.message.DecodeError` on bad input."""
     raw = bytes(raw)
     result = _scan_message(ExportTraceServiceRequest.FromString(raw))
-    offsets = _span_offsets(raw)
+    offsets = span_offsets(raw)
     if offsets is not None and len(result.spans):
         result.spans["offset"] = np.asarray(offsets, dtype=np.int64)[result.spans["offset"]]
     else:
@@ -142,45 +120,10 @@ def scan_reference(raw: bytes | memoryview) -> Scan:
     return result
 
 
-def _span_offsets(raw: bytes) -> list[int] | None:
-    """Offset of every span's field tag, in request order (the 3 container levels of the wire
-    format); None if the bytes hold something this walk does not read (protobuf still decoded them)."""
-    out: list[int] = []
-
-    def walk(start: int, end: int, depth: int) -> None:
-        pos = start
-        while pos < end:
-            tag_pos = pos
-            key, pos = _varint(raw, pos)
-            wire = key & 7
-            if wire == 0:
-                _, pos = _varint(raw, pos)
-            elif wire == 1:
-                pos += 8
-            elif wire == 5:
-                pos += 4
-            elif wire == 2:
-                size, pos = _varint(raw, pos)
-                if key >> 3 == (1 if depth == 0 else 2):
-                    if depth == 2:
-                        out.append(tag_pos)
-                    else:
-                        walk(pos, pos + size, depth + 1)
-                pos += size
-            else:
-                raise ValueError(f"wire type {wire}")
-
-    try:
-        walk(0, len(raw), 0)
-    except (IndexError, ValueError):
-        return None
-    return out
-
-
 def scan(raw: bytes | memoryview) -> Scan:
     """Fast path when built; the reference path when not, or when the fast one rejects the bytes
     (e.g. protobuf groups, which it does not read)."""
-    if _fastscan is not None:
+    if HAVE_FAST_SCAN:
         try:
             return scan_fast(raw)
         except ValueError:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from otelml_collector.extraction_columns import (
+from otelml_collector.processors.extract.columns import (
     OTHER,
     PREDICTION_SCORE,
     PREDICTION_VALUE,
@@ -34,7 +34,7 @@ from otelml_collector.extraction_columns import (
     Part,
     column,
 )
-from otelml_collector.extraction_scan import (
+from otelml_collector.processors.extract.scan import (
     KIND_BOOL,
     KIND_DOUBLE,
     KIND_INT,

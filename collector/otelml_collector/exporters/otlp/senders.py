@@ -14,7 +14,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from otelml_collector import otlp
 from otelml_collector.downstream import Target
-from otelml_collector.pipeline import Signal
+from otelml_collector.otlp import Signal
 
 __all__ = ["ExportError", "GrpcSender", "HttpSender", "SendResult", "make_sender"]
 

@@ -1,6 +1,6 @@
 """One `ModelBatch` column from the cells of one (role, key): types, validity, caps.
 
-Shared by every assembly path of `extraction_assemble` (see its docstring for the rules).
+Shared by every assembly path of `assemble` (see its docstring for the rules).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from otelml_collector.extraction_scan import (
+from otelml_collector.processors.extract.scan import (
     KIND_BOOL,
     KIND_INT,
     KIND_STR,

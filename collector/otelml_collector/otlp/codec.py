@@ -1,6 +1,5 @@
-"""OTLP wire details shared by the receiver and the exporter: message types, gRPC method paths,
-decoding of protobuf and OTLP/JSON bodies, item counts, and validation for partial success.
-"""
+"""Decoding of OTLP request bodies (protobuf and OTLP/JSON), item counts, validation for partial
+success, and the responses the receiver returns."""
 
 from __future__ import annotations
 
@@ -13,47 +12,13 @@ from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2 as logs_svc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2 as metrics_svc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as trace_svc
 
-from otelml_collector._otlp_json import JsonError, parse_otlp_json
-from otelml_collector.extraction_scan import check_traces
-from otelml_collector.pipeline import Signal
+from otelml_collector.otlp._json import JsonError, parse_otlp_json
+from otelml_collector.otlp.fastscan import check_traces
+from otelml_collector.otlp.signals import REQUEST_TYPES, RESPONSE_TYPES, Signal
 
-__all__ = [
-    "GRPC_METHODS",
-    "HTTP_PATHS",
-    "REQUEST_TYPES",
-    "RESPONSE_TYPES",
-    "Decoded",
-    "InvalidRequest",
-    "count_items",
-    "decode",
-    "response",
-]
+__all__ = ["Decoded", "InvalidRequest", "count_items", "decode", "response", "to_json"]
 
-REQUEST_TYPES: dict[Signal, type[Message]] = {
-    Signal.TRACES: trace_svc.ExportTraceServiceRequest,
-    Signal.METRICS: metrics_svc.ExportMetricsServiceRequest,
-    Signal.LOGS: logs_svc.ExportLogsServiceRequest,
-}
-RESPONSE_TYPES: dict[Signal, type[Message]] = {
-    Signal.TRACES: trace_svc.ExportTraceServiceResponse,
-    Signal.METRICS: metrics_svc.ExportMetricsServiceResponse,
-    Signal.LOGS: logs_svc.ExportLogsServiceResponse,
-}
-GRPC_METHODS: dict[str, Signal] = {
-    "/opentelemetry.proto.collector.trace.v1.TraceService/Export": Signal.TRACES,
-    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export": Signal.METRICS,
-    "/opentelemetry.proto.collector.logs.v1.LogsService/Export": Signal.LOGS,
-}
-GRPC_PATHS: dict[Signal, str] = {signal: path for path, signal in GRPC_METHODS.items()}
-HTTP_PATHS: dict[str, Signal] = {
-    "/v1/traces": Signal.TRACES,
-    "/v1/metrics": Signal.METRICS,
-    "/v1/logs": Signal.LOGS,
-}
 _REJECTED_FIELD = {
     Signal.TRACES: "rejected_spans",
     Signal.METRICS: "rejected_data_points",

@@ -1,27 +1,5 @@
-"""`ml_extract`: turn inference spans into columnar ML records for the drift/quality/performance processors.
-
-For every traces request the processor scans the received bytes once (a C wire-format scanner when
-built, else protobuf; identical results) and appends one `ModelBatch` per (model, version) to
-`request.records`. The request itself is not touched, so it is forwarded as the bytes it arrived in.
-What counts as an inference span and how attributes become rows and columns is documented in
-`extraction_scan` and `extraction_assemble`.
-
-Configuration (`processors.ml_extract`), every key optional:
-
-```yaml
-processors:
-  ml_extract:
-    max_models: 100                  # distinct (model, version) pairs; spans of further models are skipped
-    max_features_per_model: 500      # features + segment keys per model; further ones are skipped
-    max_categories_per_feature: 1000 # distinct values per categorical feature; further ones -> "__other__"
-```
-
-When a cap is first hit the sidecar logs one WARNING naming the cap, the model and the config key;
-every refused value is counted in the metric `otelml_collector.extract.capped{cap}`. Other metrics:
-`otelml_collector.extract.spans`, `.rows`, `.invalid_values{ml.model.name, ml.model.version,
-ml.feature.name}`, `.dropped_spans{reason}` (`no_model`, `undecodable`). Extraction never raises
-into the pipeline: a request it cannot read is forwarded anyway and counted.
-"""
+"""The `ml_extract` processor: scans each traces request once and appends one `ModelBatch` per
+(model, version) to `request.records`; never raises into the pipeline."""
 
 from __future__ import annotations
 
@@ -29,36 +7,18 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
-from otelml_collector import __version__, registry
-from otelml_collector.component import ComponentConfig, ComponentContext
-from otelml_collector.extraction_assemble import Caps, Outcome, Schema, assemble
-from otelml_collector.extraction_scan import HAVE_FAST_SCAN, Scan, scan, scan_message
+from otelml_collector import __version__
+from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.processors.extract.assemble import Outcome, Schema, assemble
+from otelml_collector.processors.extract.config import TYPE, MLExtractConfig
+from otelml_collector.processors.extract.scan import HAVE_FAST_SCAN, Scan, scan, scan_message
 
-__all__ = ["MLExtractConfig", "MLExtractFactory", "MLExtractProcessor"]
-
-TYPE = "ml_extract"
-
-
-@dataclass
-class MLExtractConfig(ComponentConfig):
-    max_models: int = 100
-    max_features_per_model: int = 500
-    max_categories_per_feature: int = 1000
-
-    def validate(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
-
-    def caps(self) -> Caps:
-        return Caps(self.max_models, self.max_features_per_model, self.max_categories_per_feature)
+__all__ = ["MLExtractProcessor"]
 
 
 _CAP_KEYS = {
@@ -81,8 +41,8 @@ class MLExtractProcessor:
         self._register_instruments()
         if not HAVE_FAST_SCAN:
             self._log.warning(
-                "ml_extract: the C scanner otelml_collector._fastscan is not built (no compiler at install "
-                "time?); using the pure-Python path, ~20x slower. Reinstall with gcc available to fix."
+                "ml_extract: the C scanner otelml_collector.otlp._fastscan is not built (no compiler at "
+                "install time?); using the pure-Python path, ~20x slower. Reinstall with gcc available."
             )
 
     def start(self) -> None:
@@ -110,9 +70,8 @@ class MLExtractProcessor:
 
     def _scan(self, request: TelemetryRequest) -> Scan | None:
         try:
-            if request.raw is not None and not request.modified:
-                return scan(request.raw)
-            return scan_message(request.message)
+            raw = request.unmodified_bytes()
+            return scan(raw) if raw is not None else scan_message(request.message)
         except Exception as exc:
             self._once("undecodable", f"ml_extract: a traces request could not be decoded ({exc}); skipped")
             with self._lock:
@@ -204,32 +163,3 @@ class MLExtractProcessor:
             "{value}",
             "wrong-typed or non-finite values, by model and feature",
         )
-
-
-class MLExtractFactory:
-    type: ClassVar[str] = TYPE
-    kind: ClassVar[str] = "processor"
-
-    def default_config(self) -> MLExtractConfig:
-        return MLExtractConfig()
-
-    def config_from_dict(self, raw: dict[str, Any]) -> MLExtractConfig:
-        raw = raw or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"must be a mapping of settings, got {type(raw).__name__}")
-        known = {f.name for f in fields(MLExtractConfig)}
-        for key in raw:
-            if key not in known:
-                raise ValueError(f"unknown key {key!r}; known keys: {', '.join(sorted(known))}")
-        config = MLExtractConfig(**raw)
-        config.validate()
-        return config
-
-    def create(self, config: ComponentConfig, ctx: ComponentContext) -> MLExtractProcessor:
-        if not isinstance(config, MLExtractConfig):
-            raise TypeError(f"{TYPE}: expected MLExtractConfig, got {type(config).__name__}")
-        config.validate()
-        return MLExtractProcessor(config, ctx)
-
-
-registry.register(MLExtractFactory())

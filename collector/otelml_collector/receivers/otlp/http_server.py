@@ -14,10 +14,11 @@ from google.rpc import code_pb2, status_pb2
 
 from otelml_collector import otlp
 from otelml_collector.httpapi import EventLoopThread, split_hostport
-from otelml_collector.pipeline import Signal
+from otelml_collector.otlp import Signal
 
 if TYPE_CHECKING:
-    from otelml_collector.receiver import HttpConfig, OtlpReceiver
+    from otelml_collector.receivers.otlp.acceptor import Acceptor
+    from otelml_collector.receivers.otlp.config import HttpConfig
 
 _MIB = 1024 * 1024
 _OFF_LOOP_BYTES = 1024 * 1024  # larger bodies (and all JSON) are decoded in a worker thread
@@ -45,7 +46,7 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 class HttpServer:
-    def __init__(self, receiver: OtlpReceiver, config: HttpConfig) -> None:
+    def __init__(self, receiver: Acceptor, config: HttpConfig) -> None:
         self.receiver = receiver
         self.config = config
         self.limit = int(config.max_request_body_size_mib * _MIB)
@@ -131,24 +132,16 @@ class HttpServer:
                 decoded = await asyncio.to_thread(otlp.decode, signal, body, json_body=json_body)
             else:
                 decoded = otlp.decode(signal, body, json_body=json_body)
-        except web.HTTPRequestEntityTooLarge:
+        except (web.HTTPRequestEntityTooLarge, BodyTooLarge) as exc:
+            sent = isinstance(exc, web.HTTPRequestEntityTooLarge)  # as sent; BodyTooLarge: decompressed
+            detail = f"body exceeds the limit of {self.limit} bytes" if sent else str(exc)
             return self._error(
                 signal,
                 413,
                 code_pb2.RESOURCE_EXHAUSTED,
                 "too_large",
                 json_body,
-                f"body exceeds the limit of {self.limit} bytes "
-                "(receivers.otlp.protocols.http.max_request_body_size_mib)",
-            )
-        except BodyTooLarge as exc:
-            return self._error(
-                signal,
-                413,
-                code_pb2.RESOURCE_EXHAUSTED,
-                "too_large",
-                json_body,
-                f"{exc} (receivers.otlp.protocols.http.max_request_body_size_mib)",
+                f"{detail} (receivers.otlp.protocols.http.max_request_body_size_mib)",
             )
         except otlp.InvalidRequest as exc:
             return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "invalid_body", json_body, str(exc))

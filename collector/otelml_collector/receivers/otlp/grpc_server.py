@@ -13,16 +13,17 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from otelml_collector import otlp
 from otelml_collector.httpapi import split_hostport
-from otelml_collector.pipeline import Signal
+from otelml_collector.otlp import Signal
 
 if TYPE_CHECKING:
-    from otelml_collector.receiver import GrpcConfig, OtlpReceiver
+    from otelml_collector.receivers.otlp.acceptor import Acceptor
+    from otelml_collector.receivers.otlp.config import GrpcConfig
 
 _MIB = 1024 * 1024
 
 
 class GrpcServer(grpc.GenericRpcHandler):
-    def __init__(self, receiver: OtlpReceiver, config: GrpcConfig) -> None:
+    def __init__(self, receiver: Acceptor, config: GrpcConfig) -> None:
         self.receiver = receiver
         self.config = config
         self._server: grpc.Server | None = None

@@ -12,68 +12,15 @@ concurrent requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
-from otelml_collector import registry
-from otelml_collector.component import ComponentConfig, ComponentContext
-from otelml_collector.configutil import from_mapping
-from otelml_collector.httpapi import split_hostport
-from otelml_collector.otlp import Decoded
-from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.component import ComponentContext, Consumer
+from otelml_collector.otlp import Decoded, Signal
+from otelml_collector.pipeline import TelemetryRequest
+from otelml_collector.receivers.otlp.config import OtlpReceiverConfig
 from otelml_collector.telemetry import Counters
 
-__all__ = [
-    "Consumer",
-    "GrpcConfig",
-    "HttpConfig",
-    "OtlpReceiver",
-    "OtlpReceiverConfig",
-    "OtlpReceiverFactory",
-]
-
-_MIB = 1024 * 1024
-
-Consumer = Callable[[TelemetryRequest], "float | None"]
-"""Takes an accepted request; returns None when queued, or seconds the client should wait and retry."""
-
-
-@dataclass
-class GrpcConfig:
-    endpoint: str = "127.0.0.1:4317"
-    max_recv_msg_size_mib: float = 16.0  # after decompression
-    max_concurrent_requests: int = 32  # more at once get RESOURCE_EXHAUSTED
-    workers: int = 4
-
-
-@dataclass
-class HttpConfig:
-    endpoint: str = "127.0.0.1:4318"
-    max_request_body_size_mib: float = 16.0  # applies to the body as sent and after decompression
-    max_concurrent_requests: int = 32  # bodies read and decoded at once; more wait (bounds memory)
-
-
-@dataclass
-class OtlpReceiverConfig(ComponentConfig):
-    grpc: GrpcConfig | None = field(default_factory=GrpcConfig)
-    http: HttpConfig | None = field(default_factory=HttpConfig)
-
-    def validate(self) -> None:
-        if self.grpc is None and self.http is None:
-            raise ValueError("protocols: enable at least one of grpc, http")
-        if self.grpc is not None:
-            split_hostport(self.grpc.endpoint, "protocols.grpc.endpoint")
-            if self.grpc.max_recv_msg_size_mib <= 0:
-                raise ValueError("protocols.grpc.max_recv_msg_size_mib: must be > 0")
-            if self.grpc.max_concurrent_requests < 1 or self.grpc.workers < 1:
-                raise ValueError("protocols.grpc.max_concurrent_requests and workers: must be >= 1")
-        if self.http is not None:
-            split_hostport(self.http.endpoint, "protocols.http.endpoint")
-            if self.http.max_request_body_size_mib <= 0:
-                raise ValueError("protocols.http.max_request_body_size_mib: must be > 0")
-            if self.http.max_concurrent_requests < 1:
-                raise ValueError("protocols.http.max_concurrent_requests: must be >= 1")
+__all__ = ["Consumer", "OtlpReceiver"]
 
 
 class OtlpReceiver:
@@ -103,15 +50,18 @@ class OtlpReceiver:
         if self.consumer is None:
             raise RuntimeError(f"receiver {self.ctx.name}: no consumer set")
         if self.config.grpc is not None:
-            from otelml_collector._grpc_server import GrpcServer
+            from otelml_collector.receivers.otlp.grpc_server import GrpcServer
 
             self._grpc = GrpcServer(self, self.config.grpc)
             self.grpc_port = self._grpc.start()
         if self.config.http is not None:
-            from otelml_collector._http_server import HttpServer
+            from otelml_collector.receivers.otlp.http_server import HttpServer
 
             self._http = HttpServer(self, self.config.http)
             self.http_port = self._http.start()
+
+    def listening(self) -> dict[str, int | None]:
+        return {"grpc_port": self.grpc_port, "http_port": self.http_port}
 
     def shutdown(self, grace: float = 5.0) -> None:
         """Stop accepting; in-flight requests get up to `grace` seconds. Idempotent."""
@@ -170,34 +120,4 @@ class OtlpReceiver:
             self._log.warning(msg + " [logged once]", *args)
 
 
-class OtlpReceiverFactory:
-    type: ClassVar[str] = "otlp"
-    kind: ClassVar[str] = "receiver"
-
-    def default_config(self) -> OtlpReceiverConfig:
-        return OtlpReceiverConfig()
-
-    def config_from_dict(self, raw: dict[str, Any] | None) -> OtlpReceiverConfig:
-        raw = dict(raw or {})
-        protocols = raw.pop("protocols", None)
-        if raw:
-            raise ValueError(f"{next(iter(raw))}: unknown key (valid keys: protocols)")
-        if protocols is None:
-            return OtlpReceiverConfig()  # both protocols on their defaults
-        if not isinstance(protocols, dict):
-            raise ValueError(f"protocols: expected a mapping with grpc and/or http, got {protocols!r}")
-        unknown = [k for k in protocols if k not in ("grpc", "http")]
-        if unknown:
-            raise ValueError(f"protocols.{unknown[0]}: unknown protocol (valid: grpc, http)")
-        # As in the Collector, a protocol is enabled by its key being present (`grpc:` alone = defaults).
-        grpc = from_mapping(GrpcConfig, protocols["grpc"], "protocols.grpc.") if "grpc" in protocols else None
-        http = from_mapping(HttpConfig, protocols["http"], "protocols.http.") if "http" in protocols else None
-        return OtlpReceiverConfig(grpc=grpc, http=http)
-
-    def create(self, config: ComponentConfig, ctx: ComponentContext) -> OtlpReceiver:
-        assert isinstance(config, OtlpReceiverConfig)
-        return OtlpReceiver(config, ctx)
-
-
-registry.register(OtlpReceiverFactory())
 logging.getLogger("otelml_collector.receiver").addHandler(logging.NullHandler())

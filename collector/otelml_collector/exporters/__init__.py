@@ -1,0 +1,1 @@
+"""Exporters: one folder per exporter type (config, factory, component)."""

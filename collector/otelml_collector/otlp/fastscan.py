@@ -1,0 +1,38 @@
+"""The optional C accelerator (`_fastscan.c`, built by `pip install -e .` when a compiler is present).
+
+Two walks over a traces request's wire format: `check_traces` vouches that protobuf would accept the
+bytes (so the receiver can skip decoding), and `scan_spans` reads the `ml.*` attributes of inference
+spans (the buffers the `ml_extract` processor turns into records; its rules are defined there).
+Without the C module `HAVE_FAST_SCAN` is False and callers use their protobuf reference paths.
+"""
+
+from __future__ import annotations
+
+try:
+    from otelml_collector.otlp import _fastscan  # type: ignore[attr-defined]
+except ImportError:  # no compiler at install time: the reference paths do the work
+    _fastscan = None
+
+__all__ = ["HAVE_FAST_SCAN", "check_traces", "scan_spans"]
+
+HAVE_FAST_SCAN = _fastscan is not None
+
+
+def check_traces(raw: bytes | memoryview) -> tuple[int, int] | None:
+    """(spans, spans with invalid ids) when the C checker vouches that protobuf would accept `raw`,
+    else None (not built, or bytes the protobuf parser must judge). Lets the receiver skip decoding."""
+    if _fastscan is None:
+        return None
+    try:
+        spans, bad = _fastscan.check_traces(raw)
+    except ValueError:
+        return None
+    return int(spans), int(bad)
+
+
+def scan_spans(raw: bytes | memoryview) -> tuple[bytes, bytes, list[str]]:
+    """(span rows, cells, strings) of the inference spans of `raw`, as packed buffers; raises
+    `ValueError` on bytes it does not read or `RuntimeError` if the C module was not built."""
+    if _fastscan is None:
+        raise RuntimeError("otelml_collector.otlp._fastscan is not built")
+    return _fastscan.scan(raw)  # type: ignore[no-any-return]

@@ -1,0 +1,1 @@
+"""Receivers: one folder per receiver type (config, factory, component)."""

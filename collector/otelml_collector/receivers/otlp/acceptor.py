@@ -1,0 +1,17 @@
+"""What a protocol server hands requests to: the receiver implements it, the servers only know this."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from otelml_collector.otlp import Decoded, Signal
+
+__all__ = ["Acceptor"]
+
+
+class Acceptor(Protocol):
+    def accept(self, signal: Signal, raw: bytes, decoded: Decoded, json_body: bool) -> float | None:
+        """Hand a decoded request to the pipeline; None when queued, else retry-after seconds."""
+
+    def refused(self, signal: Signal, reason: str, detail: str) -> None:
+        """Count a request refused before decoding (bad body, too large...)."""

@@ -1,0 +1,47 @@
+"""Configuration of the `otlp` receiver (`receivers.otlp.protocols.{grpc,http}`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from otelml_collector.component import ComponentConfig
+from otelml_collector.httpapi import split_hostport
+
+__all__ = ["GrpcConfig", "HttpConfig", "OtlpReceiverConfig"]
+
+
+@dataclass
+class GrpcConfig:
+    endpoint: str = "127.0.0.1:4317"
+    max_recv_msg_size_mib: float = 16.0  # after decompression
+    max_concurrent_requests: int = 32  # more at once get RESOURCE_EXHAUSTED
+    workers: int = 4
+
+
+@dataclass
+class HttpConfig:
+    endpoint: str = "127.0.0.1:4318"
+    max_request_body_size_mib: float = 16.0  # applies to the body as sent and after decompression
+    max_concurrent_requests: int = 32  # bodies read and decoded at once; more wait (bounds memory)
+
+
+@dataclass
+class OtlpReceiverConfig(ComponentConfig):
+    grpc: GrpcConfig | None = field(default_factory=GrpcConfig)
+    http: HttpConfig | None = field(default_factory=HttpConfig)
+
+    def validate(self) -> None:
+        if self.grpc is None and self.http is None:
+            raise ValueError("protocols: enable at least one of grpc, http")
+        if self.grpc is not None:
+            split_hostport(self.grpc.endpoint, "protocols.grpc.endpoint")
+            if self.grpc.max_recv_msg_size_mib <= 0:
+                raise ValueError("protocols.grpc.max_recv_msg_size_mib: must be > 0")
+            if self.grpc.max_concurrent_requests < 1 or self.grpc.workers < 1:
+                raise ValueError("protocols.grpc.max_concurrent_requests and workers: must be >= 1")
+        if self.http is not None:
+            split_hostport(self.http.endpoint, "protocols.http.endpoint")
+            if self.http.max_request_body_size_mib <= 0:
+                raise ValueError("protocols.http.max_request_body_size_mib: must be > 0")
+            if self.http.max_concurrent_requests < 1:
+                raise ValueError("protocols.http.max_concurrent_requests: must be >= 1")
