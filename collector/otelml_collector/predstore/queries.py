@@ -118,7 +118,7 @@ def _sql(f: Filters) -> tuple[str, list[Any]]:
         where.append("(label_value = ? OR CAST(label_value AS TEXT) = ?)")
         params += [_number_or_text(f.label), f.label]
     return (
-        f"SELECT {_COLUMNS} FROM pred_predictions WHERE {' AND '.join(where)} ORDER BY time_unix_nano DESC",
+        f"SELECT {_COLUMNS} FROM pred_predictions WHERE {' AND '.join(where)} ORDER BY rowid DESC",
         params,
     )
 
@@ -132,8 +132,9 @@ def _number_or_text(text: str) -> Any:
 
 
 def search(store: PredictionStore, f: Filters) -> dict[str, Any]:
-    """Newest first. A feature filter reads the inference spans of candidates (chunk by chunk) and stops
-    after `MAX_SCANNED` candidates; the answer then says `"truncated": true`."""
+    """Newest arrivals first (the scan walks the table backwards and stops at `limit`, no sort).
+    A feature filter reads the inference spans of candidates chunk by chunk and stops after
+    `MAX_SCANNED` candidates; the answer then says `"truncated": true`."""
     sql, params = _sql(f)
     if f.feature is None:
         rows = store.query(sql + " LIMIT ?", (*params, f.limit))

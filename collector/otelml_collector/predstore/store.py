@@ -51,7 +51,6 @@ SCHEMA = (
         value, score REAL, decision TEXT,
         label_value, label_unix_nano INTEGER, label_delay_s REAL, label_trace_id BLOB)""",
     "CREATE INDEX IF NOT EXISTS pred_predictions_trace ON pred_predictions(trace_id)",
-    "CREATE INDEX IF NOT EXISTS pred_predictions_model ON pred_predictions(model, version, time_unix_nano)",
 )
 
 _UPSERT_INFERENCE = """INSERT INTO pred_predictions

@@ -91,7 +91,12 @@ class PredictionsProcessor:
             predstore.release(self.store)
 
     def stats(self) -> dict[str, Any]:
-        return {**self.store.stats(), **self.counts, "pending_spans": self._pending_spans}
+        return {
+            **self.store.stats(),
+            **self.counts,
+            "pending_spans": self._pending_spans,
+            "disk_bytes": self.store.disk_bytes(),
+        }
 
     def flush(self, timeout: float = 10.0) -> bool:
         return self.store.flush(timeout)
