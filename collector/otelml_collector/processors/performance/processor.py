@@ -1,0 +1,460 @@
+"""The `performance` processor: joins labels to predictions and scores windows of them.
+
+Predictions come from `ml_extract`'s records (inference spans); labels from `label {model}` spans
+(`ml.prediction.id`, `ml.label.value`, optional `ml.label.delay`), in any order: a label whose
+prediction is not (yet) in a kept window waits up to `max_label_delay` among at most
+`max_pending_labels` (then it is dropped and counted). Memory is bounded by configuration:
+`max_windows` x `window.size` rows per model/version/segment value, `max_segment_values` values per
+segment key, `max_pending_labels`. Windows, references and pending labels are checkpointed to the
+state database every `checkpoint_interval` and at shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import replace
+from typing import Any
+
+from otelml_collector.component import ComponentContext
+from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.predstore.documents import any_value
+from otelml_collector.predstore.queries import iso_time
+from otelml_collector.processors.performance.config import PerformanceConfig
+from otelml_collector.processors.performance.metrics import (
+    Calibration,
+    binary_metrics,
+    multiclass_metrics,
+    regression_metrics,
+)
+from otelml_collector.processors.performance.outputs import PerformanceEmitter
+from otelml_collector.processors.performance.windows import (
+    ModelReference,
+    Window,
+    WindowKey,
+    breach,
+    estimate,
+    evaluate,
+    infer_task,
+    is_positive,
+    wrongest,
+)
+from otelml_collector.records import ModelBatch
+
+__all__ = ["PerformanceProcessor", "load_reference_file"]
+
+_log = logging.getLogger("otelml_collector.processors.performance")
+LABEL_MARKER = b"\x0a\x11ml.operation.name\x12\x07\x0a\x05label"  # the KeyValue as OTLP encodes it
+OTHER = "__other__"
+NS_WINDOWS, NS_REFS, NS_PENDING = "performance.windows", "performance.reference", "performance.pending"
+
+
+def load_reference_file(path: str) -> ModelReference:
+    """The `performance` section of a baseline file (`otelml baseline build ... --score COL`)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"baseline.path: {path}: cannot read: {exc}") from None
+    perf = data.get("performance") if isinstance(data, dict) else None
+    if not isinstance(perf, dict) or not isinstance(perf.get("metrics"), dict):
+        raise ValueError(f"baseline.path: {path}: no `performance` section; build it with --score/--target")
+    cal = perf.get("calibration")
+    return ModelReference(
+        perf.get("task"), perf["metrics"], Calibration.from_json(cal) if cal else None, path
+    )
+
+
+def _nan_to_none(values: list[Any]) -> list[Any]:
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+
+
+class PerformanceProcessor:
+    def __init__(self, config: PerformanceConfig, ctx: ComponentContext) -> None:
+        self.config = config
+        self._ctx = ctx
+        self._lock = threading.RLock()
+        self._windows: dict[WindowKey, deque[Window]] = {}
+        self._index: dict[str, list[tuple[Window, int]]] = {}
+        self._pending: OrderedDict[str, tuple[Any, int, float | None]] = OrderedDict()
+        self._refs: dict[tuple[str, str], ModelReference] = {}
+        self._segment_values: dict[str, set[str]] = {key: set() for key in config.segments}
+        self._file_ref = load_reference_file(config.baseline.path) if config.baseline.path else None
+        self._emitter = PerformanceEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
+        self.counts = {
+            "predictions": 0,
+            "labels": 0,
+            "labels_joined": 0,
+            "labels_pending": 0,
+            "labels_expired": 0,
+            "labels_wrong_type": 0,
+            "labels_late": 0,
+            "no_prediction_id": 0,
+        }
+        self._warned: set[str] = set()
+        self._last_checkpoint = time.monotonic()
+        self._seq = 0
+        self._restore()
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._ctx.http_api is not None:
+            self._ctx.http_api.add_get("/v1/performance", self.query)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self.checkpoint()
+
+    # -- the pipeline --------------------------------------------------------------------------------
+    def process(self, request: TelemetryRequest) -> TelemetryRequest:
+        if request.signal != Signal.TRACES:
+            return request
+        labels = self._label_spans(request)
+        with self._lock:
+            for batch in request.records:
+                self._add(batch)
+            for label in labels:
+                self._join(*label)
+            self.tick()
+        return request
+
+    def tick(self, now: float | None = None) -> None:
+        """Close windows whose time is up, evaluate windows that changed, expire labels, checkpoint."""
+        with self._lock:
+            now = time.time() if now is None else now
+            if self.config.window.seconds > 0:
+                for windows in self._windows.values():
+                    w = windows[-1]
+                    if not w.closed and len(w) and now - w.opened_at >= self.config.window.seconds:
+                        self._close(w)
+            for windows in self._windows.values():
+                for w in windows:
+                    if w.dirty:
+                        self._publish(w, "realized")
+            cutoff = time.time_ns() - int(self.config.max_label_delay * 1e9)
+            while self._pending:
+                pid, (_, at, _) = next(iter(self._pending.items()))
+                if at >= cutoff:
+                    break
+                del self._pending[pid]
+                self.counts["labels_expired"] += 1
+            if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_interval:
+                self.checkpoint()
+            self._emitter.flush()
+
+    def _label_spans(self, request: TelemetryRequest) -> list[tuple[Any, ...]]:
+        raw = None if request.modified else request.raw
+        if raw is not None and LABEL_MARKER not in raw:
+            return []
+        out = []
+        for rs in request.message.resource_spans:
+            for ss in rs.scope_spans:
+                for span in ss.spans:
+                    if not span.name.startswith("label "):
+                        continue
+                    attrs = {kv.key: any_value(kv.value) for kv in span.attributes}
+                    pid = attrs.get("ml.prediction.id")
+                    if isinstance(pid, str) and "ml.label.value" in attrs:
+                        delay = attrs.get("ml.label.delay")
+                        delay = float(delay) if isinstance(delay, int | float) else None
+                        out.append((pid, attrs["ml.label.value"], span.end_time_unix_nano, delay))
+        return out
+
+    # -- predictions ---------------------------------------------------------------------------------
+    def _add(self, batch: ModelBatch) -> None:
+        n = len(batch)
+        if not n:
+            return
+        pids = batch.prediction_id
+        tids, sids = batch.trace_id.tobytes(), batch.span_id.tobytes()
+        values = (
+            _nan_to_none(batch.prediction_value.tolist())
+            if batch.prediction_value is not None
+            else [None] * n
+        )
+        scores = (
+            _nan_to_none(batch.prediction_score.tolist())
+            if batch.prediction_score is not None
+            else [None] * n
+        )
+        times = batch.time_unix_nano.tolist()
+        rows = [i for i in range(n) if pids[i] is not None]
+        self.counts["no_prediction_id"] += n - len(rows)
+        self.counts["predictions"] += len(rows)
+        groups: dict[WindowKey, list[int]] = {(batch.model, batch.version, "", ""): rows}
+        for key in self.config.segments:
+            column = batch.segments.get(key)
+            if column is None:
+                continue
+            for i in rows:
+                value = self._segment_value(key, column[i])
+                if value is not None:
+                    groups.setdefault((batch.model, batch.version, key, value), []).append(i)
+        for wkey, members in groups.items():
+            start = 0
+            while start < len(members):
+                w = self._open_window(wkey, times[members[start]])
+                part = members[start : start + self.config.window.size - len(w)]
+                start += len(part)
+                base = len(w)
+                w.pids += [pids[i] for i in part]
+                w.trace_ids += [tids[16 * i : 16 * i + 16] for i in part]
+                w.span_ids += [sids[8 * i : 8 * i + 8] for i in part]
+                w.preds += [values[i] for i in part]
+                w.scores += [scores[i] for i in part]
+                w.labels += [None] * len(part)
+                w.times += [times[i] for i in part]
+                w.end_ns = max(w.end_ns, times[part[-1]])
+                index = self._index
+                for j, i in enumerate(part):
+                    index.setdefault(pids[i], []).append((w, base + j))
+                if len(w) >= self.config.window.size:
+                    self._close(w)
+        if self._pending:
+            for i in rows:
+                if pids[i] in self._pending:
+                    self._join(pids[i], *self._pending.pop(pids[i]))
+
+    def _segment_value(self, key: str, value: Any) -> str | None:
+        if value is None:
+            return None
+        seen = self._segment_values[key]
+        text = str(value)
+        if text in seen:
+            return text
+        if len(seen) < self.config.max_segment_values:
+            seen.add(text)
+            return text
+        return OTHER
+
+    def _open_window(self, key: WindowKey, first_ns: int) -> Window:
+        windows = self._windows.get(key)
+        if windows is None:
+            windows = self._windows[key] = deque()
+        if windows and not windows[-1].closed:
+            return windows[-1]
+        self._seq += 1
+        w = Window(key, self._seq, first_ns, time.time())
+        windows.append(w)
+        while len(windows) > self.config.max_windows + 1:
+            self._forget(windows.popleft())
+        return w
+
+    def _forget(self, old: Window) -> None:
+        for j, pid in enumerate(old.pids):
+            rows = self._index.get(pid)
+            if rows is not None:
+                rows[:] = [(w, i) for w, i in rows if not (w is old and i == j)]
+                if not rows:
+                    del self._index[pid]
+
+    def _close(self, w: Window) -> None:
+        w.closed = True
+        ref = self._reference(w.key[0], w.key[1])
+        if self._task(w.key[0], w.key[1], w) == "binary" and ref.calibration is not None:
+            estimate(w, ref, self.config.positive_label)
+            self._publish(w, "estimated")
+        self._publish(w, "realized")
+
+    # -- labels --------------------------------------------------------------------------------------
+    def _join(self, pid: str, value: Any, at_ns: int, delay: float | None) -> None:
+        self.counts["labels"] += 1
+        rows = self._index.get(pid)
+        if rows is None:
+            if pid not in self._pending:
+                self.counts["labels_pending"] += 1
+            self._pending[pid] = (value, at_ns, delay)
+            while len(self._pending) > self.config.max_pending_labels:
+                self._pending.popitem(last=False)
+                self.counts["labels_expired"] += 1
+            return
+        self.counts["labels_pending"] -= 1 if pid in self._pending else 0
+        model, version = rows[0][0].key[:2]
+        ref = self._reference(model, version)
+        task = self._task(model, version, rows[0][0])
+        if task == "regression" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            self.counts["labels_wrong_type"] += 1
+            if f"type:{model}" not in self._warned:
+                self._warned.add(f"type:{model}")
+                _log.warning(
+                    "performance: model %s is a regression but label %r of prediction %s is not a "
+                    "number; such labels are counted (labels_wrong_type) and ignored",
+                    model,
+                    value,
+                    pid,
+                )
+            return
+        self.counts["labels_joined"] += 1
+        for w, j in rows:
+            if w.labels[j] is None:
+                w.label_count += 1
+            w.labels[j] = value
+            w.dirty = True
+        w, j = rows[0]
+        seconds = delay if delay is not None else max(0.0, (at_ns - w.times[j]) / 1e9)
+        self._emitter.delay(seconds, w, w.trace_ids[j], w.span_ids[j])
+        if self.config.baseline.warmup and not ref.metrics and ref.source in ("", "warmup"):
+            ref.warmup.append((w.preds[j], value, w.scores[j]))
+            if len(ref.warmup) >= self.config.baseline.warmup:
+                self._learn(model, version, ref)
+
+    def _reference(self, model: str, version: str) -> ModelReference:
+        ref = self._refs.get((model, version))
+        if ref is None:
+            ref = self._refs[(model, version)] = (
+                replace(self._file_ref) if self._file_ref else ModelReference()
+            )
+        return ref
+
+    def _task(self, model: str, version: str, w: Window) -> str:
+        if self.config.task != "auto":
+            return self.config.task
+        ref = self._reference(model, version)
+        if ref.task is None:
+            labels = [v for v in w.labels if v is not None]
+            ref.task = infer_task(
+                w.preds, labels, any(s is not None for s in w.scores), self.config.positive_label
+            )
+        return ref.task
+
+    def _learn(self, model: str, version: str, ref: ModelReference) -> None:
+        """Reference metrics (and score calibration) from the warm-up's labelled predictions."""
+        import numpy as np
+
+        preds, labels, scores = zip(*ref.warmup, strict=True)
+        task = ref.task or self._task(model, version, self._windows[(model, version, "", "")][-1])
+        pos = self.config.positive_label
+        if task == "binary":
+            y_true = np.array([is_positive(v, pos) for v in labels], dtype=np.int8)
+            y_pred = np.array([is_positive(v, pos) for v in preds], dtype=np.int8)
+            has_scores = all(s is not None for s in scores)
+            score = np.asarray(scores, dtype=np.float64) if has_scores else None
+            ref.metrics = binary_metrics(y_true, y_pred, score)
+            if score is not None:
+                ref.calibration = Calibration.fit(score, y_true)
+        elif task == "multiclass":
+            ref.metrics = multiclass_metrics(
+                np.array([str(v) for v in labels]), np.array([str(v) for v in preds])
+            )
+        else:
+            ref.metrics = regression_metrics(np.asarray(labels, dtype=float), np.asarray(preds, dtype=float))
+        ref.source, ref.warmup = "warmup", []
+        _log.info(
+            "performance: reference of %s version %s learned from warm-up: %s",
+            model,
+            version or "-",
+            {k: round(v, 4) for k, v in ref.metrics.items()},
+        )
+
+    # -- evaluation and outputs ----------------------------------------------------------------------
+    def _publish(self, w: Window, kind: str) -> None:
+        model, version = w.key[:2]
+        ref = self._reference(model, version)
+        task = self._task(model, version, w)
+        if kind == "realized":
+            evaluate(w, task, self.config.positive_label)
+        values = w.estimated if kind == "estimated" else w.realized
+        if not values:
+            return
+        rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
+        self._emitter.window(w, kind, values, rows)
+        if kind == "realized" and w.coverage < self.config.min_coverage:
+            return
+        windows = self._windows.get(w.key, deque())
+        prev = None
+        for p in windows:
+            if p.seq < w.seq and p.closed:
+                prev = p
+        for metric, threshold in self.config.thresholds.items():
+            value, reference = values.get(metric), ref.metrics.get(metric)
+            if value is None or reference is None:
+                continue
+            name = f"{kind}:{metric}"
+            hit = breach(metric, value, reference, threshold)
+            w.breached[name] = hit
+            if hit and name not in w.alerted:
+                w.alerted.append(name)
+                if not (prev is not None and prev.breached.get(name)):
+                    self._emitter.alert(
+                        w, kind, metric, value, reference, threshold, rows[0] if rows else None
+                    )
+
+    def query(self, query: dict[str, str]) -> dict[str, Any]:
+        from otelml_collector.httpapi import ApiError
+
+        unknown = sorted(set(query) - {"model", "version", "segment"})
+        if unknown:
+            raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: model, version, segment)")
+        segment = query.get("segment", "")
+        with self._lock:
+            out = []
+            for (model, version, seg_key, seg_value), windows in self._windows.items():
+                if query.get("model") not in (None, model) or query.get("version") not in (None, version):
+                    continue
+                if seg_key != segment:
+                    continue
+                for w in windows:
+                    out.append(
+                        {
+                            "model": model,
+                            "version": version,
+                            "segment": {seg_key: seg_value} if seg_key else {},
+                            "start": iso_time(w.start_ns),
+                            "end": iso_time(w.end_ns),
+                            "n": len(w),
+                            "n_labeled": w.label_count,
+                            "coverage": w.coverage,
+                            "closed": w.closed,
+                            "realized": dict(w.realized),
+                            "estimated": dict(w.estimated),
+                        }
+                    )
+            out.sort(key=lambda d: (d["start"] or "", d["model"], d["version"]))
+            return {"windows": out, "counts": dict(self.counts)}
+
+    # -- persistence ---------------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        state = self._ctx.state
+        with state.transaction():
+            state.clear(NS_WINDOWS)
+            for key, windows in self._windows.items():
+                state.put(NS_WINDOWS, "\x1f".join(key), [w.to_json() for w in windows])
+            for (model, version), ref in self._refs.items():
+                if ref.source != self.config.baseline.path:
+                    state.put(NS_REFS, f"{model}\x1f{version}", ref.to_json())
+            state.put(NS_PENDING, "labels", [[pid, *v] for pid, v in self._pending.items()])
+            state.put(
+                NS_PENDING,
+                "meta",
+                {
+                    "seq": self._seq,
+                    "counts": self.counts,
+                    "segments": {k: sorted(v) for k, v in self._segment_values.items()},
+                },
+            )
+        self._last_checkpoint = time.monotonic()
+
+    def _restore(self) -> None:
+        state = self._ctx.state
+        for key, ref in state.items(NS_REFS):
+            model, version = key.split("\x1f")
+            self._refs[(model, version)] = ModelReference.from_json(ref)
+        for _, stored in state.items(NS_WINDOWS):
+            windows = deque(Window.from_json(w) for w in stored)
+            for w in windows:
+                for j, pid in enumerate(w.pids):
+                    self._index.setdefault(pid, []).append((w, j))
+            if windows:
+                self._windows[windows[0].key] = windows
+        for pid, *value in state.get(NS_PENDING, "labels", []):
+            self._pending[pid] = tuple(value)  # type: ignore[assignment]
+        meta = state.get(NS_PENDING, "meta", {})
+        self._seq = meta.get("seq", 0)
+        self.counts.update(meta.get("counts", {}))
+        for key, values in meta.get("segments", {}).items():
+            if key in self._segment_values:
+                self._segment_values[key] = set(values)
