@@ -80,7 +80,8 @@ class PerformanceProcessor:
         self._lock = threading.RLock()
         self._windows: dict[WindowKey, deque[Window]] = {}
         self._index: dict[str, list[tuple[Window, int]]] = {}
-        self._pending: OrderedDict[str, tuple[Any, int, float | None]] = OrderedDict()
+        self._pending: OrderedDict[str, tuple[Any, int, float | None, int]] = OrderedDict()
+        """prediction id -> (label value, label time ns, delay s, arrival ns): labels waiting for it"""
         self._refs: dict[tuple[str, str], ModelReference] = {}
         self._segment_values: dict[str, set[str]] = {key: set() for key in config.segments}
         self._file_ref = load_reference_file(config.baseline.path) if config.baseline.path else None
@@ -117,6 +118,7 @@ class PerformanceProcessor:
         with self._lock:
             for batch in request.records:
                 self._add(batch)
+            self.counts["labels"] += len(labels)
             for label in labels:
                 self._join(*label)
             self.tick()
@@ -137,8 +139,8 @@ class PerformanceProcessor:
                         self._publish(w, "realized")
             cutoff = time.time_ns() - int(self.config.max_label_delay * 1e9)
             while self._pending:
-                pid, (_, at, _) = next(iter(self._pending.items()))
-                if at >= cutoff:
+                pid, (_, _, _, arrived) = next(iter(self._pending.items()))
+                if arrived >= cutoff:
                     break
                 del self._pending[pid]
                 self.counts["labels_expired"] += 1
@@ -217,7 +219,8 @@ class PerformanceProcessor:
         if self._pending:
             for i in rows:
                 if pids[i] in self._pending:
-                    self._join(pids[i], *self._pending.pop(pids[i]))
+                    self.counts["labels_pending"] -= 1
+                    self._join(pids[i], *self._pending.pop(pids[i])[:3])
 
     def _segment_value(self, key: str, value: Any) -> str | None:
         if value is None:
@@ -262,17 +265,15 @@ class PerformanceProcessor:
 
     # -- labels --------------------------------------------------------------------------------------
     def _join(self, pid: str, value: Any, at_ns: int, delay: float | None) -> None:
-        self.counts["labels"] += 1
         rows = self._index.get(pid)
         if rows is None:
             if pid not in self._pending:
                 self.counts["labels_pending"] += 1
-            self._pending[pid] = (value, at_ns, delay)
+            self._pending[pid] = (value, at_ns, delay, time.time_ns())
             while len(self._pending) > self.config.max_pending_labels:
                 self._pending.popitem(last=False)
                 self.counts["labels_expired"] += 1
             return
-        self.counts["labels_pending"] -= 1 if pid in self._pending else 0
         model, version = rows[0][0].key[:2]
         ref = self._reference(model, version)
         task = self._task(model, version, rows[0][0])
