@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from sklearn.metrics import accuracy_score, brier_score_loss
 
 from tests.support.net import free_port, wait_until
 from tests.support.sidecar import sidecar_config
@@ -82,11 +83,11 @@ def _complete(doc: dict[str, Any] | None) -> bool:
 
 
 def test_one_prediction_end_to_end(sidecar: Any, otlp_sink: Any, tmp_path: Path) -> None:
-    config = sidecar_config(
-        tmp_path, downstream=otlp_sink.endpoint, processors={"ml_extract": {}, "predictions": {}}
-    )
+    performance = {"window": {"size": 2}, "baseline": {"warmup": 0}}
+    processors = {"ml_extract": {}, "predictions": {}, "performance": performance}
+    config = sidecar_config(tmp_path, downstream=otlp_sink.endpoint, processors=processors)
     config["service"]["pipelines"] = {
-        "traces": {"receivers": ["otlp"], "processors": ["ml_extract", "predictions"], "exporters": ["otlp"]}
+        "traces": {"receivers": ["otlp"], "processors": list(processors), "exporters": ["otlp"]}
     }
     car = sidecar(config)
     grpc_endpoint = config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
@@ -183,11 +184,23 @@ def test_one_prediction_end_to_end(sidecar: Any, otlp_sink: Any, tmp_path: Path)
     none = _cli("predictions", "--feature", "income", "--min", "5", "--url", car.api)
     assert none.returncode == 1
 
+    # the performance processor joined the same label: a window of the two predictions, one labelled
+    perf = _cli("performance", "--model", "credit", "--format", "json", "--url", car.api)
+    assert perf.returncode == 0, perf.stderr
+    (window,) = json.loads(perf.stdout)["windows"]
+    assert (window["n"], window["n_labeled"], window["coverage"]) == (2, 1, 0.5)
+    predicted = 1 if answer["score"] >= 0.5 else 0
+    assert window["realized"]["accuracy"] == accuracy_score([1], [predicted])
+    assert window["realized"]["brier"] == pytest.approx(brier_score_loss([1], [answer["score"]]))
+    table = _cli("performance", "--url", car.api)
+    assert table.returncode == 0 and "credit" in table.stdout and "50%" in table.stdout
+
     # a restart keeps the store
     assert car.stop() == 0
     car.start()
     status, again = car.get(f"/v1/predictions/{pid}")
     assert status == 200 and again == doc
+    assert car.get("/v1/performance?model=credit")[1]["windows"] == [window]
 
 
 def test_api_errors(sidecar: Any, tmp_path: Path) -> None:
