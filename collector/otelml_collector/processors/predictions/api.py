@@ -20,6 +20,8 @@ from otelml_collector.configutil import parse_duration
 from otelml_collector.httpapi import ApiError, HttpApi
 from otelml_collector.predstore.queries import Filters, prediction_document, search, trace_document
 from otelml_collector.predstore.store import PredictionStore
+from otelml_collector.processors.predictions.explain import explain
+from otelml_collector.state import StateStore
 
 __all__ = ["parse_filters", "parse_time", "register"]
 
@@ -40,7 +42,9 @@ _PARAMS = {
 }
 
 
-def register(api: HttpApi, store: PredictionStore, stats: Callable[[], dict[str, Any]]) -> None:
+def register(
+    api: HttpApi, store: PredictionStore, state: StateStore, stats: Callable[[], dict[str, Any]]
+) -> None:
     def one(query: Mapping[str, str]) -> Any:
         pid = query["prediction_id"]
         if not _HEX.match(pid):
@@ -63,6 +67,7 @@ def register(api: HttpApi, store: PredictionStore, stats: Callable[[], dict[str,
     api.add_get("/v1/traces/{trace_id}", trace)
     api.add_get("/v1/predictions", lambda query: search(store, parse_filters(query)))
     api.add_get("/v1/predictions/store/stats", lambda query: stats())
+    api.add_get("/v1/drift/predictions", lambda query: explain(state, store, query))
 
 
 def parse_time(text: str, name: str, now: float | None = None) -> int:

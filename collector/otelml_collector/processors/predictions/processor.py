@@ -82,7 +82,7 @@ class PredictionsProcessor:
     def start(self) -> None:
         self.store.start()
         if self._ctx.http_api is not None:
-            api.register(self._ctx.http_api, self.store, self.stats)
+            api.register(self._ctx.http_api, self.store, self._ctx.state, self.stats)
         self._started = True
 
     def shutdown(self) -> None:
