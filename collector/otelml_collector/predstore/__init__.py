@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from otelml_collector.predstore.store import Chunk, PredictionStore
+from otelml_collector.predstore.store import EMPTY, Chunk, Predictions, PredictionStore
 
-__all__ = ["Chunk", "PredictionStore", "open_store", "release"]
+__all__ = ["EMPTY", "Chunk", "PredictionStore", "Predictions", "open_store", "release"]
 
 _lock = threading.Lock()
 _open: dict[str, tuple[PredictionStore, int]] = {}

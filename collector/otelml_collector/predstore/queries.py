@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from otelml.semconv import normalize_feature_name
 from otelml_collector.predstore.documents import attributes_of, iter_spans, spans_of_traces
-from otelml_collector.predstore.store import PredictionStore
+from otelml_collector.predstore.store import Predictions, PredictionStore
 
-__all__ = ["Filters", "iso_time", "prediction_document", "search", "trace_document"]
+__all__ = ["Filters", "find_prediction", "iso_time", "prediction_document", "search", "trace_document"]
 
-_COLUMNS = (
-    "prediction_id, trace_id, span_id, model, version, time_unix_nano, chunk, value, score, decision, "
-    "label_value, label_unix_nano, label_delay_s, label_trace_id"
-)
-MAX_SCANNED = 200_000  # candidate rows a feature search reads before it stops (answer says "truncated")
+MAX_SCANNED = 200_000  # predictions a search reads before it stops (the answer then says "truncated")
+_PAGE = 64  # chunks read per page of a search
 
 
 def iso_time(unix_nano: int | None) -> str | None:
@@ -27,45 +27,73 @@ def iso_time(unix_nano: int | None) -> str | None:
     )
 
 
-def _label(row: tuple[Any, ...]) -> dict[str, Any] | None:
-    value, at, delay, _ = row[10:14]
-    if at is None and value is None:
+def _label(row: dict[str, Any], ann: tuple[Any, ...] | None) -> dict[str, Any] | None:
+    if ann is None or ann[2] is None:
         return None
-    if delay is None and at is not None and row[5] is not None:
-        delay = (at - row[5]) / 1e9
+    value, at, delay = ann[1], ann[2], ann[3]
+    if delay is None and row.get("time_ns") is not None:
+        delay = (at - row["time_ns"]) / 1e9
     return {"value": value, "time": iso_time(at), "delay_s": delay}
 
 
-def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
+def _row(p: Predictions, i: int) -> dict[str, Any]:
+    model, version = p.models[int(p.model_index[i])]
+    score = float(p.scores[i])
     return {
-        "prediction_id": row[0],
-        "trace_id": row[1].hex() if row[1] is not None else None,
-        "time": iso_time(row[5]),
-        "model": row[3],
-        "version": row[4],
-        "value": row[7],
-        "score": row[8],
-        "decision": row[9],
-        "label": _label(row),
+        "prediction_id": p.pids[i],
+        "trace_id": p.trace_ids[16 * i : 16 * i + 16],
+        "span_id": p.span_ids[8 * i : 8 * i + 8],
+        "model": model,
+        "version": version,
+        "time_ns": int(p.times[i]),
+        "value": p.values[i],
+        "score": None if math.isnan(score) else score,
     }
 
 
+def _summary(row: dict[str, Any], ann: tuple[Any, ...] | None) -> dict[str, Any]:
+    return {
+        "prediction_id": row["prediction_id"],
+        "trace_id": row["trace_id"].hex() if row.get("trace_id") else None,
+        "time": iso_time(row.get("time_ns")),
+        "model": row.get("model"),
+        "version": row.get("version"),
+        "value": row.get("value"),
+        "score": row.get("score"),
+        "decision": ann[0] if ann else None,
+        "label": _label(row, ann),
+    }
+
+
+def find_prediction(store: PredictionStore, prediction_id: str) -> dict[str, Any] | None:
+    """The inference row of a prediction (oldest if several), or None."""
+    for _, p in sorted(
+        store.chunk_predictions(store.chunks_of_prediction(prediction_id)), key=lambda c: c[0]
+    ):
+        if prediction_id in p.pids:
+            return _row(p, p.pids.index(prediction_id))
+    return None
+
+
 def prediction_document(store: PredictionStore, prediction_id: str) -> dict[str, Any] | None:
-    rows = store.query(f"SELECT {_COLUMNS} FROM pred_predictions WHERE prediction_id=?", (prediction_id,))
-    if not rows:
+    row = find_prediction(store, prediction_id)
+    ann = store.annotations([prediction_id]).get(prediction_id)
+    if row is None and ann is None:
         return None
-    row = rows[0]
-    traces = [t for t in (row[1], row[13]) if t is not None]
+    row = row or {"prediction_id": prediction_id}
+    traces = [t for t in (row.get("trace_id"), ann[4] if ann else None) if t is not None]
     chunks: set[int] = set()
     for trace_id in traces:
         chunks |= store.chunks_of_trace(trace_id)
-    spans = spans_of_traces(store.bodies(chunks), set(traces))
-    doc = _summary(row)
-    del doc["trace_id"], doc["value"], doc["score"], doc["decision"]
-    doc["trace_ids"] = list(dict.fromkeys(t.hex() for t in traces))
-    doc["spans"] = spans
-    doc["label"] = _label(row)
-    return doc
+    return {
+        "prediction_id": prediction_id,
+        "model": row.get("model"),
+        "version": row.get("version"),
+        "time": iso_time(row.get("time_ns")),
+        "trace_ids": list(dict.fromkeys(t.hex() for t in traces)),
+        "spans": spans_of_traces(store.bodies(chunks), set(traces)),
+        "label": _label(row, ann),
+    }
 
 
 def trace_document(store: PredictionStore, trace_id: bytes) -> dict[str, Any] | None:
@@ -95,34 +123,6 @@ class Filters:
     limit: int = 100
 
 
-def _sql(f: Filters) -> tuple[str, list[Any]]:
-    where, params = ["span_id IS NOT NULL"], []
-    for column, value in (("model", f.model), ("version", f.version), ("decision", f.decision)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if f.since_unix_nano is not None:
-        where.append("time_unix_nano >= ?")
-        params.append(f.since_unix_nano)
-    if f.until_unix_nano is not None:
-        where.append("time_unix_nano <= ?")
-        params.append(f.until_unix_nano)
-    if f.value is not None and f.feature is None:
-        where.append("(value = ? OR CAST(value AS TEXT) = ?)")
-        params += [_number_or_text(f.value), f.value]
-    if f.label == "any":
-        where.append("label_unix_nano IS NOT NULL")
-    elif f.label == "none":
-        where.append("label_unix_nano IS NULL")
-    elif f.label is not None:
-        where.append("(label_value = ? OR CAST(label_value AS TEXT) = ?)")
-        params += [_number_or_text(f.label), f.label]
-    return (
-        f"SELECT {_COLUMNS} FROM pred_predictions WHERE {' AND '.join(where)} ORDER BY rowid DESC",
-        params,
-    )
-
-
 def _number_or_text(text: str) -> Any:
     try:
         number = float(text)
@@ -131,31 +131,72 @@ def _number_or_text(text: str) -> Any:
     return int(number) if number.is_integer() else number
 
 
+def _candidates(p: Predictions, f: Filters) -> list[int]:
+    """Rows of a chunk passing the column filters, newest first."""
+    mask = np.ones(len(p), dtype=bool)
+    if f.model is not None or f.version is not None:
+        ok = [(f.model in (None, m)) and (f.version in (None, v)) for m, v in p.models]
+        mask &= np.asarray(ok, dtype=bool)[p.model_index]
+    if f.since_unix_nano is not None:
+        mask &= p.times >= f.since_unix_nano
+    if f.until_unix_nano is not None:
+        mask &= p.times <= f.until_unix_nano
+    rows = np.flatnonzero(mask)[::-1].tolist()
+    if f.value is not None and f.feature is None:
+        wanted = _number_or_text(f.value)
+        rows = [i for i in rows if p.values[i] == wanted or str(p.values[i]) == f.value]
+    return rows
+
+
+def _annotated(ann: tuple[Any, ...] | None, f: Filters) -> bool:
+    if f.decision is not None and (ann is None or ann[0] != f.decision):
+        return False
+    labelled = ann is not None and ann[2] is not None
+    if f.label == "any":
+        return labelled
+    if f.label == "none":
+        return not labelled
+    if f.label is not None:
+        return labelled and (ann[1] == _number_or_text(f.label) or str(ann[1]) == f.label)  # type: ignore[index]
+    return True
+
+
 def search(store: PredictionStore, f: Filters) -> dict[str, Any]:
-    """Newest arrivals first (the scan walks the table backwards and stops at `limit`, no sort).
-    A feature filter reads the inference spans of candidates chunk by chunk and stops after
-    `MAX_SCANNED` candidates; the answer then says `"truncated": true`."""
-    sql, params = _sql(f)
-    if f.feature is None:
-        rows = store.query(sql + " LIMIT ?", (*params, f.limit))
-        return {"predictions": [_summary(r) for r in rows]}
-    keys = {f"ml.feature.{f.feature}", f"ml.feature.{normalize_feature_name(f.feature)}"}
+    """Newest arrivals first, chunk by chunk (no sort of the whole store). A feature filter reads the
+    inference spans of candidates. The search stops after `MAX_SCANNED` predictions and then says
+    `"truncated": true`."""
+    keys = (
+        {f"ml.feature.{f.feature}", f"ml.feature.{normalize_feature_name(f.feature)}"} if f.feature else set()
+    )
     out: list[dict[str, Any]] = []
-    offset, page, scanned = 0, 2000, 0
-    while len(out) < f.limit and scanned < MAX_SCANNED:
-        rows = store.query(sql + " LIMIT ? OFFSET ?", (*params, page, offset))
-        if not rows:
+    before: int | None = None
+    scanned = 0
+    while len(out) < f.limit:
+        page = store.chunk_predictions(newest_first=True, before=before, limit=_PAGE)
+        if not page:
             return {"predictions": out}
-        offset += len(rows)
-        scanned += len(rows)
-        spans = _inference_spans(store, {r[6] for r in rows if r[6] is not None})
-        for row in rows:
-            span = spans.get((row[1], row[2]))
-            if span is not None and _matches(span, keys, f):
-                out.append(_summary(row))
+        for chunk_id, p in page:
+            before = chunk_id
+            scanned += len(p)
+            rows = _candidates(p, f)
+            if not rows:
+                continue
+            anns = store.annotations([p.pids[i] for i in rows])
+            rows = [i for i in rows if _annotated(anns.get(p.pids[i]), f)]
+            if keys and rows:
+                spans = _inference_spans(store, {chunk_id})
+                rows = [i for i in rows if _matches(spans.get(_ids(p, i)), keys, f)]
+            for i in rows:
+                out.append(_summary(_row(p, i), anns.get(p.pids[i])))
                 if len(out) >= f.limit:
-                    break
-    return {"predictions": out, **({"truncated": True} if len(out) < f.limit else {})}
+                    return {"predictions": out}
+        if scanned >= MAX_SCANNED:
+            return {"predictions": out, "truncated": True}
+    return {"predictions": out}
+
+
+def _ids(p: Predictions, i: int) -> tuple[bytes, bytes]:
+    return p.trace_ids[16 * i : 16 * i + 16], p.span_ids[8 * i : 8 * i + 8]
 
 
 def _inference_spans(store: PredictionStore, chunks: set[int]) -> dict[tuple[bytes, bytes], Any]:
@@ -167,6 +208,8 @@ def _inference_spans(store: PredictionStore, chunks: set[int]) -> dict[tuple[byt
 
 
 def _matches(span: Any, keys: set[str], f: Filters) -> bool:
+    if span is None:
+        return False
     attrs = attributes_of(span)
     value = next((attrs[k] for k in keys if k in attrs), None)
     if value is None:

@@ -2,25 +2,32 @@
 
 Tables (in the same `state.db` as `otelml_collector.state`, own connections, WAL):
 
-- `pred_chunks` — one row per stored batch of spans: a serialized `ExportTraceServiceRequest` holding
-  the spans exactly as received (resource, scope, attributes), its span count and arrival time. Spans
-  are decoded only when read, so storing a batch costs one row however many spans it holds.
-- `pred_traces` — (trace id, chunk): which chunks hold spans of a trace. Indexed by trace id.
-- `pred_predictions` — one row per prediction id: trace/span id, model, version, time, value and
-  score of its inference span, the decision of its postprocess span, and its label (value, time,
-  delay, label trace). Any of them may arrive first; rows are upserted, so the join does not
-  depend on arrival order. Indexed by prediction id, trace id and (model, version, time).
+- `pred_chunks` — one row per stored batch of spans (usually one received request): a serialized
+  `ExportTraceServiceRequest` holding the spans exactly as received (resource, scope, attributes),
+  its span count and arrival time, and the batch's inference spans as columns (prediction ids,
+  trace/span ids, end times, model/version, values, scores) plus the 64-bit keys of its prediction
+  ids and trace ids. Spans are decoded only when read, so storing a batch is one row however many
+  spans and predictions it holds.
+- `pred_annotations` — one row per prediction id with a decision (`ml.decision` of its postprocess
+  span) or a label (value, time, delay, label trace), upserted, so the join does not depend on
+  arrival order.
+
+Lookups go through two in-memory `KeyIndex`es (prediction id -> chunks, trace id -> chunks), rebuilt
+from the chunk rows at start; one SQLite index insert per prediction cost more than everything else
+about storing a span. Searches walk chunks newest first.
 
 Writes: `offer(chunk)` puts a `Chunk` on a bounded queue (count and bytes) and returns at once; one
 writer thread commits everything queued in one transaction. A full queue drops the chunk and counts
 it (`dropped_chunks`/`dropped_spans`): a slow disk never blocks receiving. After each commit the
 writer evicts whole chunks, oldest arrival first, older than `retention` or beyond `max_spans`
-(down to 95 % of it); index rows written with those chunks go with them.
+(down to 95 % of it); annotations written with those chunks go with them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sqlite3
 import threading
 import time
@@ -29,7 +36,11 @@ from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
-__all__ = ["Chunk", "PredictionStore"]
+import numpy as np
+
+from otelml_collector.predstore.keyindex import KeyIndex, prediction_key
+
+__all__ = ["Chunk", "PredictionStore", "Predictions"]
 
 _log = logging.getLogger("otelml_collector.predstore")
 _memory_ids = count()
@@ -39,34 +50,90 @@ SCHEMA = (
         id INTEGER PRIMARY KEY,
         received_unix_nano INTEGER NOT NULL,
         spans INTEGER NOT NULL,
-        traces_rowid INTEGER NOT NULL,
-        predictions_rowid INTEGER NOT NULL,
+        annotations_rowid INTEGER NOT NULL,
+        n_predictions INTEGER NOT NULL,
+        pids TEXT NOT NULL,          -- prediction ids joined by newlines
+        p_trace BLOB NOT NULL,       -- 16 bytes per prediction
+        p_span BLOB NOT NULL,        -- 8 bytes per prediction
+        p_time BLOB NOT NULL,        -- int64 end time (ns) per prediction
+        p_model BLOB NOT NULL,       -- uint16 index into `models` per prediction
+        models TEXT NOT NULL,        -- JSON [[model, version], ...]
+        p_value TEXT NOT NULL,       -- JSON list of values
+        p_score BLOB NOT NULL,       -- float64 per prediction, NaN = none
+        pid_keys BLOB NOT NULL,      -- uint64 per prediction
+        trace_keys BLOB NOT NULL,    -- uint64 per distinct trace id of the chunk
         body BLOB NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS pred_chunks_received ON pred_chunks(received_unix_nano)",
-    "CREATE TABLE IF NOT EXISTS pred_traces (trace_id BLOB NOT NULL, chunk INTEGER NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS pred_traces_trace ON pred_traces(trace_id)",
-    """CREATE TABLE IF NOT EXISTS pred_predictions (
-        prediction_id TEXT NOT NULL UNIQUE,
-        trace_id BLOB, span_id BLOB, model TEXT, version TEXT, time_unix_nano INTEGER, chunk INTEGER,
-        value, score REAL, decision TEXT,
+    """CREATE TABLE IF NOT EXISTS pred_annotations (
+        prediction_id TEXT NOT NULL UNIQUE, decision TEXT,
         label_value, label_unix_nano INTEGER, label_delay_s REAL, label_trace_id BLOB)""",
-    "CREATE INDEX IF NOT EXISTS pred_predictions_trace ON pred_predictions(trace_id)",
 )
 
-_UPSERT_INFERENCE = """INSERT INTO pred_predictions
-    (prediction_id, trace_id, span_id, model, version, time_unix_nano, chunk, value, score)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT(prediction_id) DO UPDATE SET trace_id=excluded.trace_id, span_id=excluded.span_id,
-    model=excluded.model, version=excluded.version, time_unix_nano=excluded.time_unix_nano,
-    chunk=excluded.chunk, value=excluded.value, score=excluded.score
-    WHERE pred_predictions.span_id IS NULL"""
-_UPSERT_DECISION = """INSERT INTO pred_predictions (prediction_id, decision) VALUES (?, ?)
+_UPSERT_DECISION = """INSERT INTO pred_annotations (prediction_id, decision) VALUES (?, ?)
     ON CONFLICT(prediction_id) DO UPDATE SET decision=excluded.decision"""
-_UPSERT_LABEL = """INSERT INTO pred_predictions
+_UPSERT_LABEL = """INSERT INTO pred_annotations
     (prediction_id, label_value, label_unix_nano, label_delay_s, label_trace_id) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT(prediction_id) DO UPDATE SET label_value=excluded.label_value,
     label_unix_nano=excluded.label_unix_nano, label_delay_s=excluded.label_delay_s,
     label_trace_id=excluded.label_trace_id"""
+_CHUNK_COLUMNS = "id, pids, p_trace, p_span, p_time, p_model, models, p_value, p_score"
+
+
+@dataclass
+class Predictions:
+    """The inference spans of a chunk, as columns."""
+
+    pids: list[str]
+    trace_ids: bytes  # 16 bytes each
+    span_ids: bytes  # 8 bytes each
+    times: np.ndarray  # int64 end time (ns)
+    model_index: np.ndarray  # uint16 into `models`
+    models: list[tuple[str, str]]
+    values: list[Any]
+    scores: np.ndarray  # float64, NaN = none
+
+    def __len__(self) -> int:
+        return len(self.pids)
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[Any, ...]]) -> Predictions:
+        """From (prediction id, trace id, span id, model, version, end time ns, value, score) tuples."""
+        models: dict[tuple[str, str], int] = {}
+        index = [models.setdefault((r[3] or "", r[4] or ""), len(models)) for r in rows]
+        return cls(
+            [r[0] for r in rows],
+            b"".join(r[1] for r in rows),
+            b"".join(r[2] for r in rows),
+            np.array([r[5] for r in rows], dtype=np.int64),
+            np.array(index, dtype=np.uint16),
+            list(models),
+            [r[6] for r in rows],
+            np.array([math.nan if r[7] is None else r[7] for r in rows], dtype=np.float64),
+        )
+
+    @classmethod
+    def concat(cls, parts: list[Predictions]) -> Predictions:
+        parts = [p for p in parts if len(p)]
+        if len(parts) == 1:
+            return parts[0]
+        models: dict[tuple[str, str], int] = {}
+        remapped = []
+        for p in parts:
+            lut = np.array([models.setdefault(m, len(models)) for m in p.models], dtype=np.uint16)
+            remapped.append(lut[p.model_index] if len(lut) else p.model_index)
+        return cls(
+            [pid for p in parts for pid in p.pids],
+            b"".join(p.trace_ids for p in parts),
+            b"".join(p.span_ids for p in parts),
+            np.concatenate([p.times for p in parts]) if parts else np.zeros(0, np.int64),
+            np.concatenate(remapped) if parts else np.zeros(0, np.uint16),
+            list(models),
+            [v for p in parts for v in p.values],
+            np.concatenate([p.scores for p in parts]) if parts else np.zeros(0),
+        )
+
+
+EMPTY = Predictions([], b"", b"", np.zeros(0, np.int64), np.zeros(0, np.uint16), [], [], np.zeros(0))
 
 
 @dataclass
@@ -75,9 +142,8 @@ class Chunk:
 
     body: bytes  # serialized ExportTraceServiceRequest of the kept spans, as received
     spans: int
-    traces: set[bytes]  # trace ids with spans in `body`
-    predictions: list[tuple[Any, ...]] = field(default_factory=list)
-    """(prediction id, trace id, span id, model, version, end time ns, value, score) per inference span"""
+    trace_ids: np.ndarray  # uint64 keys of the distinct trace ids with spans in `body`
+    predictions: Predictions = field(default_factory=lambda: EMPTY)
     decisions: list[tuple[str, str]] = field(default_factory=list)  # (prediction id, ml.decision)
     labels: list[tuple[Any, ...]] = field(default_factory=list)
     """(prediction id, label value, label time ns, delay s or None, label trace id)"""
@@ -125,6 +191,12 @@ class PredictionStore:
         }
         row = self._write_conn.execute("SELECT count(*), coalesce(sum(spans), 0) FROM pred_chunks").fetchone()
         self._chunks, self._spans = int(row[0]), int(row[1])
+        self.pid_index, self.trace_index = KeyIndex(), KeyIndex()
+        for chunk_id, pid_keys, trace_keys in self._write_conn.execute(
+            "SELECT id, pid_keys, trace_keys FROM pred_chunks ORDER BY id"
+        ):
+            self.pid_index.add(np.frombuffer(pid_keys, dtype=np.uint64), chunk_id)
+            self.trace_index.add(np.frombuffer(trace_keys, dtype=np.uint64), chunk_id)
 
     def _connect(self, uri: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(self.file, uri=uri, check_same_thread=False, isolation_level=None)
@@ -193,42 +265,57 @@ class PredictionStore:
                     self._cond.notify_all()
 
     def write(self, chunks: list[Chunk]) -> None:
-        """Commit chunks in one transaction, then evict (called by the writer thread)."""
+        """Commit chunks in one transaction, index them, then evict (called by the writer thread)."""
+        from otelml_collector.predstore.keyindex import prediction_keys
+
         conn = self._write_conn
+        added: list[tuple[int, np.ndarray, np.ndarray]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
             for chunk in chunks:
-                chunk_id = conn.execute(
-                    "INSERT INTO pred_chunks"
-                    " (received_unix_nano, spans, traces_rowid, predictions_rowid, body)"
-                    " VALUES (?, ?, 0, 0, ?)",
-                    (chunk.received_unix_nano, chunk.spans, chunk.body),
-                ).lastrowid
-                conn.executemany(
-                    f"INSERT INTO pred_traces VALUES (?, {chunk_id})", [(t,) for t in chunk.traces]
-                )
-                if chunk.predictions:
-                    conn.executemany(
-                        _UPSERT_INFERENCE, [(*p[:6], chunk_id, *p[6:]) for p in chunk.predictions]
-                    )
                 if chunk.decisions:
                     conn.executemany(_UPSERT_DECISION, chunk.decisions)
                 if chunk.labels:
                     conn.executemany(_UPSERT_LABEL, chunk.labels)
-                conn.execute(
-                    "UPDATE pred_chunks SET traces_rowid=(SELECT coalesce(max(rowid), 0) FROM pred_traces),"
-                    " predictions_rowid=(SELECT coalesce(max(rowid), 0) FROM pred_predictions) WHERE id=?",
-                    (chunk_id,),
-                )
+                p = chunk.predictions
+                pid_keys = prediction_keys(p.pids) if len(p) else np.zeros(0, np.uint64)
+                trace_keys = np.unique(chunk.trace_ids)
+                chunk_id = conn.execute(
+                    "INSERT INTO pred_chunks (received_unix_nano, spans, annotations_rowid, n_predictions,"
+                    " pids, p_trace, p_span, p_time, p_model, models, p_value, p_score, pid_keys, trace_keys,"
+                    " body)"
+                    " VALUES (?, ?, (SELECT coalesce(max(rowid), 0) FROM pred_annotations),"
+                    " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        chunk.received_unix_nano,
+                        chunk.spans,
+                        len(p),
+                        "\n".join(p.pids),
+                        p.trace_ids,
+                        p.span_ids,
+                        p.times.astype(np.int64).tobytes(),
+                        p.model_index.astype(np.uint16).tobytes(),
+                        json.dumps(p.models),
+                        json.dumps(p.values, default=str),
+                        p.scores.astype(np.float64).tobytes(),
+                        pid_keys.tobytes(),
+                        trace_keys.tobytes(),
+                        chunk.body,
+                    ),
+                ).lastrowid
+                added.append((int(chunk_id), pid_keys, trace_keys))
             conn.execute("COMMIT")
         except BaseException:
             conn.rollback()
             raise
+        for chunk_id, pid_keys, trace_keys in added:
+            self.pid_index.add(pid_keys, chunk_id)
+            self.trace_index.add(trace_keys, chunk_id)
         self._chunks += len(chunks)
-        added = sum(c.spans for c in chunks)
-        self._spans += added
+        spans = sum(c.spans for c in chunks)
+        self._spans += spans
         self.counts["stored_chunks"] += len(chunks)
-        self.counts["stored_spans"] += added
+        self.counts["stored_spans"] += spans
         self.evict()
 
     def evict(self, now_unix_nano: int | None = None) -> None:
@@ -254,16 +341,18 @@ class PredictionStore:
 
     def _drop_through(self, chunk_id: int) -> None:
         conn = self._write_conn
+        # readers stop seeing the chunks first, then the rows go
+        self.pid_index.evict_below(chunk_id + 1)
+        self.trace_index.evict_below(chunk_id + 1)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            n, spans, traces_rowid, preds_rowid = conn.execute(
-                "SELECT count(*), coalesce(sum(spans), 0), max(traces_rowid), max(predictions_rowid)"
-                " FROM pred_chunks WHERE id <= ?",
+            n, spans, annotations_rowid = conn.execute(
+                "SELECT count(*), coalesce(sum(spans), 0), max(annotations_rowid) FROM pred_chunks"
+                " WHERE id <= ?",
                 (chunk_id,),
             ).fetchone()
             conn.execute("DELETE FROM pred_chunks WHERE id <= ?", (chunk_id,))
-            conn.execute("DELETE FROM pred_traces WHERE rowid <= ?", (traces_rowid or 0,))
-            conn.execute("DELETE FROM pred_predictions WHERE rowid <= ?", (preds_rowid or 0,))
+            conn.execute("DELETE FROM pred_annotations WHERE rowid <= ?", (annotations_rowid or 0,))
             conn.execute("COMMIT")
         except BaseException:
             conn.rollback()
@@ -299,12 +388,63 @@ class PredictionStore:
         return [bytes(r[0]) for r in rows]
 
     def chunks_of_trace(self, trace_id: bytes) -> set[int]:
-        rows = self.query(
-            "SELECT chunk FROM pred_traces WHERE trace_id=? UNION "
-            "SELECT chunk FROM pred_predictions WHERE trace_id=? AND chunk IS NOT NULL",
-            (trace_id, trace_id),
-        )
-        return {int(r[0]) for r in rows}
+        return self.trace_index.lookup(int.from_bytes(trace_id[:8], "little"))
+
+    def chunks_of_prediction(self, prediction_id: str) -> set[int]:
+        return self.pid_index.lookup(prediction_key(prediction_id))
+
+    def chunk_predictions(
+        self,
+        chunk_ids: set[int] | None = None,
+        newest_first: bool = False,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int, Predictions]]:
+        """The prediction columns of the given chunks (or of all, paged with `before`/`limit`)."""
+        where, params = "n_predictions > 0", []
+        if chunk_ids is not None:
+            if not chunk_ids:
+                return []
+            where += f" AND id IN ({','.join('?' * len(chunk_ids))})"
+            params += list(chunk_ids)
+        if before is not None:
+            where += " AND id < ?"
+            params.append(before)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT {_CHUNK_COLUMNS} FROM pred_chunks WHERE {where} ORDER BY id {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        out = []
+        for cid, pids, tr, sp, tm, mi, models, values, scores in self.query(sql, tuple(params)):
+            out.append(
+                (
+                    int(cid),
+                    Predictions(
+                        pids.split("\n"),
+                        bytes(tr),
+                        bytes(sp),
+                        np.frombuffer(tm, dtype=np.int64),
+                        np.frombuffer(mi, dtype=np.uint16),
+                        [tuple(m) for m in json.loads(models)],
+                        json.loads(values),
+                        np.frombuffer(scores, dtype=np.float64),
+                    ),
+                )
+            )
+        return out
+
+    def annotations(self, prediction_ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """prediction id -> (decision, label value, label time ns, delay s, label trace id)."""
+        out: dict[str, tuple[Any, ...]] = {}
+        for i in range(0, len(prediction_ids), 500):
+            part = prediction_ids[i : i + 500]
+            rows = self.query(
+                "SELECT prediction_id, decision, label_value, label_unix_nano, label_delay_s, label_trace_id "
+                f"FROM pred_annotations WHERE prediction_id IN ({','.join('?' * len(part))})",
+                tuple(part),
+            )
+            out.update((r[0], tuple(r[1:])) for r in rows)
+        return out
 
     def stats(self) -> dict[str, Any]:
         with self._cond:

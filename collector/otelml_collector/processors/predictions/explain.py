@@ -85,15 +85,19 @@ def explain(state: StateStore, store: PredictionStore, query: Mapping[str, str])
     if profile is None:
         raise ApiError(404, f"the drift baseline of model {model!r} has no feature {feature!r}")
     window = result["window"]
-    rows = store.query(
-        "SELECT prediction_id, trace_id, span_id, chunk FROM pred_predictions WHERE model=? AND version=? "
-        "AND time_unix_nano BETWEEN ? AND ? AND chunk IS NOT NULL",
-        (model, version, window["start_unix_nano"], window["end_unix_nano"]),
-    )
+    lo, hi = window["start_unix_nano"], window["end_unix_nano"]
+    wanted: dict[tuple[bytes, bytes], str] = {}
+    chunks: set[int] = set()
+    for chunk_id, p in store.chunk_predictions():
+        ok = np.asarray([m == (model, version) for m in p.models], dtype=bool)
+        rows = np.flatnonzero(ok[p.model_index] & (p.times >= lo) & (p.times <= hi))
+        for i in rows.tolist():
+            wanted[(p.trace_ids[16 * i : 16 * i + 16], p.span_ids[8 * i : 8 * i + 8])] = p.pids[i]
+        if len(rows):
+            chunks.add(chunk_id)
     keys = {f"ml.feature.{raw_feature}", f"ml.feature.{feature}"}
-    wanted = {(bytes(r[1]), bytes(r[2])): r[0] for r in rows}
     found: list[tuple[str, bytes, bytes, Any]] = []
-    for body in store.bodies({int(r[3]) for r in rows}):
+    for body in store.bodies(chunks):
         for span, _ in iter_spans(body):
             pid = wanted.get((span.trace_id, span.span_id))
             if pid is None:

@@ -20,12 +20,14 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+import numpy as np
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from otelml_collector import predstore
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
+from otelml_collector.predstore.keyindex import trace_keys
 from otelml_collector.processors.predictions import api
 from otelml_collector.processors.predictions.config import PredictionsConfig
 from otelml_collector.records import ModelBatch
@@ -111,6 +113,10 @@ class PredictionsProcessor:
 
     def select(self, request: TelemetryRequest) -> predstore.Chunk | None:
         """The chunk of spans of this request to store (None if none), updating the pending buffer."""
+        if request.records:
+            chunk = self._select_inference_only(request)
+            if chunk is not None:
+                return chunk
         inference = inference_rows(request.records) if request.records else {}
         raw = None if request.modified else request.raw
         scan_attributes = raw is None or KEY_BYTES in raw
@@ -154,13 +160,61 @@ class PredictionsProcessor:
             return None
         if released:
             body = body + b"".join(released)  # concatenated requests parse as one (repeated fields merge)
-        # Traces found through their inference row's chunk need no row of their own in this chunk.
-        covered = {p[1] for p in predictions}
-        if len({p[0] for p in predictions}) < len(predictions):
-            covered = set()
-        traces = {item[0] for item in kept if item[0] not in covered}
-        traces.update(tid for tid in joined if tid not in covered)
-        return predstore.Chunk(body, n, traces, predictions, decisions, labels)
+        traces = {item[0] for item in kept}
+        traces.update(joined)
+        keys = trace_keys(b"".join(traces))
+        rows = predstore.Predictions.from_rows(predictions) if predictions else predstore.EMPTY
+        return predstore.Chunk(body, n, keys, rows, decisions, labels)
+
+    def _select_inference_only(self, request: TelemetryRequest) -> predstore.Chunk | None:
+        """The common case without decoding the request: every span is an inference span that
+        `ml_extract` read, each with a prediction id, so the whole request is kept as received."""
+        records = request.records
+        if sum(len(b) for b in records) != request.items:
+            return None
+        pids = [pid for b in records for pid in b.prediction_id]
+        if None in pids:
+            return None
+        tids = np.concatenate([b.trace_id for b in records]) if len(records) > 1 else records[0].trace_id
+        sids = np.concatenate([b.span_id for b in records]) if len(records) > 1 else records[0].span_id
+        if len(np.unique(np.ascontiguousarray(sids).view("<u8"))) != request.items:
+            return None  # array-valued (batch) rows share a span: some other span has no record
+        parts = []
+        for b in records:
+            n = len(b)
+            values = b.prediction_value.tolist() if b.prediction_value is not None else [None] * n
+            scores = b.prediction_score if b.prediction_score is not None else np.full(n, np.nan)
+            parts.append(
+                predstore.Predictions(
+                    list(b.prediction_id),
+                    b.trace_id.tobytes(),
+                    b.span_id.tobytes(),
+                    b.time_unix_nano,
+                    np.zeros(n, np.uint16),
+                    [(b.model, b.version)],
+                    _nan_to_none(values),
+                    scores,
+                )
+            )
+        rows = predstore.Predictions.concat(parts)
+        known = self._known
+        tid_bytes = rows.trace_ids
+        trace_list = [tid_bytes[16 * i : 16 * i + 16] for i in range(len(pids))]
+        known.update(dict.fromkeys(trace_list))
+        while len(known) > self.config.known_traces:
+            known.popitem(last=False)
+        self._expire_pending()
+        raw = None if request.modified else request.raw
+        body = raw if raw is not None else request.message.SerializeToString()
+        n = request.items
+        if self._pending:
+            released = [
+                piece for tid in set(trace_list) if tid in self._pending for piece in self._release(tid)
+            ]
+            if released:
+                body, n = body + b"".join(released), n + len(released)
+        keys = np.ascontiguousarray(tids).view("<u8")[:, 0].copy()
+        return predstore.Chunk(body, n, keys, rows)
 
     def _read_otelml_span(
         self,
@@ -245,6 +299,10 @@ class PredictionsProcessor:
             del self._pending[tid]
             self._pending_spans -= len(pieces)
             self.counts["pending_expired"] += len(pieces)
+
+
+def _nan_to_none(values: list[Any]) -> list[Any]:
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
 
 
 def _plain(value: Any) -> Any:
