@@ -20,6 +20,8 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
@@ -69,8 +71,16 @@ def load_reference_file(path: str) -> ModelReference:
     )
 
 
-def _nan_to_none(values: list[Any]) -> list[Any]:
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
+def _column(values: Any, n: int) -> list[Any]:
+    """A records column as a list, NaN (missing) as None."""
+    if values is None:
+        return [None] * n
+    out = values.tolist()
+    if values.dtype.kind == "f":
+        if np.isnan(values).any():
+            return [None if math.isnan(v) else v for v in out]
+        return out
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in out]
 
 
 class PerformanceProcessor:
@@ -98,6 +108,7 @@ class PerformanceProcessor:
         }
         self._warned: set[str] = set()
         self._last_checkpoint = time.monotonic()
+        self._emitted = False  # something was recorded since the last flush of the providers
         self._seq = 0
         self._restore()
 
@@ -146,9 +157,13 @@ class PerformanceProcessor:
                 self.counts["labels_expired"] += 1
             if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_interval:
                 self.checkpoint()
-            self._emitter.flush()
+            if self._emitted:
+                self._emitted = False
+                self._emitter.flush()
 
     def _label_spans(self, request: TelemetryRequest) -> list[tuple[Any, ...]]:
+        if request.records and sum(len(b) for b in request.records) >= request.items:
+            return []  # every span is an inference span (each gives at least one record row)
         raw = None if request.modified else request.raw
         if raw is not None and LABEL_MARKER not in raw:
             return []
@@ -173,16 +188,8 @@ class PerformanceProcessor:
             return
         pids = batch.prediction_id
         tids, sids = batch.trace_id.tobytes(), batch.span_id.tobytes()
-        values = (
-            _nan_to_none(batch.prediction_value.tolist())
-            if batch.prediction_value is not None
-            else [None] * n
-        )
-        scores = (
-            _nan_to_none(batch.prediction_score.tolist())
-            if batch.prediction_score is not None
-            else [None] * n
-        )
+        values = _column(batch.prediction_value, n)
+        scores = _column(batch.prediction_score, n)
         times = batch.time_unix_nano.tolist()
         rows = [i for i in range(n) if pids[i] is not None]
         self.counts["no_prediction_id"] += n - len(rows)
@@ -363,6 +370,7 @@ class PerformanceProcessor:
             return
         rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
         self._emitter.window(w, kind, values, rows)
+        self._emitted = True
         if kind == "realized" and w.coverage < self.config.min_coverage:
             return
         windows = self._windows.get(w.key, deque())
