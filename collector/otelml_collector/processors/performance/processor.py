@@ -255,12 +255,19 @@ class PerformanceProcessor:
         return w
 
     def _forget(self, old: Window) -> None:
-        for j, pid in enumerate(old.pids):
-            rows = self._index.get(pid)
-            if rows is not None:
-                rows[:] = [(w, i) for w, i in rows if not (w is old and i == j)]
-                if not rows:
-                    del self._index[pid]
+        """Drop a window's rows from the index (the oldest window goes first, so its rows lead the lists)."""
+        index = self._index
+        segmented = bool(self.config.segments)
+        for pid in old.pids:
+            rows = index.get(pid)
+            if rows is None:
+                continue
+            while rows and rows[0][0] is old:
+                del rows[0]
+            if segmented:  # windows of other keys interleave in the list
+                rows[:] = [r for r in rows if r[0] is not old]
+            if not rows:
+                del index[pid]
 
     def _close(self, w: Window) -> None:
         w.closed = True
