@@ -2,9 +2,10 @@
 
 ID is a prediction id or a trace id (both 32 hex digits: the prediction is tried first). Prints each
 trace of the prediction as a tree of spans across services — service, name, kind, duration, status —
-with the ML attributes under each span (features, outputs, decision, label); features the drift
-processor flagged on the span (`ml.drift.features`) are marked `<- drift`. `--json` prints the API's
-document. Exit codes: 0 found, 1 not found, 2 usage error or sidecar unreachable.
+with the ML attributes under each span (features, outputs, decision, label); features marked
+`<- drift` are those the drift processor flagged on the span (`ml.drift.features`, a value outside the
+baseline) or that drifted in the model version's last closed window (`/v1/drift`). `--json` prints the
+API's document. Exit codes: 0 found, 1 not found, 2 usage error or sidecar unreachable.
 """
 
 from __future__ import annotations
@@ -58,9 +59,11 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def _attribute_lines(span: dict[str, Any]) -> list[str]:
+def _attribute_lines(span: dict[str, Any], drifted_now: set[str]) -> list[str]:
     attrs = span.get("attributes", {})
     drifted = set(attrs.get("ml.drift.features") or [])
+    if attrs.get("ml.operation.name") == "inference":
+        drifted |= drifted_now
     lines = []
     for key in sorted(attrs):
         if key == "ml.drift.features" or not key.startswith(_SHOWN):
@@ -72,8 +75,9 @@ def _attribute_lines(span: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_tree(doc: dict[str, Any]) -> str:
-    """The document's spans as one tree per trace (children by start time)."""
+def format_tree(doc: dict[str, Any], drifted: set[str] | None = None) -> str:
+    """The document's spans as one tree per trace (children by start time); `drifted`: features of the
+    model that drifted in its last window."""
     out: list[str] = []
     if "prediction_id" in doc:
         label = doc.get("label")
@@ -97,12 +101,16 @@ def format_tree(doc: dict[str, Any]) -> str:
         for span in members:
             parent = span.get("parent_span_id")
             children.setdefault(parent if parent in ids else None, []).append(span)
-        _walk(children, None, "", out)
+        _walk(children, None, "", out, drifted or set())
     return "\n".join(out)
 
 
 def _walk(
-    children: dict[str | None, list[dict[str, Any]]], parent: str | None, indent: str, out: list[str]
+    children: dict[str | None, list[dict[str, Any]]],
+    parent: str | None,
+    indent: str,
+    out: list[str],
+    drifted: set[str],
 ) -> None:
     kids = sorted(children.get(parent, []), key=lambda s: s["start_time_unix_nano"])
     for i, span in enumerate(kids):
@@ -116,9 +124,9 @@ def _walk(
                 line += f": {span['status']['message']}"
         out.append(line)
         inner = indent + ("   " if last else "│  ")
-        for attr in _attribute_lines(span):
+        for attr in _attribute_lines(span, drifted):
             out.append(f"{inner}  {attr}")
-        _walk(children, span["span_id"], inner, out)
+        _walk(children, span["span_id"], inner, out, drifted)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,5 +151,31 @@ def run(args: argparse.Namespace) -> int:
         message = doc.get("error") if isinstance(doc, dict) else doc
         print(f"otelml trace: {base}: HTTP {status}: {message}", file=sys.stderr)
         return 2
-    print(json.dumps(doc, indent=2) if args.json else format_tree(doc))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(format_tree(doc, _drifted_features(base, doc, args.timeout)))
     return 0
+
+
+def _drifted_features(base: str, doc: dict[str, Any], timeout: float) -> set[str]:
+    """Features of the prediction's model version that drifted in the last closed window (empty when
+    the sidecar runs no drift processor)."""
+    model = doc.get("model")
+    if not model:
+        models = {s["attributes"].get("ml.model.name") for s in doc.get("spans", [])}
+        model = next((m for m in models if isinstance(m, str)), None)
+    if not model:
+        return set()
+    try:
+        status, drift = get_json(base, "/v1/drift", {"model": model}, timeout=timeout)
+    except SidecarError:
+        return set()
+    if status != 200 or not isinstance(drift, dict):
+        return set()
+    version = doc.get("version")
+    return {
+        r["feature"]
+        for r in drift.get("drift", [])
+        if r.get("drifted") and (version is None or r.get("version") == version)
+    }
