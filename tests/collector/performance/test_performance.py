@@ -17,16 +17,16 @@ from opentelemetry.sdk.metrics import MeterProvider, TraceBasedExemplarFilter
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from otelml_collector import registry
 from otelml_collector.component import ComponentContext
-from otelml_collector.processors.performance.metrics import (
+from otelml_collector.state import StateStore
+from sklearn import metrics as skm
+from sklearn.isotonic import IsotonicRegression
+
+from otelml.stats.performance import (
     Calibration,
     binary_metrics,
     multiclass_metrics,
     regression_metrics,
 )
-from otelml_collector.state import StateStore
-from sklearn import metrics as skm
-from sklearn.isotonic import IsotonicRegression
-
 from tests.collector.predictions.spans import inference, label, request
 
 try:

@@ -350,7 +350,7 @@ class PerformanceProcessor:
             score = np.asarray(scores, dtype=np.float64) if has_scores else None
             ref.metrics = binary_metrics(y_true, y_pred, score)
             if score is not None:
-                ref.calibration = Calibration.fit(score, y_true)
+                ref.calibration = Calibration.fit_if_needed(score, y_true)
         elif task == "multiclass":
             ref.metrics = multiclass_metrics(
                 np.array([str(v) for v in labels]), np.array([str(v) for v in preds])
