@@ -114,6 +114,7 @@ class Env:
             self.logger_provider,
             log=logging.getLogger("test.performance"),
         )
+        config.setdefault("evaluate_interval", 0)  # re-score windows on every request (alerts at once)
         self.proc = factory.create(factory.config_from_dict(config), ctx)
         extract = registry.get("processor", "ml_extract")
         self.extract = extract.create(

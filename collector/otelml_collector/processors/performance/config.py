@@ -57,6 +57,7 @@ class PerformanceConfig(ComponentConfig):
     max_pending_labels: int = 100_000
     exemplars: int = 5
     checkpoint_interval: Duration = 30.0
+    evaluate_interval: Duration = 1.0  # windows whose labels changed are re-scored at most this often
 
     def validate(self) -> None:
         for key, value in (

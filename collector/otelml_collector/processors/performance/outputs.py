@@ -70,8 +70,18 @@ class PerformanceEmitter:
         self._providers = (meter_provider, logger_provider)
         self._log = log
 
-    def delay(self, seconds: float, window: Window, trace_id: bytes, span_id: bytes) -> None:
-        self._delay.record(seconds, point_attributes(window), context=_context(trace_id, span_id))
+    def delays(self, joined: list[tuple[Window, int, float]]) -> None:
+        """Record label delays; the first of each window in the batch carries its prediction as exemplar
+        (a context per value cost more than the rest of the join)."""
+        attrs: dict[int, dict[str, str]] = {}
+        for window, row, seconds in joined:
+            key = id(window)
+            if key in attrs:
+                self._delay.record(seconds, attrs[key])
+            else:
+                attrs[key] = point_attributes(window)
+                context = _context(window.trace_ids[row], window.span_ids[row])
+                self._delay.record(seconds, attrs[key], context=context)
 
     def window(self, window: Window, kind: str, values: dict[str, float], exemplar_rows: list[int]) -> None:
         attrs = point_attributes(window)

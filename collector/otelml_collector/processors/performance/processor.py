@@ -52,6 +52,7 @@ __all__ = ["PerformanceProcessor", "load_reference_file"]
 _log = logging.getLogger("otelml_collector.processors.performance")
 LABEL_MARKER = b"\x0a\x11ml.operation.name\x12\x07\x0a\x05label"  # the KeyValue as OTLP encodes it
 OTHER = "__other__"
+_LABEL_KEYS = frozenset({"ml.prediction.id", "ml.label.value", "ml.label.delay"})
 NS_WINDOWS, NS_REFS, NS_PENDING = "performance.windows", "performance.reference", "performance.pending"
 
 
@@ -109,6 +110,8 @@ class PerformanceProcessor:
         self._warned: set[str] = set()
         self._last_checkpoint = time.monotonic()
         self._emitted = False  # something was recorded since the last flush of the providers
+        self._last_evaluation = 0.0
+        self._joined: list[tuple[Window, int, float]] = []  # (window, row, delay s) of this request
         self._seq = 0
         self._restore()
 
@@ -119,6 +122,8 @@ class PerformanceProcessor:
 
     def shutdown(self) -> None:
         with self._lock:
+            self._evaluate_dirty()
+            self._emitter.flush()
             self.checkpoint()
 
     # -- the pipeline --------------------------------------------------------------------------------
@@ -132,6 +137,10 @@ class PerformanceProcessor:
             self.counts["labels"] += len(labels)
             for label in labels:
                 self._join(*label)
+            if self._joined:
+                self._emitter.delays(self._joined)
+                self._joined.clear()
+                self._emitted = True
             self.tick()
         return request
 
@@ -144,10 +153,9 @@ class PerformanceProcessor:
                     w = windows[-1]
                     if not w.closed and len(w) and now - w.opened_at >= self.config.window.seconds:
                         self._close(w)
-            for windows in self._windows.values():
-                for w in windows:
-                    if w.dirty:
-                        self._publish(w, "realized")
+            if now - self._last_evaluation >= self.config.evaluate_interval:
+                self._evaluate_dirty()
+                self._last_evaluation = now
             cutoff = time.time_ns() - int(self.config.max_label_delay * 1e9)
             while self._pending:
                 pid, (_, _, _, arrived) = next(iter(self._pending.items()))
@@ -161,6 +169,12 @@ class PerformanceProcessor:
                 self._emitted = False
                 self._emitter.flush()
 
+    def _evaluate_dirty(self) -> None:
+        for windows in self._windows.values():
+            for w in windows:
+                if w.dirty:
+                    self._publish(w, "realized")
+
     def _label_spans(self, request: TelemetryRequest) -> list[tuple[Any, ...]]:
         if request.records and sum(len(b) for b in request.records) >= request.items:
             return []  # every span is an inference span (each gives at least one record row)
@@ -173,7 +187,7 @@ class PerformanceProcessor:
                 for span in ss.spans:
                     if not span.name.startswith("label "):
                         continue
-                    attrs = {kv.key: any_value(kv.value) for kv in span.attributes}
+                    attrs = {kv.key: any_value(kv.value) for kv in span.attributes if kv.key in _LABEL_KEYS}
                     pid = attrs.get("ml.prediction.id")
                     if isinstance(pid, str) and "ml.label.value" in attrs:
                         delay = attrs.get("ml.label.delay")
@@ -311,7 +325,7 @@ class PerformanceProcessor:
             w.dirty = True
         w, j = rows[0]
         seconds = delay if delay is not None else max(0.0, (at_ns - w.times[j]) / 1e9)
-        self._emitter.delay(seconds, w, w.trace_ids[j], w.span_ids[j])
+        self._joined.append((w, j, seconds))
         if self.config.baseline.warmup and not ref.metrics and ref.source in ("", "warmup"):
             ref.warmup.append((w.preds[j], value, w.scores[j]))
             if len(ref.warmup) >= self.config.baseline.warmup:
@@ -407,6 +421,7 @@ class PerformanceProcessor:
             raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: model, version, segment)")
         segment = query.get("segment", "")
         with self._lock:
+            self._evaluate_dirty()
             out = []
             for (model, version, seg_key, seg_value), windows in self._windows.items():
                 if query.get("model") not in (None, model) or query.get("version") not in (None, version):

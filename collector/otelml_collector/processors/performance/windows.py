@@ -9,7 +9,6 @@ reference metrics and the score calibration (from a baseline file or from warm-u
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +33,16 @@ def is_positive(value: Any, positive_label: str | None) -> bool:
     if positive_label is not None:
         return _text(value) == positive_label
     return _text(value).lower() in ("1", "true")
+
+
+def positives(values: list[Any], positive_label: str | None) -> np.ndarray:
+    """`is_positive` of every value as an int8 array (vectorised for numbers)."""
+    if positive_label is None and values:
+        try:
+            return (np.asarray(values, dtype=np.float64) == 1.0).astype(np.int8)
+        except (TypeError, ValueError):
+            pass
+    return np.array([is_positive(v, positive_label) for v in values], dtype=np.int8)
 
 
 def _text(value: Any) -> str:
@@ -161,9 +170,10 @@ class Window:
 
 def _scores(window: Window, rows: list[int]) -> np.ndarray | None:
     values = [window.scores[i] for i in rows]
-    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in values):
+    if None in values:
         return None
-    return np.asarray(values, dtype=np.float64)
+    out = np.asarray(values, dtype=np.float64)
+    return None if np.isnan(out).any() else out
 
 
 def evaluate(window: Window, task: str, positive_label: str | None) -> None:
@@ -176,8 +186,7 @@ def evaluate(window: Window, task: str, positive_label: str | None) -> None:
     preds = [window.preds[i] for i in rows]
     labels = [window.labels[i] for i in rows]
     if task == "binary":
-        y_true = np.array([is_positive(v, positive_label) for v in labels], dtype=np.int8)
-        y_pred = np.array([is_positive(v, positive_label) for v in preds], dtype=np.int8)
+        y_true, y_pred = positives(labels, positive_label), positives(preds, positive_label)
         window.realized = binary_metrics(y_true, y_pred, _scores(window, rows))
     elif task == "multiclass":
         window.realized = multiclass_metrics(
