@@ -21,8 +21,8 @@ With the prediction store on, the report adds what it stored and dropped (its wr
 when the disk falls behind) and its bytes on disk per stored span (SQLite `dbstat`).
 
 Reported per configuration: median/min/max spans/s over the runs, sidecar CPU (user+sys) per span,
-and the ratio to `forward`. Then RSS of the sidecar before and after `--rss-spans` more spans
-through `extract`. Prints a Markdown table (for docs/benchmarks.md) and a JSON line.
+and the ratio to `forward`. Then RSS of one sidecar (`--rss-config`, default extract) before and after
+`--rss-spans` more spans through it. Prints a Markdown table (for docs/benchmarks.md) and a JSON line.
 """
 
 from __future__ import annotations
@@ -362,6 +362,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200, help="requests per run (512 spans each)")
     parser.add_argument("--rss-spans", type=int, default=1_000_000)
+    parser.add_argument("--rss-config", default="extract", help="configuration whose RSS is measured")
     parser.add_argument("--drift", action="store_true", help="also run ml_extract + drift")
     parser.add_argument(
         "--predictions", action="store_true", help="also run ml_extract + drift + predictions"
@@ -434,11 +435,11 @@ def main() -> int:
             for name, sidecar in sidecars.items():
                 if "predictions" in configs[name]:
                     stores[name] = sidecar.store_stats()
-            if args.rss_spans and "extract" in sidecars:
-                extract = sidecars["extract"]
-                rss["before"] = extract.rss_mib()
-                rate, _, _ = run(extract, sink, requests, -(-args.rss_spans // SPANS_PER_REQUEST))
-                rss["after"], rss["rate"] = extract.rss_mib(), rate
+            if args.rss_spans and args.rss_config in sidecars:
+                measured = sidecars[args.rss_config]
+                rss["before"] = measured.rss_mib()
+                rate, _, _ = run(measured, sink, requests, -(-args.rss_spans // SPANS_PER_REQUEST))
+                rss["after"], rss["rate"] = measured.rss_mib(), rate
         finally:
             for sidecar in sidecars.values():
                 sidecar.close()
@@ -464,7 +465,8 @@ def main() -> int:
         )
     if rss:
         print(
-            f"\nRSS of the extract sidecar: {rss['before']:.1f} MiB before, {rss['after']:.1f} MiB after "
+            f"\nRSS of the {args.rss_config} sidecar: {rss['before']:.1f} MiB before, "
+            f"{rss['after']:.1f} MiB after "
             f"{args.rss_spans:,} more spans (growth {rss['after'] - rss['before']:+.1f} MiB; "
             f"{rss['rate']:,.0f} spans/s sustained over that run)"
         )
