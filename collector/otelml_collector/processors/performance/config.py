@@ -71,7 +71,7 @@ class PerformanceConfig(ComponentConfig):
         if self.baseline.warmup < 0:
             raise ValueError(f"baseline.warmup must be >= 0, got {self.baseline.warmup}")
         if self.task not in TASKS:
-            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+            raise ValueError(f"task: must be one of {', '.join(TASKS)}, got {self.task!r}")
         if not 0 <= self.min_coverage <= 1:
             raise ValueError(f"min_coverage must be between 0 and 1, got {self.min_coverage}")
         for metric, value in self.thresholds.items():

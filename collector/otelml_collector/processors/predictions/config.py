@@ -45,7 +45,7 @@ class PredictionsConfig(ComponentConfig):
             if value <= 0:
                 raise ValueError(f"{key} must be a positive integer, got {value}")
         if self.retention <= 0:
-            raise ValueError(f"retention must be a positive duration, got {self.retention}")
+            raise ValueError(f"retention: must be a positive duration, got {self.retention}")
 
 
 def config_from_dict(raw: object) -> PredictionsConfig:
