@@ -11,7 +11,6 @@ state database every `checkpoint_interval` and at shutdown.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -25,7 +24,6 @@ import numpy as np
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
-from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.config import PerformanceConfig
 from otelml_collector.processors.performance.metrics import (
     Calibration,
@@ -34,6 +32,7 @@ from otelml_collector.processors.performance.metrics import (
     regression_metrics,
 )
 from otelml_collector.processors.performance.outputs import PerformanceEmitter
+from otelml_collector.processors.performance.persist import Persistence, load_reference_file
 from otelml_collector.processors.performance.windows import (
     ModelReference,
     Window,
@@ -53,23 +52,6 @@ _log = logging.getLogger("otelml_collector.processors.performance")
 LABEL_MARKER = b"\x0a\x11ml.operation.name\x12\x07\x0a\x05label"  # the KeyValue as OTLP encodes it
 OTHER = "__other__"
 _LABEL_KEYS = frozenset({"ml.prediction.id", "ml.label.value", "ml.label.delay"})
-NS_WINDOWS, NS_REFS, NS_PENDING = "performance.windows", "performance.reference", "performance.pending"
-
-
-def load_reference_file(path: str) -> ModelReference:
-    """The `performance` section of a baseline file (`otelml baseline build ... --score COL`)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"baseline.path: {path}: cannot read: {exc}") from None
-    perf = data.get("performance") if isinstance(data, dict) else None
-    if not isinstance(perf, dict) or not isinstance(perf.get("metrics"), dict):
-        raise ValueError(f"baseline.path: {path}: no `performance` section; build it with --score/--target")
-    cal = perf.get("calibration")
-    return ModelReference(
-        perf.get("task"), perf["metrics"], Calibration.from_json(cal) if cal else None, path
-    )
 
 
 def _column(values: Any, n: int) -> list[Any]:
@@ -84,7 +66,7 @@ def _column(values: Any, n: int) -> list[Any]:
     return [None if isinstance(v, float) and math.isnan(v) else v for v in out]
 
 
-class PerformanceProcessor:
+class PerformanceProcessor(Persistence):
     def __init__(self, config: PerformanceConfig, ctx: ComponentContext) -> None:
         self.config = config
         self._ctx = ctx
@@ -412,80 +394,3 @@ class PerformanceProcessor:
                     self._emitter.alert(
                         w, kind, metric, value, reference, threshold, rows[0] if rows else None
                     )
-
-    def query(self, query: dict[str, str]) -> dict[str, Any]:
-        from otelml_collector.httpapi import ApiError
-
-        unknown = sorted(set(query) - {"model", "version", "segment"})
-        if unknown:
-            raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: model, version, segment)")
-        segment = query.get("segment", "")
-        with self._lock:
-            self._evaluate_dirty()
-            out = []
-            for (model, version, seg_key, seg_value), windows in self._windows.items():
-                if query.get("model") not in (None, model) or query.get("version") not in (None, version):
-                    continue
-                if seg_key != segment:
-                    continue
-                for w in windows:
-                    out.append(
-                        {
-                            "model": model,
-                            "version": version,
-                            "segment": {seg_key: seg_value} if seg_key else {},
-                            "start": iso_time(w.start_ns),
-                            "end": iso_time(w.end_ns),
-                            "n": len(w),
-                            "n_labeled": w.label_count,
-                            "coverage": w.coverage,
-                            "closed": w.closed,
-                            "realized": dict(w.realized),
-                            "estimated": dict(w.estimated),
-                        }
-                    )
-            out.sort(key=lambda d: (d["start"] or "", d["model"], d["version"]))
-            return {"windows": out, "counts": dict(self.counts)}
-
-    # -- persistence ---------------------------------------------------------------------------------
-    def checkpoint(self) -> None:
-        state = self._ctx.state
-        with state.transaction():
-            state.clear(NS_WINDOWS)
-            for key, windows in self._windows.items():
-                state.put(NS_WINDOWS, "\x1f".join(key), [w.to_json() for w in windows])
-            for (model, version), ref in self._refs.items():
-                if ref.source != self.config.baseline.path:
-                    state.put(NS_REFS, f"{model}\x1f{version}", ref.to_json())
-            state.put(NS_PENDING, "labels", [[pid, *v] for pid, v in self._pending.items()])
-            state.put(
-                NS_PENDING,
-                "meta",
-                {
-                    "seq": self._seq,
-                    "counts": self.counts,
-                    "segments": {k: sorted(v) for k, v in self._segment_values.items()},
-                },
-            )
-        self._last_checkpoint = time.monotonic()
-
-    def _restore(self) -> None:
-        state = self._ctx.state
-        for key, ref in state.items(NS_REFS):
-            model, version = key.split("\x1f")
-            self._refs[(model, version)] = ModelReference.from_json(ref)
-        for _, stored in state.items(NS_WINDOWS):
-            windows = deque(Window.from_json(w) for w in stored)
-            for w in windows:
-                for j, pid in enumerate(w.pids):
-                    self._index.setdefault(pid, []).append((w, j))
-            if windows:
-                self._windows[windows[0].key] = windows
-        for pid, *value in state.get(NS_PENDING, "labels", []):
-            self._pending[pid] = tuple(value)  # type: ignore[assignment]
-        meta = state.get(NS_PENDING, "meta", {})
-        self._seq = meta.get("seq", 0)
-        self.counts.update(meta.get("counts", {}))
-        for key, values in meta.get("segments", {}).items():
-            if key in self._segment_values:
-                self._segment_values[key] = set(values)
