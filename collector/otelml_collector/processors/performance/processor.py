@@ -152,10 +152,12 @@ class PerformanceProcessor(Persistence):
                 self._emitter.flush()
 
     def _evaluate_dirty(self) -> None:
+        """Re-score windows whose labels changed; the gauges get the newest of them per key (an older
+        window's value would make the series jump back), alerts may come from any."""
         for windows in self._windows.values():
-            for w in windows:
-                if w.dirty:
-                    self._publish(w, "realized")
+            dirty = [w for w in windows if w.dirty]
+            for w in dirty:
+                self._publish(w, "realized", gauges=w is dirty[-1])
 
     def _label_spans(self, request: TelemetryRequest) -> list[tuple[Any, ...]]:
         if request.records and sum(len(b) for b in request.records) >= request.items:
@@ -362,7 +364,7 @@ class PerformanceProcessor(Persistence):
         )
 
     # -- evaluation and outputs ----------------------------------------------------------------------
-    def _publish(self, w: Window, kind: str) -> None:
+    def _publish(self, w: Window, kind: str, gauges: bool = True) -> None:
         model, version = w.key[:2]
         ref = self._reference(model, version)
         task = self._task(model, version, w)
@@ -371,9 +373,11 @@ class PerformanceProcessor(Persistence):
         values = w.estimated if kind == "estimated" else w.realized
         if not values:
             return
-        rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
-        self._emitter.window(w, kind, values, rows)
-        self._emitted = True
+        rows: list[int] | None = None
+        if gauges:
+            rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
+            self._emitter.window(w, kind, values, rows)
+            self._emitted = True
         if kind == "realized" and w.coverage < self.config.min_coverage:
             return
         windows = self._windows.get(w.key, deque())
@@ -391,6 +395,8 @@ class PerformanceProcessor(Persistence):
             if hit and name not in w.alerted:
                 w.alerted.append(name)
                 if not (prev is not None and prev.breached.get(name)):
+                    if rows is None:
+                        rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
                     self._emitter.alert(
                         w, kind, metric, value, reference, threshold, rows[0] if rows else None
                     )

@@ -203,7 +203,7 @@ def estimate(window: Window, ref: ModelReference, positive_label: str | None) ->
     score = _scores(window, list(range(len(window))))
     if ref.calibration is None or score is None or not len(score):
         return
-    y_pred = np.array([is_positive(v, positive_label) for v in window.preds], dtype=np.int8)
+    y_pred = positives(window.preds, positive_label)
     window.estimated = estimated_binary(y_pred, score, ref.calibration(score))
 
 
@@ -220,13 +220,12 @@ def wrongest(window: Window, task: str, positive_label: str | None, k: int, ref:
     rows = [i for i, label in enumerate(window.labels) if label is not None]
     if rows:
         if task == "binary":
-            y = np.array([is_positive(window.labels[i], positive_label) for i in rows], dtype=float)
+            y = positives([window.labels[i] for i in rows], positive_label).astype(float)
             score = _scores(window, rows)
             if score is not None:
                 err = np.abs(y - score)
             else:
-                pred = np.array([is_positive(window.preds[i], positive_label) for i in rows], dtype=float)
-                err = np.abs(y - pred)
+                err = np.abs(y - positives([window.preds[i] for i in rows], positive_label))
         elif task == "multiclass":
             err = np.array([_text(window.labels[i]) != _text(window.preds[i]) for i in rows], dtype=float)
         else:
@@ -237,6 +236,5 @@ def wrongest(window: Window, task: str, positive_label: str | None, k: int, ref:
     if score is None or ref.calibration is None:
         return []
     prob = ref.calibration(score)
-    pred = np.array([is_positive(v, positive_label) for v in window.preds], dtype=float)
-    doubt = np.abs(pred - prob)
+    doubt = np.abs(positives(window.preds, positive_label) - prob)
     return [int(i) for i in np.argsort(-doubt, kind="mergesort")[:k]]
