@@ -41,6 +41,9 @@ def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_service
     assert set(re.findall(r"ml\.prediction\.id = (\w+)", followed)) == {pid}  # one id in both services
     assert re.search(r"^label [01] at .* after \d", followed, flags=re.M), followed
     assert re.search(r"ml\.feature\.(income|utilization) = \S+  <- drift", followed), followed
+    # the predictions behind the strongest drift, each with a trace id `otelml trace` resolves
+    explained = run.stdout.split("the predictions behind the drift of ", 1)[1].split("following the", 1)[0]
+    assert len(re.findall(r"^[0-9a-f]{32}  [0-9a-f]{32}  ", explained, flags=re.M)) == 20, explained
     # the performance table has realized values for the labelled windows
     assert re.search(r"^credit_risk .* 100%", run.stdout, flags=re.M), run.stdout[-3000:]
 

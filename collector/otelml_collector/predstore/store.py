@@ -147,7 +147,7 @@ class PredictionStore:
             conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA cache_size=-32768")
+        conn.execute("PRAGMA cache_size=-8192")
         return conn
 
     # -- writing -----------------------------------------------------------------------------------
