@@ -118,6 +118,14 @@ def test_one_prediction_end_to_end(sidecar: Any, otlp_sink: Any, tmp_path: Path)
         for proc in procs:
             proc.wait(timeout=10)
 
+    # the services flush their last spans when they stop: wait until the stored prediction is stable
+    def stable() -> bool:
+        before = docs["doc"]
+        time.sleep(0.5)
+        fetch()
+        return docs["doc"] == before
+
+    wait_until(stable, 30, what=f"prediction {pid} stable in the store")
     doc = docs["doc"]
     assert (doc["prediction_id"], doc["model"], doc["version"]) == (pid, "credit", "1")
     assert doc["label"]["value"] == 1 and doc["label"]["delay_s"] > 0.4
