@@ -12,11 +12,17 @@ sends `--requests` requests with up to 8 in flight and ends when the sink has al
 
 - `extract`: pipeline otlp -> ml_extract -> otlp (the target: >= 50,000 spans/s);
 - `forward`: pipeline otlp -> otlp (the baseline: the same hop with no processor);
-- `drift` (with --drift, when the drift processor is installed): ml_extract + drift.
+- `drift` (with --drift, when the drift processor is installed): ml_extract + drift;
+- `predictions` (with --predictions): ml_extract + drift + predictions (the prediction store);
+- `performance` (with --performance): ml_extract + drift + performance;
+- `all` (with --predictions --performance): ml_extract + drift + predictions + performance.
+
+With the prediction store on, the report adds what it stored and dropped (its writer queue drops
+when the disk falls behind) and its bytes on disk per stored span (SQLite `dbstat`).
 
 Reported per configuration: median/min/max spans/s over the runs, sidecar CPU (user+sys) per span,
-and the ratio to `forward`. Then RSS of the sidecar before and after `--rss-spans` more spans
-through `extract`. Prints a Markdown table (for docs/benchmarks.md) and a JSON line.
+and the ratio to `forward`. Then RSS of one sidecar (`--rss-config`, default extract) before and after
+`--rss-spans` more spans through it. Prints a Markdown table (for docs/benchmarks.md) and a JSON line.
 """
 
 from __future__ import annotations
@@ -209,6 +215,17 @@ class Sidecar:
                 time.sleep(0.2)
         raise RuntimeError(f"sidecar not healthy after 60 s; see {self.log.name}")
 
+    def store_stats(self) -> dict[str, float]:
+        """The prediction store's counters (`/v1/predictions/store/stats`), after its writer caught up."""
+        url = f"http://127.0.0.1:{self.api_port}/v1/predictions/store/stats"
+        deadline = time.monotonic() + 120
+        while True:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                stats = json.loads(resp.read())
+            if not stats["queued_chunks"] or time.monotonic() > deadline:
+                return stats
+            time.sleep(0.5)
+
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -357,9 +374,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--requests", type=int, default=200, help="requests per run (512 spans each)")
     parser.add_argument("--rss-spans", type=int, default=1_000_000)
+    parser.add_argument("--rss-config", default="extract", help="configuration whose RSS is measured")
     parser.add_argument("--drift", action="store_true", help="also run ml_extract + drift")
     parser.add_argument(
-        "--only", choices=["forward", "extract", "drift"], action="append", help="configurations to run"
+        "--predictions", action="store_true", help="also run ml_extract + drift + predictions"
+    )
+    parser.add_argument(
+        "--performance", action="store_true", help="also run ml_extract + drift + performance"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["forward", "extract", "drift", "predictions", "performance", "all"],
+        action="append",
+        help="configurations to run",
     )
     parser.add_argument("--profile", metavar="DIR", help="py-spy (if installed) each sidecar during the runs")
     parser.add_argument(
@@ -382,22 +409,32 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    configs: dict[str, list[str]] = {"forward": [], "extract": ["ml_extract"]}
-    if args.drift:
-        configs["drift"] = ["ml_extract", "drift"]
-    if args.only:
-        configs = {k: v for k, v in {**configs, "drift": ["ml_extract", "drift"]}.items() if k in args.only}
+    every = {
+        "forward": [],
+        "extract": ["ml_extract"],
+        "drift": ["ml_extract", "drift"],
+        "predictions": ["ml_extract", "drift", "predictions"],
+        "performance": ["ml_extract", "drift", "performance"],
+        "all": ["ml_extract", "drift", "predictions", "performance"],
+    }
+    wanted = {"forward", "extract"}
+    wanted |= {"drift"} if args.drift or args.predictions or args.performance else set()
+    wanted |= {"predictions"} if args.predictions else set()
+    wanted |= {"performance"} if args.performance else set()
+    wanted |= {"all"} if args.predictions and args.performance else set()
+    configs = {k: v for k, v in every.items() if k in (set(args.only) if args.only else wanted)}
     trees: dict[str, Path | None] = {name: None for name in configs}
     if args.compare:
         trees.update({f"{name}@base": args.compare.resolve() for name in list(configs)})
         configs.update({f"{name}@base": procs for name, procs in list(configs.items())})
-    numeric = args.numeric or (20 if "drift" in configs else 16)
+    numeric = args.numeric or (20 if any("drift" in v for v in configs.values()) else 16)
     requests = make_requests(16, numeric=numeric)
     sink = Sink()
     results: dict[str, dict[str, list[float]]] = {
         name: {"rate": [], "cpu": [], "refused": []} for name in configs
     }
     rss: dict[str, float] = {}
+    stores: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-sidecar-") as tmp:
         sidecars: dict[str, Sidecar] = {}
         try:
@@ -418,11 +455,14 @@ def main() -> int:
             for p in profilers:
                 p.send_signal(signal.SIGINT)
                 p.wait(60)
-            if args.rss_spans and "extract" in sidecars:
-                extract = sidecars["extract"]
-                rss["before"] = extract.rss_mib()
-                rate, _, _ = run(extract, sink, requests, -(-args.rss_spans // SPANS_PER_REQUEST))
-                rss["after"], rss["rate"] = extract.rss_mib(), rate
+            for name, sidecar in sidecars.items():
+                if "predictions" in configs[name]:
+                    stores[name] = sidecar.store_stats()
+            if args.rss_spans and args.rss_config in sidecars:
+                measured = sidecars[args.rss_config]
+                rss["before"] = measured.rss_mib()
+                rate, _, _ = run(measured, sink, requests, -(-args.rss_spans // SPANS_PER_REQUEST))
+                rss["after"], rss["rate"] = measured.rss_mib(), rate
         finally:
             for sidecar in sidecars.values():
                 sidecar.close()
@@ -452,9 +492,19 @@ def main() -> int:
             print(f"{name[: -len('@base')]}: this tree / base = {new / statistics.median(r['rate']):.3f}")
     if rss:
         print(
-            f"\nRSS of the extract sidecar: {rss['before']:.1f} MiB before, {rss['after']:.1f} MiB after "
+            f"\nRSS of the {args.rss_config} sidecar: {rss['before']:.1f} MiB before, "
+            f"{rss['after']:.1f} MiB after "
             f"{args.rss_spans:,} more spans (growth {rss['after'] - rss['before']:+.1f} MiB; "
             f"{rss['rate']:,.0f} spans/s sustained over that run)"
+        )
+    for name, st in stores.items():
+        per_span = st["disk_bytes"] / st["spans"] if st["spans"] else float("nan")
+        print(
+            f"\nprediction store of `{name}`: {st['stored_spans']:,} spans stored, "
+            f"{st['dropped_spans']:,} dropped (writer queue full), {st['evicted_spans']:,} evicted; "
+            f"{st['disk_bytes'] / 2**20:.1f} MiB on disk for "
+            f"{st['spans']:,} spans = {per_span:.0f} bytes per stored span (request size "
+            f"{sum(len(r) for r in requests) / len(requests) / SPANS_PER_REQUEST:.0f} bytes per span)"
         )
     stages = breakdown(requests) if args.breakdown else []
     if stages:
@@ -462,7 +512,7 @@ def main() -> int:
         print("|---|---:|---:|")
         for name, low, med in stages:
             print(f"| {name} | {low:.2f} | {med:.2f} |")
-    print(json.dumps({"results": results, "rss_mib": rss, "stages": stages}))
+    print(json.dumps({"results": results, "rss_mib": rss, "stages": stages, "stores": stores}))
     return 0
 
 

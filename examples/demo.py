@@ -2,11 +2,14 @@
 
 1. trains the example credit-risk model and builds its baseline with `otelml baseline build`;
 2. starts a downstream OTLP backend (the third-party `oteltap` receiver, printing NDJSON), the otelml
-   sidecar (ml_extract + drift, baseline from the file), the model service and the gateway;
+   sidecar (ml_extract + drift with the baseline file, predictions, performance), the model service and
+   the gateway;
 3. sends applications — the first half from the training population, the second half from customers
-   whose income fell and card utilization rose — then records their outcomes as labels;
-4. prints `otelml drift`, the alert log records that reached the backend, and follows the strongest
-   alert's exemplar prediction end to end: every span of its trace, across both services.
+   whose income fell and card utilization rose — then, late, records their outcomes as labels;
+4. prints `otelml drift`, `otelml performance` (realized per window, from the late labels) and the
+   predictions behind the strongest drift (`otelml drift --explain`), then follows the strongest
+   alert's exemplar prediction end to end with `otelml trace`: every span of its trace across both
+   services, with its label; finally the alert log records that reached the backend.
 
 Everything it starts is stopped at the end; logs and artifacts are under examples/.artifacts/demo.
 Exit code 0 when the shifted features were flagged, 1 otherwise.
@@ -84,6 +87,12 @@ def sidecar_config(ports: dict[str, int], baseline: Path, window: int) -> dict[s
         "processors": {
             "ml_extract": {},
             "drift": {"baseline": {"path": str(baseline)}, "window": {"size": window, "seconds": 0}},
+            "predictions": {"retention": "24h"},
+            "performance": {
+                "window": {"size": window},
+                "baseline": {"warmup": window},
+                "thresholds": {"roc_auc": 0.05, "f1": 0.05},
+            },
         },
         "exporters": {"otlp": {"endpoint": backend, "protocol": "http/protobuf"}},
         "service": {
@@ -169,7 +178,7 @@ def attributes(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def report_backend(path: Path) -> int:
-    """What reached the backend: alerts, and the strongest alert's prediction followed across services."""
+    """What reached the backend: the drift alert log records."""
     records = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
     spans = [r for r in records if "spanId" in r and "name" in r and "severityNumber" not in r]
     alerts = [r for r in records if "severityNumber" in r and "ml.drift.score" in attributes(r)]
@@ -179,20 +188,36 @@ def report_backend(path: Path) -> int:
         a = attributes(alert)
         score = f"{a['ml.drift.method']} {float(a['ml.drift.score']):.3f} > {a['ml.drift.threshold']}"
         print(f"  ALERT {a['ml.feature.name']:<12} {score:<24} trace {hex_id(alert.get('traceId'))}")
-    if not alerts:
-        return 1
-    trace_id = hex_id(alerts[0].get("traceId"))
-    chain = sorted(
-        (s for s in spans if hex_id(s.get("traceId")) == trace_id), key=lambda s: int(s["startTimeUnixNano"])
-    )
-    print(f"\nfollowing the strongest alert's exemplar prediction (trace {trace_id}):")
-    for s in chain:
-        a = attributes(s)
-        if "ml.operation.name" in a or s.get("kind") in (2, "SPAN_KIND_SERVER"):
-            drift = f"  ml.drift.features={a['ml.drift.features']}" if "ml.drift.features" in a else ""
-            print(f"  {s['name']:<34} ml.prediction.id={a.get('ml.prediction.id', '-')}{drift}")
     flagged = {attributes(a)["ml.feature.name"] for a in alerts}
     return 0 if {"income", "utilization"} <= flagged else 1
+
+
+def strongest_exemplar(api: str) -> tuple[str, str] | None:
+    """(feature, prediction id) of the first exemplar of the strongest drifted score, from the sidecar."""
+    with urllib.request.urlopen(f"{api}/v1/drift?model={MODEL_NAME}", timeout=10) as resp:
+        rows = [r for r in json.loads(resp.read())["drift"] if r["drifted"] and r["exemplars"]]
+    if not rows:
+        return None
+    top = max(rows, key=lambda r: r["score"] / r["threshold"] if r["threshold"] else r["score"])
+    trace_id = top["exemplars"][0]["trace_id"]
+    with urllib.request.urlopen(f"{api}/v1/traces/{trace_id}", timeout=10) as resp:
+        return top["feature"], json.loads(resp.read())["prediction_ids"][0]
+
+
+def follow(api: str) -> None:
+    cli = [PY, "-m", "otelml.cli"]
+    print("\nperformance per window, realized from the late labels (otelml performance):\n")
+    subprocess.run([*cli, "performance", "--model", MODEL_NAME, "--url", api], cwd=ROOT, check=False)
+    found = strongest_exemplar(api)
+    if found is None:
+        print("no drifted feature with an exemplar: nothing to follow")
+        return
+    feature, pid = found
+    print(f"\nthe predictions behind the drift of {feature} (otelml drift --explain {feature}):\n")
+    explain = [*cli, "drift", "--model", MODEL_NAME, "--explain", feature, "--url", api]
+    subprocess.run(explain, cwd=ROOT, check=False)
+    print(f"\nfollowing the strongest alert's exemplar prediction (otelml trace {pid}):\n")
+    subprocess.run([*cli, "trace", pid, "--url", api], cwd=ROOT, check=False)
 
 
 def main() -> int:
@@ -218,6 +243,7 @@ def main() -> int:
         print("[4/4] what the sidecar found (otelml drift):\n")
         api = f"http://127.0.0.1:{ports['api']}"
         subprocess.run([PY, "-m", "otelml.cli", "drift", "--url", api], cwd=ROOT, check=False)
+        follow(api)
         sidecar.send_signal(signal.SIGTERM)  # flushes windows, metrics and logs downstream
         sidecar.wait(timeout=60)
         time.sleep(1)

@@ -6,6 +6,9 @@ A component adds its own in `start()` through `ctx.http_api`::
 
     ctx.http_api.add_get("/v1/drift", lambda query: {"models": ...})
 
+A path may end in one `{name}` segment (`/v1/traces/{trace_id}`): the handler then finds that
+segment of the requested path in the mapping under `name`.
+
 A handler receives the query string as a mapping and returns something `json` can encode (or a
 `str` for text routes); it runs in a worker thread, so it may take locks. Raise `ApiError(status,
 message)` for a client error; any other exception becomes a logged 500.
@@ -79,6 +82,7 @@ class HttpApi:
     def __init__(self, endpoint: str = "127.0.0.1:8890") -> None:
         self.endpoint = endpoint
         self._routes: dict[str, tuple[Handler, str]] = {}
+        self._prefixes: dict[str, tuple[str, Handler, str]] = {}  # "/v1/traces/" -> ("trace_id", ...)
         self._runner: web.AppRunner | None = None
         self._loop_thread: EventLoopThread | None = None
         self.port: int | None = None
@@ -86,6 +90,9 @@ class HttpApi:
     def add_get(self, path: str, handler: Handler, content_type: str = "application/json") -> None:
         if not path.startswith("/"):
             raise ValueError(f"route path must start with '/', got {path!r}")
+        prefix, brace, name = path.rpartition("/{")
+        if brace and name.endswith("}") and "{" not in prefix:
+            self._prefixes[prefix + "/"] = (name[:-1], handler, content_type)
         self._routes[path] = (handler, content_type)
 
     def routes(self) -> list[str]:
@@ -93,13 +100,19 @@ class HttpApi:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         route = self._routes.get(request.path)
+        query = dict(request.query)
+        if route is None:
+            prefix, _, segment = request.path.rpartition("/")
+            name, handler, content_type = self._prefixes.get(prefix + "/", ("", None, ""))
+            if handler is not None and segment:
+                route, query[name] = (handler, content_type), segment
         if route is None:
             return web.json_response(
                 {"error": f"no such route {request.path}", "routes": self.routes()}, status=404
             )
         handler, content_type = route
         try:
-            result = await asyncio.to_thread(handler, dict(request.query))
+            result = await asyncio.to_thread(handler, query)
         except ApiError as exc:
             return web.json_response({"error": exc.message}, status=exc.status)
         except Exception:

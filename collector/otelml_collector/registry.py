@@ -46,6 +46,8 @@ PROCESSOR_MODULES: dict[str, str] = {
     "ml_extract": "otelml_collector.processors.extract",
     "drift": "otelml_collector.processors.drift",
     "quality": "otelml_collector.processors.quality",
+    "predictions": "otelml_collector.processors.predictions",
+    "performance": "otelml_collector.processors.performance",
 }
 """Processor type -> module that registers it on import."""
 

@@ -7,6 +7,7 @@ and ``otelml validate --baseline`` compare new data with. Exit codes: 0 written,
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -23,6 +24,27 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def _add_performance(args: argparse.Namespace, table: Any) -> None:
+    """Add the reference performance and score calibration (`--score`, `--target`) to the written file."""
+    from otelml.stats.performance import reference_section
+
+    if not args.target:
+        raise BaselineError("--score needs --target (the ground truth the reference is measured on)")
+    roles = (("--score", args.score), ("--target", args.target), ("--prediction", args.prediction))
+    for role, column in roles:
+        if column is not None and column not in table:
+            raise BaselineError(f"{args.data}: column {column!r} given to {role} is not in the data")
+    try:
+        section = reference_section(
+            table[args.target], table[args.score], table[args.prediction] if args.prediction else None
+        )
+    except ValueError as exc:
+        raise BaselineError(f"{args.data}: --score {args.score!r}: {exc}") from None
+    data = json.loads(Path(args.out).read_text(encoding="utf-8"))
+    data["performance"] = {"score": args.score, **section}
+    Path(args.out).write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -46,9 +68,14 @@ def _build(args: argparse.Namespace) -> int:
         return 2
     try:
         baseline.save(args.out)
+        if args.score:
+            _add_performance(args, table)
     except OSError as exc:
         reason = exc.strerror or exc
         print(f"otelml baseline build: error: {args.out}: cannot write: {reason}", file=sys.stderr)
+        return 2
+    except BaselineError as exc:
+        print(f"otelml baseline build: error: {exc}", file=sys.stderr)
         return 2
     kinds = [p.kind for p in baseline.features.values()]
     marked = [f"{role} {p.column!r}" for role, p in (("prediction", baseline.prediction),
@@ -97,6 +124,8 @@ def register(subparsers: Any) -> None:
     build.add_argument("--exclude", nargs="+", action="extend", metavar="COL", help="columns to leave out")
     build.add_argument("--prediction", metavar="COL", help="column holding the model's prediction")
     build.add_argument("--target", metavar="COL", help="column holding the ground truth")
+    build.add_argument("--score", metavar="COL", help="column holding the model's probability of class 1: "
+                       "stores the reference performance and the score calibration (needs --target)")
     build.add_argument("--bins", type=_positive, default=DEFAULT_BINS,
                        help=f"quantile bins per numeric column (default {DEFAULT_BINS})")
     build.add_argument("--top-k", type=_positive, default=DEFAULT_TOP_K,

@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
         f"(default: ${ENV_TRACE_URL_TEMPLATE}, else the sidecar's service.trace_url_template)",
     )
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument(
+        "--explain",
+        metavar="FEATURE",
+        help="list the stored predictions of the last window that contribute most to FEATURE's score "
+        "(needs --model and the predictions processor)",
+    )
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the sidecar (default 5)")
     p.set_defaults(func=run)
 
@@ -137,6 +143,10 @@ def _link(template: str, trace_id: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     url = args.url or os.environ.get(ENV_URL) or DEFAULT_URL
+    if args.explain:
+        from otelml.cli._explain import explain
+
+        return explain(url.rstrip("/"), args.model, args.explain, args.format == "json", args.timeout)
     try:
         data = fetch(url, args.model, args.timeout)
     except SidecarError as exc:

@@ -116,6 +116,21 @@ ML_DRIFT_THRESHOLD = 'ml.drift.threshold'
 #: Added by the sidecar to forwarded inference spans - features whose values lie outside the baseline.
 ML_DRIFT_FEATURES = 'ml.drift.features'
 
+#: accuracy | precision | recall | f1 | roc_auc | log_loss | brier | f1_macro | mae | rmse | mape | r2.
+ML_PERFORMANCE_METRIC = 'ml.performance.metric'
+
+#: realized (from joined labels) | estimated (confidence-based, before labels).
+ML_PERFORMANCE_KIND = 'ml.performance.kind'
+
+#: The window's metric value that crossed.
+ML_PERFORMANCE_VALUE = 'ml.performance.value'
+
+#: The reference value of the metric (baseline file or warm-up).
+ML_PERFORMANCE_REFERENCE = 'ml.performance.reference'
+
+#: Allowed absolute drop below the reference.
+ML_PERFORMANCE_THRESHOLD = 'ml.performance.threshold'
+
 #: gauge (1): Drift statistic per model, version, feature and method, one point per window; exemplars
 #: are trace ids of predictions in the bins that contribute most.
 METRIC_ML_FEATURE_DRIFT = 'ml.feature.drift'
@@ -138,6 +153,16 @@ METRIC_ML_DATA_QUALITY_RUNS = 'ml.data_quality.runs'
 #: feature and expectation type.
 METRIC_ML_DATA_QUALITY_VIOLATIONS = 'ml.data_quality.violations'
 
+#: gauge (1): Realized or estimated model performance per window, model, version, metric (and segment);
+#: exemplars are trace ids of the window's wrongest predictions.
+METRIC_ML_MODEL_PERFORMANCE = 'ml.model.performance'
+
+#: gauge (1): Share of a performance window's predictions that have a label.
+METRIC_ML_LABEL_COVERAGE = 'ml.label.coverage'
+
+#: histogram (s): Delay from a prediction to its joined label, by model and version.
+METRIC_ML_LABEL_DELAY = 'ml.label.delay'
+
 FEATURE_NAME_NORMALISATION = (
     'A feature name becomes the suffix of ml.feature.<name> after: lower-casing; every run of '
     'characters outside [a-z0-9_] replaced by one underscore; leading/trailing underscores '
@@ -153,6 +178,9 @@ __all__ = [
     "METRIC_ML_DATA_QUALITY_VIOLATIONS",
     "METRIC_ML_FEATURE_DRIFT",
     "METRIC_ML_INFERENCE_DURATION",
+    "METRIC_ML_LABEL_COVERAGE",
+    "METRIC_ML_LABEL_DELAY",
+    "METRIC_ML_MODEL_PERFORMANCE",
     "METRIC_ML_PREDICTIONS",
     "METRIC_ML_PREDICTION_DRIFT",
     "ML_BATCH_SAMPLED_ROWS",
@@ -176,6 +204,11 @@ __all__ = [
     "ML_MODEL_TASK",
     "ML_MODEL_VERSION",
     "ML_OPERATION_NAME",
+    "ML_PERFORMANCE_KIND",
+    "ML_PERFORMANCE_METRIC",
+    "ML_PERFORMANCE_REFERENCE",
+    "ML_PERFORMANCE_THRESHOLD",
+    "ML_PERFORMANCE_VALUE",
     "ML_POSTPROCESS_STEP",
     "ML_PREDICTION_BUCKET",
     "ML_PREDICTION_CLASS",

@@ -27,10 +27,25 @@ def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_service
     drifted = {row[2] for row in table if row[6] == "YES"}
     assert drifted == {"income", "utilization"}, table
 
-    chain = re.findall(r"^  (\S+ \S+)\s+ml\.prediction\.id=(\S+)", run.stdout, flags=re.M)
-    ml_spans = {name.split()[0]: pid for name, pid in chain if pid != "-"}
-    assert set(ml_spans) == {"feature_lookup", "inference", "postprocess"}, chain
-    assert len(set(ml_spans.values())) == 1  # one prediction id in the gateway and the model service
+    # `otelml trace` of the strongest alert's exemplar: the whole path through both services, and its label
+    followed = run.stdout.split("following the strongest alert's exemplar prediction (otelml trace ", 1)[1]
+    pid = followed.split(")", 1)[0]
+    services = {name: service for service, name in re.findall(r"\[(credit-\w+)\] (\w+) ", followed)}
+    expected = {
+        "feature_lookup": "credit-gateway",
+        "inference": "credit-model",
+        "postprocess": "credit-model",
+    }
+    assert expected.items() <= services.items(), followed
+    assert services.get("POST") in {"credit-gateway", "credit-model"}  # the HTTP spans of both services
+    assert set(re.findall(r"ml\.prediction\.id = (\w+)", followed)) == {pid}  # one id in both services
+    assert re.search(r"^label [01] at .* after \d", followed, flags=re.M), followed
+    assert re.search(r"ml\.feature\.(income|utilization) = \S+  <- drift", followed), followed
+    # the predictions behind the strongest drift, each with a trace id `otelml trace` resolves
+    explained = run.stdout.split("the predictions behind the drift of ", 1)[1].split("following the", 1)[0]
+    assert len(re.findall(r"^[0-9a-f]{32}  [0-9a-f]{32}  ", explained, flags=re.M)) == 20, explained
+    # the performance table has realized values for the labelled windows
+    assert re.search(r"^credit_risk .* 100%", run.stdout, flags=re.M), run.stdout[-3000:]
 
     records = [json.loads(x) for x in (WORK / "backend.log").read_text().splitlines() if x.startswith("{")]
     spans = [r for r in records if "spanId" in r and "name" in r and "severityNumber" not in r]

@@ -50,6 +50,13 @@ def score(features: dict[str, float]) -> dict[str, object]:
     return {"decision": decision, "score": float(proba[0, 1]), "prediction_id": pid}
 
 
+@app.post("/label/{prediction_id}")
+def label(prediction_id: str, value: int) -> dict[str, str]:
+    """Ground truth arriving later (another request, another trace)."""
+    otelml.record_label(prediction_id, value, model="credit", version="1")
+    return {"prediction_id": prediction_id}
+
+
 FastAPIInstrumentor.instrument_app(app)
 
 if __name__ == "__main__":
