@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from otelml.stats import DEFAULT_BINS, DEFAULT_TOP_K, BaselineError, build_baseline

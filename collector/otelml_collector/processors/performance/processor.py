@@ -162,7 +162,7 @@ class PerformanceProcessor(Persistence):
     def _label_spans(self, request: TelemetryRequest) -> list[tuple[Any, ...]]:
         if request.records and sum(len(b) for b in request.records) >= request.items:
             return []  # every span is an inference span (each gives at least one record row)
-        raw = None if request.modified else request.raw
+        raw = request.unmodified_bytes()
         if raw is not None and LABEL_MARKER not in raw:
             return []
         out = []

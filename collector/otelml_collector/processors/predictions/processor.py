@@ -118,7 +118,7 @@ class PredictionsProcessor:
             if chunk is not None:
                 return chunk
         inference = inference_rows(request.records) if request.records else {}
-        raw = None if request.modified else request.raw
+        raw = request.unmodified_bytes()
         scan_attributes = raw is None or KEY_BYTES in raw
         message = request.message
         holding: set[bytes] = set()
@@ -204,7 +204,7 @@ class PredictionsProcessor:
         while len(known) > self.config.known_traces:
             known.popitem(last=False)
         self._expire_pending()
-        raw = None if request.modified else request.raw
+        raw = request.unmodified_bytes()
         body = raw if raw is not None else request.message.SerializeToString()
         n = request.items
         if self._pending:
