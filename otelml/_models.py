@@ -18,6 +18,7 @@ T = TypeVar("T")
 class ModelInfo(NamedTuple):
     name: str
     version: str | None
+    run_id: str | None = None
 
 
 _registry: weakref.WeakKeyDictionary[Any, ModelInfo] = weakref.WeakKeyDictionary()
@@ -26,16 +27,19 @@ generation = 0
 """Bumped on every registration, so instrumentors can drop per-estimator caches cheaply."""
 
 
-def register_model(estimator: T, name: str, version: str | int | float | None = None) -> T:
+def register_model(estimator: T, name: str, version: str | int | float | None = None, *,
+                   run_id: str | None = None) -> T:
     """Give ``estimator`` the model name (and version) its inference spans carry. Returns the estimator.
 
-    Raises ``ValueError`` for an empty ``name`` and ``TypeError`` for an object that cannot be weakly
-    referenced (register the estimator object itself, not a plain function or builtin).
+    ``run_id`` (the training run, e.g. MLflow's) becomes ``ml.model.run_id``; the MLflow instrumentor
+    sets all three for models loaded from the registry. Raises ``ValueError`` for an empty ``name`` and
+    ``TypeError`` for an object that cannot be weakly referenced (register the estimator object itself,
+    not a plain function or builtin).
     """
     global generation
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"otelml.register_model: name must be a non-empty string, got {name!r}")
-    info = ModelInfo(name, None if version is None else str(version))
+    info = ModelInfo(name, None if version is None else str(version), run_id)
     try:
         with _lock:
             _registry[estimator] = info
