@@ -55,8 +55,11 @@ _TRACE_FLAGS: Final = 3
 _SAMPLED: Final = 1
 _EMPTY: dict[str, Any] = {}
 
-Outputs = Callable[["Model", Any, str, Any, dict[str, Any]], tuple[Any, Any]]
-"""(model, instance, method, result, call kwargs) -> (predicted value, score); never calls the model."""
+Outputs = Callable[["Model", Any, str, Any, tuple[Any, ...], dict[str, Any]], tuple[Any, Any]]
+"""(model, instance, method, result, call args, call kwargs) -> (predicted value, score); never calls the
+model. (None, None) when the call did not predict (leaf indices, contributions, margins...)."""
+Inputs = Callable[[Any, Any], tuple[Any, Any]]
+"""(instance, model input) -> (input as ``_capture`` reads it, or None; feature names or None)."""
 
 
 class Hooks(NamedTuple):
@@ -73,7 +76,7 @@ class Description(NamedTuple):
     name: str  # the model name when none was registered
     task: str | None
     framework: str
-    names_from: Callable[[Any, Any], Any] | None  # (instance, X) -> feature names, when not in __dict__
+    inputs: Inputs | None  # when the input or its names need more than ``feature_names_in_``
     outputs: Outputs
 
 
@@ -124,7 +127,7 @@ def log_prediction(name: str, version: str | None, pid: str | None, body: dict[s
 class Model:
     """What is fixed per model object: name, version, run, task, attributes; its classes as a list."""
 
-    __slots__ = ("classes", "classes_list", "classifier", "generation", "name", "names_from", "outputs",
+    __slots__ = ("classes", "classes_list", "classifier", "extra", "generation", "inputs", "name", "outputs",
                  "span_name", "static", "task", "version")
 
     def __init__(self, instance: Any, framework: Framework) -> None:
@@ -134,8 +137,9 @@ class Model:
         self.version = info.version if info else None
         self.task = described.task
         self.classifier = self.task == "classification"
-        self.names_from = described.names_from
+        self.inputs = described.inputs
         self.outputs = described.outputs
+        self.extra: Any = None  # what a framework's outputs reader keeps per model
         self.span_name = f"{OPERATION_INFERENCE} {self.name}"
         self.static = static_attributes(self.name, self.version, described.framework, self.task,
                                         info.run_id if info else None)
@@ -211,10 +215,11 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
                 names = instance.__dict__.get("feature_names_in_")
             except AttributeError:  # __slots__
                 names = None
-            if names is None and model.names_from is not None:
-                names = model.names_from(instance, X)
+            features = X
+            if model.inputs is not None and names is None:
+                features, names = model.inputs(instance, X)
             try:
-                attrs, rows = feature_attributes(X, names, config)
+                attrs, rows = ({}, None) if features is None else feature_attributes(features, names, config)
             except Exception as exc:
                 log_once("capturing inference features", exc)
                 attrs, rows = {}, None
@@ -250,7 +255,7 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
         _inside_reset(token)
 
         try:
-            value, score = model.outputs(model, instance, method, result, kwargs)
+            value, score = model.outputs(model, instance, method, result, args, kwargs)
             if value is not None:
                 prediction = prediction_attributes(value, score, rows, config)
                 span.set_attributes(prediction)

@@ -15,7 +15,7 @@ import numpy as np
 
 from otelml._inference import Description, Framework, Model, make_wrapper, quiet
 
-__all__ = ["FRAMEWORK", "describe", "feature_names_in", "make", "outputs", "quiet", "task"]
+__all__ = ["FRAMEWORK", "describe", "describe_wrapper", "make", "outputs", "quiet", "task"]
 
 
 def task(estimator: Any) -> str | None:
@@ -46,15 +46,7 @@ def _feature_names(estimator: Any) -> Any:
     return None
 
 
-def feature_names_in(estimator: Any, X: Any) -> Any:
-    """``feature_names_in_`` where it is a property (XGBoost's and LightGBM's estimators); None without."""
-    try:
-        return estimator.feature_names_in_
-    except Exception:
-        return None
-
-
-def outputs(model: Model, estimator: Any, method: str, result: Any,
+def outputs(model: Model, estimator: Any, method: str, result: Any, args: tuple[Any, ...],
             kwargs: dict[str, Any]) -> tuple[Any, Any]:
     """(predicted value, score) from what the user's call returned; never calls the model again.
 
@@ -93,18 +85,20 @@ def outputs(model: Model, estimator: Any, method: str, result: Any,
     return value, score
 
 
-def describe(estimator: Any, framework: str = "sklearn") -> Description:
-    names_from = None
+def describe(estimator: Any) -> Description:
+    """A scikit-learn estimator: names from ``feature_names_in_`` (a Pipeline's: its first real step's)."""
     state = getattr(estimator, "__dict__", {})
-    if "steps" in state:  # a Pipeline: the names of its first real step
-        names_from = _pipeline_names
-    elif framework != "sklearn":
-        names_from = feature_names_in
-    return Description(type(estimator).__name__, task(estimator), framework, names_from, outputs)
+    inputs = _pipeline_inputs if "steps" in state else None
+    return Description(type(estimator).__name__, task(estimator), "sklearn", inputs, outputs)
 
 
-def _pipeline_names(estimator: Any, X: Any) -> Any:
-    return _feature_names(estimator)
+def describe_wrapper(estimator: Any, framework: str, inputs: Any) -> Description:
+    """An estimator of another library with scikit-learn's interface (``XGBClassifier``, ...)."""
+    return Description(type(estimator).__name__, task(estimator), framework, inputs, outputs)
+
+
+def _pipeline_inputs(estimator: Any, X: Any) -> tuple[Any, Any]:
+    return X, _feature_names(estimator)
 
 
 FRAMEWORK = Framework("sklearn", "X", describe)
