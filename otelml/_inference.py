@@ -29,7 +29,6 @@ from typing import Any, Final, NamedTuple
 from opentelemetry import trace
 
 from otelml import _config, _labels, _lifecycle, _models, _telemetry
-from otelml._capture import feature_attributes, prediction_attributes
 from otelml._config import get_config
 from otelml._errors import log_once
 from otelml._lifecycle import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN, get_current
@@ -190,6 +189,8 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
     A single-row prediction is the common case: every Python call saved here is measured in
     ``benchmarks/bench_overhead_instructions.py``.
     """
+    from otelml._capture import feature_attributes, prediction_attributes  # numpy: not on `import otelml`
+
     x_arg = framework.x_arg
 
     @functools.wraps(wrapped)

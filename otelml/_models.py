@@ -22,6 +22,9 @@ class ModelInfo(NamedTuple):
 
 
 _registry: weakref.WeakKeyDictionary[Any, ModelInfo] = weakref.WeakKeyDictionary()
+# Unhashable models (MLflow's PyFuncModel defines __eq__ only) by id, with a weak reference that confirms
+# the id was not reused and drops the entry when the model is collected.
+_unhashable: dict[int, tuple[weakref.ref[Any], ModelInfo]] = {}
 _lock = threading.Lock()
 generation = 0
 """Bumped on every registration, so instrumentors can drop per-estimator caches cheaply."""
@@ -42,7 +45,14 @@ def register_model(estimator: T, name: str, version: str | int | float | None = 
     info = ModelInfo(name, None if version is None else str(version), run_id)
     try:
         with _lock:
-            _registry[estimator] = info
+            try:
+                _registry[estimator] = info
+            except TypeError:
+                if _hashable(estimator):
+                    raise
+                key = id(estimator)
+                ref = weakref.ref(estimator, lambda _, key=key: _unhashable.pop(key, None))  # type: ignore[misc]
+                _unhashable[key] = (ref, info)
             generation += 1
     except TypeError as exc:
         raise TypeError(
@@ -57,4 +67,13 @@ def model_info(estimator: Any) -> ModelInfo | None:
     try:
         return _registry.get(estimator)
     except TypeError:
-        return None
+        entry = _unhashable.get(id(estimator))
+        return entry[1] if entry is not None and entry[0]() is estimator else None
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
