@@ -54,7 +54,8 @@ def test_pyfunc_by_version_is_one_span_with_registry_identity(exporter, instrume
     (span,) = _inference(exporter)
     assert span.name == "inference churn"
     attrs = span.attributes
-    assert (attrs["ml.model.name"], attrs["ml.model.version"], attrs["ml.model.run_id"]) == ("churn", "2", runs[1])
+    identity = (attrs["ml.model.name"], attrs["ml.model.version"], attrs["ml.model.run_id"])
+    assert identity == ("churn", "2", runs[1])
     assert attrs["ml.model.framework"] == "sklearn" and attrs["ml.model.task"] == "classification"
     assert attrs["ml.feature.income"] == FRAME["income"][0]
     assert attrs["ml.prediction.value"] == int(np.asarray(result)[0]) == models[1].predict(FRAME[:1])[0]

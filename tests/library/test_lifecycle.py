@@ -122,10 +122,9 @@ def test_failed_calls_give_the_same_span(provider) -> None:
         instrumentor.uninstrument()
     (automatic,) = _inference_spans(exporter)
 
-    with pytest.raises(ValueError):
-        with otelml.prediction(id="failing"), otelml.inference(
-                "LogisticRegression", framework="sklearn", task="classification", features=bad):
-            raise raised.value
+    with pytest.raises(ValueError), otelml.prediction(id="failing"), otelml.inference(
+            "LogisticRegression", framework="sklearn", task="classification", features=bad):
+        raise raised.value
     (manual,) = _inference_spans(exporter)
 
     assert _shape(automatic) == _shape(manual)
