@@ -59,6 +59,7 @@ __all__ = [
     "fail",
     "get_current",
     "new_prediction_id",
+    "record",
     "remember_for_trace",
     "resolve",
     "start",
@@ -165,6 +166,32 @@ def resolve(ctx: Context | None = None) -> tuple[str | None, Holder | None]:
     if trace_id:
         return _by_trace.get(trace_id), None
     return None, None
+
+
+def record(tracer: trace.Tracer, name: str, attributes: dict[str, Any], ctx: Context, start_ns: int,
+           end_ns: int, error: BaseException | None = None, pid: str | None = None) -> str:
+    """A span of a call that already happened (``start_ns`` .. ``end_ns``), below ``ctx`` in its prediction
+    scope (or with ``pid``), never made current: several sibling spans can share one call (a Feast lookup
+    over several feature views). Returns the prediction id. Raises what the tracer raises."""
+    holder = None
+    if pid is None:
+        pid, holder = resolve(ctx)
+    fresh = pid is None
+    if pid is None:
+        pid = new_prediction_id()
+        if holder is not None:
+            holder.id = pid
+    attributes[ML_PREDICTION_ID] = pid
+    span = tracer.start_span(name, ctx, attributes=attributes, start_time=start_ns)
+    if fresh and holder is None and ctx.get(_SPAN_KEY) is not None:
+        remember_for_trace(span.get_span_context().trace_id, pid)
+    if error is not None:
+        fail(span, error)
+    try:
+        span.end(end_time=end_ns)
+    except Exception as exc:
+        log_once(f"ending {_span_name(span)}", exc)
+    return pid
 
 
 def start(tracer: trace.Tracer, name: str, attributes: dict[str, Any],

@@ -1,0 +1,127 @@
+"""What one Feast retrieval touched: the feature views and their features, versions, and the age of the
+oldest value served per view (from the event timestamps in Feast's own response)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from otelml.semconv import (
+    ML_FEATURE_NAMES,
+    ML_FEATURE_STORE_NAME,
+    ML_FEATURE_STORE_PROJECT,
+    ML_FEATURE_STORE_SERVICE,
+    ML_FEATURE_VIEW_FRESHNESS,
+    ML_FEATURE_VIEW_NAME,
+    ML_FEATURE_VIEW_VERSION,
+    ML_OPERATION_NAME,
+    OPERATION_FEATURE_LOOKUP,
+)
+
+__all__ = ["Views", "entity_input", "freshness", "requested_views", "view_attributes"]
+
+_PRESENT = 1  # feast.protos...FieldStatus.PRESENT: a value was found (not missing, null or too old)
+_VERSION_TTL_S = 60.0
+
+Views = dict[str, list[str]]
+"""Feature view name -> feature names requested from it, in request order."""
+
+# (id(store), project, view) -> (version or None, time read): the registry lookup is not on every call.
+_versions: dict[tuple[int, str, str], tuple[str | None, float]] = {}
+
+
+def requested_views(features: Any) -> tuple[Views, str | None]:
+    """The views and features a request names (``"view:feature"`` references or a FeatureService), and
+    the feature service's name when one was used."""
+    views: Views = {}
+    if isinstance(features, list | tuple):
+        for ref in features:
+            view, _, feature = str(ref).partition(":")
+            views.setdefault(view, []).append(feature)
+        return views, None
+    for projection in getattr(features, "feature_view_projections", ()):
+        views.setdefault(projection.name_to_use(), []).extend(f.name for f in projection.features)
+    return views, getattr(features, "name", None)
+
+
+def view_version(store: Any, view: str) -> str | None:
+    """The active version number of ``view`` (Feast's feature-view versioning), or None."""
+    key = (id(store), store.project, view)
+    cached = _versions.get(key)
+    now = time.monotonic()
+    if cached is not None and now - cached[1] < _VERSION_TTL_S:
+        return cached[0]
+    version: str | None = None
+    try:
+        fv = store.registry.get_feature_view(view, store.project, allow_cache=True)
+        number = getattr(fv, "current_version_number", None)
+        declared = getattr(fv, "version", None)
+        if number is not None:
+            version = str(number)
+        elif declared and str(declared).lower() != "latest":
+            version = str(declared)
+    except Exception:  # an on-demand or stream view, or no registry entry: no version
+        version = None
+    if len(_versions) > 4096:
+        _versions.clear()
+    _versions[key] = (version, now)
+    return version
+
+
+def view_attributes(store: Any, view: str, features: list[str], service: str | None) -> dict[str, Any]:
+    """The attributes of one view's ``feature_lookup`` span (freshness aside)."""
+    attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_FEATURE_LOOKUP, ML_FEATURE_STORE_NAME: "feast",
+                             ML_FEATURE_STORE_PROJECT: store.project, ML_FEATURE_VIEW_NAME: view,
+                             ML_FEATURE_NAMES: list(features)}
+    version = view_version(store, view)
+    if version is not None:
+        attrs[ML_FEATURE_VIEW_VERSION] = version
+    if service is not None:
+        attrs[ML_FEATURE_STORE_SERVICE] = service
+    return attrs
+
+
+def freshness(response: Any, views: Views, full_names: bool, now: float) -> dict[str, float]:
+    """Per view, the age in seconds (at ``now``) of the oldest value the response served."""
+    by_column: dict[str, str] = {}
+    for view, features in views.items():
+        for feature in features:
+            by_column[f"{view}__{feature}" if full_names else feature] = view
+    oldest: dict[str, float] = {}
+    proto = response.proto
+    for column, vector in zip(proto.metadata.feature_names.val, proto.results, strict=False):
+        view = by_column.get(column)
+        if view is None:  # an entity column
+            continue
+        served = [ts.seconds + ts.nanos * 1e-9
+                  for ts, status in zip(vector.event_timestamps, vector.statuses, strict=False)
+                  if status == _PRESENT]
+        if served:
+            first = min(served)
+            if first < oldest.get(view, float("inf")):
+                oldest[view] = first
+    return {view: max(0.0, now - first) for view, first in oldest.items()}
+
+
+def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
+    """Entity keys as a model input ``otelml._capture`` reads: one row as a mapping, rows as lists."""
+    if isinstance(entity_rows, list | tuple):
+        if not entity_rows:
+            return None, None
+        if len(entity_rows) == 1:
+            return dict(entity_rows[0]), None
+        names = list(entity_rows[0])
+        return [[row.get(n) for n in names] for row in entity_rows], names
+    if hasattr(entity_rows, "items"):  # column name -> values
+        names = list(entity_rows)
+        columns = [list(v) for v in entity_rows.values()]
+        if columns and len(columns[0]) == 1:
+            return {n: c[0] for n, c in zip(names, columns, strict=True)}, None
+        return [list(r) for r in zip(*columns, strict=True)], names
+    return None, None
+
+
+def add_freshness(attrs: dict[str, Any], ages: dict[str, float], view: str) -> None:
+    age = ages.get(view)
+    if age is not None:
+        attrs[ML_FEATURE_VIEW_FRESHNESS] = age
