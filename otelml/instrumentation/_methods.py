@@ -11,7 +11,37 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["MethodPatches"]
+import wrapt
+
+from otelml._errors import log_once
+
+__all__ = ["MethodPatches", "when_imported"]
+
+_registered: set[tuple[str, Callable[[Any], None]]] = set()
+
+
+def when_imported(module: str, patch: Callable[[Any], None]) -> None:
+    """Run ``patch(module)`` now if ``module`` is imported, else right after the application imports it.
+
+    ``import otelml.auto`` must not import every library it could instrument (MLflow and Feast alone take
+    seconds); ``patch`` checks that instrumentation is still on when it finally runs.
+    """
+
+    def guarded(loaded: Any) -> None:
+        try:
+            patch(loaded)
+        except Exception as exc:
+            log_once(f"instrumenting {module}", exc)
+
+    key = (module, patch)
+    if key in _registered:
+        import sys
+
+        if module in sys.modules:
+            guarded(sys.modules[module])
+        return
+    _registered.add(key)
+    wrapt.register_post_import_hook(guarded, module)
 
 
 class MethodPatches:

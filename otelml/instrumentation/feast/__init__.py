@@ -47,7 +47,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from otelml import __version__, _config, _lifecycle
 from otelml._errors import log_once
-from otelml.instrumentation._methods import MethodPatches
+from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.feast import _lookup
 from otelml.instrumentation.feast.package import _instruments
 
@@ -121,6 +121,13 @@ def _wrap(method: str, wrapped: Any) -> Any:
     return wrapper
 
 
+def _patch(feast: Any) -> None:
+    if _tracer is None:  # uninstrumented before the application imported Feast
+        return
+    store = feast.FeatureStore
+    _patches.patch([store], [m for m in (*ONLINE, *OFFLINE) if hasattr(store, m)], _wrap)
+
+
 class FeastInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces Feast retrievals as ``feature_lookup {view}`` spans (see the module docstring)."""
 
@@ -129,11 +136,8 @@ class FeastInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         global _tracer
-        from feast import FeatureStore
-
         _tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
-        methods = [m for m in (*ONLINE, *OFFLINE) if hasattr(FeatureStore, m)]
-        _patches.patch([FeatureStore], methods, _wrap)
+        when_imported("feast", _patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         global _tracer

@@ -43,7 +43,7 @@ from otelml import __version__
 from otelml._errors import log_once
 from otelml._inference import Description, Framework, Hooks, make_wrapper
 from otelml.instrumentation import _boosters
-from otelml.instrumentation._methods import MethodPatches
+from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.lightgbm.package import _instruments
 from otelml.instrumentation.sklearn._wrapper import describe_wrapper
 
@@ -107,6 +107,18 @@ ESTIMATOR = Framework("lightgbm", "X", lambda est: describe_wrapper(est, "lightg
 _patches = MethodPatches()
 
 
+def _patch(lightgbm: Any) -> None:
+    if BOOSTER.hooks is None:  # uninstrumented before the application imported LightGBM
+        return
+    from lightgbm import sklearn as lgb_sklearn
+
+    _patches.patch([lightgbm.Booster], ("predict",), lambda method, fn: make_wrapper(BOOSTER, method, fn))
+    estimators = [cls for cls in vars(lgb_sklearn).values()
+                  if isinstance(cls, type) and issubclass(cls, lgb_sklearn.LGBMModel)]
+    _patches.patch(estimators, ("predict", "predict_proba"),
+                   lambda method, fn: make_wrapper(ESTIMATOR, method, fn))
+
+
 class LightGBMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces LightGBM predictions as ``inference {model}`` spans (see the module docstring).
 
@@ -117,17 +129,10 @@ class LightGBMInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        import lightgbm
-        from lightgbm import sklearn as lgb_sklearn
-
         hooks = Hooks(trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider")),
                       kwargs.get("request_hook"), kwargs.get("response_hook"))
         BOOSTER.hooks = ESTIMATOR.hooks = hooks
-        _patches.patch([lightgbm.Booster], ("predict",), lambda method, fn: make_wrapper(BOOSTER, method, fn))
-        estimators = [cls for cls in vars(lgb_sklearn).values()
-                      if isinstance(cls, type) and issubclass(cls, lgb_sklearn.LGBMModel)]
-        _patches.patch(estimators, ("predict", "predict_proba"),
-                       lambda method, fn: make_wrapper(ESTIMATOR, method, fn))
+        when_imported("lightgbm", _patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _patches.restore()

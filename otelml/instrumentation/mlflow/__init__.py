@@ -43,7 +43,7 @@ from otelml import __version__
 from otelml._errors import log_once
 from otelml._inference import Description, Framework, Hooks, Model, make_wrapper
 from otelml._models import register_model
-from otelml.instrumentation._methods import MethodPatches
+from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.mlflow.package import _instruments
 
 __all__ = ["FLAVOURS", "MLflowInstrumentor", "registry_identity"]
@@ -131,6 +131,22 @@ PYFUNC = Framework("mlflow", "data", _describe)
 _patches = MethodPatches()
 
 
+def _patch(mlflow: Any) -> None:
+    if PYFUNC.hooks is None:  # uninstrumented before the application imported MLflow
+        return
+    import mlflow.pyfunc
+
+    _patches.patch_function(mlflow.pyfunc, "load_model", _wrap_loader)
+    for flavour in FLAVOURS:
+        try:
+            module = importlib.import_module(f"mlflow.{flavour}")
+        except Exception:  # a flavour this MLflow lacks
+            continue
+        _patches.patch_function(module, "load_model", _wrap_loader)
+    _patches.patch([mlflow.pyfunc.PyFuncModel], ("predict",),
+                   lambda method, fn: make_wrapper(PYFUNC, method, fn))
+
+
 class MLflowInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Registry identity for loaded models and one span per ``PyFuncModel.predict`` (module docstring)."""
 
@@ -138,19 +154,9 @@ class MLflowInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        import mlflow.pyfunc
-
         PYFUNC.hooks = Hooks(trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider")),
                              kwargs.get("request_hook"), kwargs.get("response_hook"))
-        _patches.patch_function(mlflow.pyfunc, "load_model", _wrap_loader)
-        for flavour in FLAVOURS:
-            try:
-                module = importlib.import_module(f"mlflow.{flavour}")
-            except Exception:  # a flavour this MLflow lacks
-                continue
-            _patches.patch_function(module, "load_model", _wrap_loader)
-        _patches.patch([mlflow.pyfunc.PyFuncModel], ("predict",),
-                       lambda method, fn: make_wrapper(PYFUNC, method, fn))
+        when_imported("mlflow", _patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _patches.restore()

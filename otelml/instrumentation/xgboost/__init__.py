@@ -47,7 +47,7 @@ from otelml import __version__
 from otelml._errors import log_once
 from otelml._inference import Description, Framework, Hooks, make_wrapper
 from otelml.instrumentation import _boosters
-from otelml.instrumentation._methods import MethodPatches
+from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.sklearn._wrapper import describe_wrapper
 from otelml.instrumentation.xgboost.package import _instruments
 
@@ -114,6 +114,19 @@ ESTIMATOR = Framework("xgboost", "X", lambda est: describe_wrapper(est, "xgboost
 _patches = MethodPatches()
 
 
+def _patch(xgboost: Any) -> None:
+    if BOOSTER.hooks is None:  # uninstrumented before the application imported XGBoost
+        return
+    from xgboost import sklearn as xgb_sklearn
+
+    _patches.patch([xgboost.Booster], ("predict", "inplace_predict"),
+                   lambda method, fn: make_wrapper(BOOSTER, method, fn))
+    estimators = [cls for cls in vars(xgb_sklearn).values()
+                  if isinstance(cls, type) and issubclass(cls, xgb_sklearn.XGBModel)]
+    _patches.patch(estimators, ("predict", "predict_proba"),
+                   lambda method, fn: make_wrapper(ESTIMATOR, method, fn))
+
+
 class XGBoostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Traces XGBoost predictions as ``inference {model}`` spans (see the module docstring).
 
@@ -125,18 +138,10 @@ class XGBoostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        import xgboost
-        from xgboost import sklearn as xgb_sklearn
-
         hooks = Hooks(trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider")),
                       kwargs.get("request_hook"), kwargs.get("response_hook"))
         BOOSTER.hooks = ESTIMATOR.hooks = hooks
-        _patches.patch([xgboost.Booster], ("predict", "inplace_predict"),
-                       lambda method, fn: make_wrapper(BOOSTER, method, fn))
-        estimators = [cls for cls in vars(xgb_sklearn).values()
-                      if isinstance(cls, type) and issubclass(cls, xgb_sklearn.XGBModel)]
-        _patches.patch(estimators, ("predict", "predict_proba"),
-                       lambda method, fn: make_wrapper(ESTIMATOR, method, fn))
+        when_imported("xgboost", _patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _patches.restore()
