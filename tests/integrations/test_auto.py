@@ -44,13 +44,15 @@ def test_import_auto_instruments_without_importing_the_libraries() -> None:
     code = """
     import json, sys, otelml.auto
     libraries = ("xgboost", "lightgbm", "mlflow", "feast")
-    print(json.dumps({"on": otelml.auto.state.instrumented,
+    print(json.dumps({"on": otelml.auto.state.instrumented, "skipped": otelml.auto.state.skipped,
                       "imported": [m for m in libraries if m in sys.modules]}))
     """
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=_env(), capture_output=True,
                           text=True, timeout=120)
     state = _last_json(done)
-    assert set(state["on"]) >= {"xgboost", "lightgbm", "mlflow", "feast"}  # type: ignore[index]
+    assert set(state["on"]) >= {"xgboost", "lightgbm", "mlflow"}  # type: ignore[index]
+    # Feast lives in .venv-feast (make feast): here it is either on or skipped as not installed
+    assert "feast" in state["on"] or "feast" in state["skipped"]["feast"]  # type: ignore[index]
     assert state["imported"] == []  # type: ignore[index]
 
 
