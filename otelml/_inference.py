@@ -75,19 +75,23 @@ class Description(NamedTuple):
     name: str  # the model name when none was registered
     task: str | None
     framework: str
-    inputs: Inputs | None  # when the input or its names need more than ``feature_names_in_``
+    inputs: Inputs | None  # when the input or its names need more than ``feature_names_in_`` / ``names``
     outputs: Outputs
+    names: Any = None  # the model's feature names, when fixed for its lifetime (a booster's)
 
 
 class Framework:
     """One instrumented library: its name, the input's argument, and how to describe its models."""
 
-    __slots__ = ("describe", "hooks", "name", "x_arg")
+    __slots__ = ("describe", "hooks", "models", "name", "x_arg")
 
     def __init__(self, name: str, x_arg: str, describe: Callable[[Any], Description]) -> None:
         self.name = name
         self.x_arg = x_arg
         self.describe = describe
+        # id(model object) -> (weak reference, Model): a plain dict lookup on the hot path; the weak
+        # reference both confirms the id was not reused and drops the entry when the object is collected.
+        self.models: dict[int, tuple[weakref.ref[Any], Model]] = {}
         self.hooks: Hooks | None = None
         """Set by the instrumentor's ``instrument()``; ``None`` turns its wrappers into pass-throughs."""
 
@@ -126,7 +130,7 @@ def log_prediction(name: str, version: str | None, pid: str | None, body: dict[s
 class Model:
     """What is fixed per model object: name, version, run, task, attributes; its classes as a list."""
 
-    __slots__ = ("classes", "classes_list", "classifier", "extra", "generation", "inputs", "name", "outputs",
+    __slots__ = ("classes", "classes_list", "classifier", "generation", "inputs", "name", "names", "outputs",
                  "span_name", "static", "task", "version")
 
     def __init__(self, instance: Any, framework: Framework) -> None:
@@ -138,7 +142,7 @@ class Model:
         self.classifier = self.task == "classification"
         self.inputs = described.inputs
         self.outputs = described.outputs
-        self.extra: Any = None  # what a framework's outputs reader keeps per model
+        self.names = described.names
         self.span_name = f"{OPERATION_INFERENCE} {self.name}"
         self.static = static_attributes(self.name, self.version, described.framework, self.task,
                                         info.run_id if info else None)
@@ -155,19 +159,15 @@ class Model:
         return self.classes_list if classes is not None else None
 
 
-# id(instance) -> (weak reference, model): a plain dict lookup on the hot path; the weak reference both
-# confirms the id was not reused and drops the entry when the model object is collected.
-_models_by_id: dict[int, tuple[weakref.ref[Any], Model]] = {}
-
-
 def _model(instance: Any, framework: Framework) -> Model:
     model = Model(instance, framework)
     key = id(instance)
+    models = framework.models
     try:
-        ref = weakref.ref(instance, lambda _, key=key: _models_by_id.pop(key, None))  # type: ignore[misc]
+        ref = weakref.ref(instance, lambda _, key=key: models.pop(key, None))  # type: ignore[misc]
     except TypeError:  # not weakly referenceable: no cache
         return model
-    _models_by_id[key] = (ref, model)
+    models[key] = (ref, model)
     return model
 
 
@@ -192,6 +192,7 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
     from otelml._capture import feature_attributes, prediction_attributes  # numpy: not on `import otelml`
 
     x_arg = framework.x_arg
+    models = framework.models
 
     @functools.wraps(wrapped)
     def wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
@@ -207,7 +208,7 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
 
         try:
             config = _config._active or get_config()
-            entry = _models_by_id.get(id(instance))
+            entry = models.get(id(instance))
             if entry is not None and entry[0]() is instance and entry[1].generation == _models.generation:
                 model = entry[1]
             else:
@@ -217,8 +218,10 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
             except AttributeError:  # __slots__
                 names = None
             features = X
-            if model.inputs is not None and names is None:
-                features, names = model.inputs(instance, X)
+            if names is None:
+                names = model.names
+                if model.inputs is not None:
+                    features, names = model.inputs(instance, X)
             try:
                 attrs, rows = ({}, None) if features is None else feature_attributes(features, names, config)
             except Exception as exc:

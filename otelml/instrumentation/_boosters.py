@@ -88,7 +88,7 @@ def outputs_for(kind: str | None, plain: Plain) -> Outputs:
 
     def outputs(model: Model, booster: Any, method: str, result: Any, args: tuple[Any, ...],
                 kwargs: dict[str, Any]) -> tuple[Any, Any]:
-        if type(result) is not np.ndarray or not plain(method, args, kwargs):
+        if type(result) is not np.ndarray or ((kwargs or len(args) > 1) and not plain(method, args, kwargs)):
             return None, None
         return read(result)
 

@@ -90,8 +90,7 @@ def _spans(store: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any
             entity_attrs = feature_attributes(entities, names, _config._active or _config.get_config())[0]
     pid = None
     for view, features in views.items():
-        attrs = _lookup.view_attributes(store, view, features, service)
-        _lookup.add_freshness(attrs, ages, view)
+        attrs = _lookup.view_attributes(store, view, features, service, ages.get(view))
         attrs.update(entity_attrs)
         pid = _lifecycle.record(tracer, f"feature_lookup {view}", attrs, ctx, start_ns, end_ns, error, pid)
 

@@ -18,7 +18,7 @@ from otelml.semconv import (
     OPERATION_FEATURE_LOOKUP,
 )
 
-__all__ = ["Views", "entity_input", "freshness", "requested_views", "view_attributes"]
+__all__ = ["Views", "entity_input", "freshness", "requested_views", "view_attributes", "view_version"]
 
 _PRESENT = 1  # feast.protos...FieldStatus.PRESENT: a value was found (not missing, null or too old)
 _VERSION_TTL_S = 60.0
@@ -26,8 +26,9 @@ _VERSION_TTL_S = 60.0
 Views = dict[str, list[str]]
 """Feature view name -> feature names requested from it, in request order."""
 
-# (id(store), project, view) -> (version or None, time read): the registry lookup is not on every call.
-_versions: dict[tuple[int, str, str], tuple[str | None, float]] = {}
+# (id(store), project, view) -> (version or None, registry snapshot, time read): read again when Feast's
+# registry cache holds a new snapshot (after `feast apply` and its refresh), else after _VERSION_TTL_S.
+_versions: dict[tuple[int, str, str], tuple[str | None, Any, float]] = {}
 
 
 def requested_views(features: Any) -> tuple[Views, str | None]:
@@ -46,14 +47,17 @@ def requested_views(features: Any) -> tuple[Views, str | None]:
 
 def view_version(store: Any, view: str) -> str | None:
     """The active version number of ``view`` (Feast's feature-view versioning), or None."""
-    key = (id(store), store.project, view)
+    project = store.project
+    key = (id(store), project, view)
     cached = _versions.get(key)
-    now = time.monotonic()
-    if cached is not None and now - cached[1] < _VERSION_TTL_S:
+    registry = store.registry
+    snapshot = getattr(registry, "cached_registry_proto", None)
+    if cached is not None and (cached[1] is snapshot if snapshot is not None
+                               else time.monotonic() - cached[2] < _VERSION_TTL_S):
         return cached[0]
     version: str | None = None
     try:
-        fv = store.registry.get_feature_view(view, store.project, allow_cache=True)
+        fv = registry.get_feature_view(view, project, allow_cache=True)
         number = getattr(fv, "current_version_number", None)
         declared = getattr(fv, "version", None)
         if number is not None:
@@ -64,20 +68,23 @@ def view_version(store: Any, view: str) -> str | None:
         version = None
     if len(_versions) > 4096:
         _versions.clear()
-    _versions[key] = (version, now)
+    _versions[key] = (version, getattr(registry, "cached_registry_proto", None), time.monotonic())
     return version
 
 
-def view_attributes(store: Any, view: str, features: list[str], service: str | None) -> dict[str, Any]:
-    """The attributes of one view's ``feature_lookup`` span (freshness aside)."""
+def view_attributes(store: Any, view: str, features: list[str], service: str | None,
+                    age: float | None) -> dict[str, Any]:
+    """The attributes of one view's ``feature_lookup`` span."""
     attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_FEATURE_LOOKUP, ML_FEATURE_STORE_NAME: "feast",
                              ML_FEATURE_STORE_PROJECT: store.project, ML_FEATURE_VIEW_NAME: view,
-                             ML_FEATURE_NAMES: list(features)}
+                             ML_FEATURE_NAMES: features}
     version = view_version(store, view)
     if version is not None:
         attrs[ML_FEATURE_VIEW_VERSION] = version
     if service is not None:
         attrs[ML_FEATURE_STORE_SERVICE] = service
+    if age is not None:
+        attrs[ML_FEATURE_VIEW_FRESHNESS] = age
     return attrs
 
 
@@ -119,9 +126,3 @@ def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
             return {n: c[0] for n, c in zip(names, columns, strict=True)}, None
         return [list(r) for r in zip(*columns, strict=True)], names
     return None, None
-
-
-def add_freshness(attrs: dict[str, Any], ages: dict[str, float], view: str) -> None:
-    age = ages.get(view)
-    if age is not None:
-        attrs[ML_FEATURE_VIEW_FRESHNESS] = age

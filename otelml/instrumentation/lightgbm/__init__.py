@@ -84,7 +84,7 @@ def _describe_booster(booster: Any) -> Description:
         return X, names
 
     return Description("lightgbm.Booster", _boosters.TASKS.get(kind or ""), "lightgbm", inputs,
-                       _boosters.outputs_for(kind, _plain))
+                       _boosters.outputs_for(kind, _plain), names)
 
 
 def _names(booster: Any) -> list[str] | None:

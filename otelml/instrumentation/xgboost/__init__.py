@@ -85,21 +85,20 @@ def dense(dmatrix: Any) -> np.ndarray:
     return out
 
 
-def _describe_booster(booster: Any) -> Description:
+def _dmatrix_inputs(booster: Any, X: Any) -> tuple[Any, Any]:
+    if hasattr(X, "get_data") and hasattr(X, "feature_names"):
+        return dense(X), X.feature_names
+    return X, booster.feature_names
+
+
+def _describe_booster(booster: Any, inputs: Any = None) -> Description:
     kind: str | None = None
     try:
         kind = _kind(json.loads(booster.save_config())["learner"]["objective"]["name"])
     except Exception as exc:
         log_once("reading the XGBoost booster's objective", exc)
-    names = booster.feature_names
-
-    def inputs(_: Any, X: Any) -> tuple[Any, Any]:
-        if type(X).__name__ in ("DMatrix", "QuantileDMatrix") and hasattr(X, "get_data"):
-            return dense(X), X.feature_names
-        return X, names
-
     return Description("xgboost.Booster", _boosters.TASKS.get(kind or ""), "xgboost", inputs,
-                       _boosters.outputs_for(kind, _plain))
+                       _boosters.outputs_for(kind, _plain), booster.feature_names)
 
 
 def _estimator_inputs(estimator: Any, X: Any) -> tuple[Any, Any]:
@@ -109,7 +108,8 @@ def _estimator_inputs(estimator: Any, X: Any) -> tuple[Any, Any]:
         return X, None
 
 
-BOOSTER = Framework("xgboost", "data", _describe_booster)
+BOOSTER = Framework("xgboost", "data", _describe_booster)  # inplace_predict: numpy, pandas, sparse
+DMATRIX = Framework("xgboost", "data", lambda booster: _describe_booster(booster, _dmatrix_inputs))
 ESTIMATOR = Framework("xgboost", "X", lambda est: describe_wrapper(est, "xgboost", _estimator_inputs))
 _patches = MethodPatches()
 
@@ -119,7 +119,8 @@ def _patch(xgboost: Any) -> None:
         return
     from xgboost import sklearn as xgb_sklearn
 
-    _patches.patch([xgboost.Booster], ("predict", "inplace_predict"),
+    _patches.patch([xgboost.Booster], ("predict",), lambda method, fn: make_wrapper(DMATRIX, method, fn))
+    _patches.patch([xgboost.Booster], ("inplace_predict",),
                    lambda method, fn: make_wrapper(BOOSTER, method, fn))
     estimators = [cls for cls in vars(xgb_sklearn).values()
                   if isinstance(cls, type) and issubclass(cls, xgb_sklearn.XGBModel)]
@@ -140,9 +141,9 @@ class XGBoostInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         hooks = Hooks(trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider")),
                       kwargs.get("request_hook"), kwargs.get("response_hook"))
-        BOOSTER.hooks = ESTIMATOR.hooks = hooks
+        BOOSTER.hooks = DMATRIX.hooks = ESTIMATOR.hooks = hooks
         when_imported("xgboost", _patch)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _patches.restore()
-        BOOSTER.hooks = ESTIMATOR.hooks = None
+        BOOSTER.hooks = DMATRIX.hooks = ESTIMATOR.hooks = None
