@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
+
 from otelml.semconv import (
     ML_FEATURE_NAMES,
     ML_FEATURE_STORE_NAME,
@@ -31,15 +33,28 @@ Views = dict[str, list[str]]
 _versions: dict[tuple[int, str, str], tuple[str | None, Any, float]] = {}
 
 
+# tuple of feature references -> their views (a service's usually repeats the same list every call)
+_parsed: dict[tuple[str, ...], Views] = {}
+# entity key names -> one list object, so the capture policy's plan cache recognises them
+_entity_names: dict[tuple[str, ...], list[str]] = {}
+
+
 def requested_views(features: Any) -> tuple[Views, str | None]:
     """The views and features a request names (``"view:feature"`` references or a FeatureService), and
-    the feature service's name when one was used."""
-    views: Views = {}
+    the feature service's name when one was used. Callers must not change the lists returned."""
     if isinstance(features, list | tuple):
-        for ref in features:
-            view, _, feature = str(ref).partition(":")
-            views.setdefault(view, []).append(feature)
+        key = tuple(features)
+        views = _parsed.get(key)
+        if views is None:
+            views = {}
+            for ref in key:
+                view, _, feature = str(ref).partition(":")
+                views.setdefault(view, []).append(feature)
+            if len(_parsed) > 1024:
+                _parsed.clear()
+            _parsed[key] = views
         return views, None
+    views = {}
     for projection in getattr(features, "feature_view_projections", ()):
         views.setdefault(projection.name_to_use(), []).extend(f.name for f in projection.features)
     return views, getattr(features, "name", None)
@@ -115,9 +130,12 @@ def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
     if isinstance(entity_rows, list | tuple):
         if not entity_rows:
             return None, None
+        names = _names_of(entity_rows[0])
         if len(entity_rows) == 1:
-            return dict(entity_rows[0]), None
-        names = list(entity_rows[0])
+            values = list(entity_rows[0].values())
+            if all(type(v) is int or type(v) is float for v in values):  # numeric keys: one numpy row
+                return np.array(values), names
+            return values, names
         return [[row.get(n) for n in names] for row in entity_rows], names
     if hasattr(entity_rows, "items"):  # column name -> values
         names = list(entity_rows)
@@ -126,3 +144,13 @@ def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
             return {n: c[0] for n, c in zip(names, columns, strict=True)}, None
         return [list(r) for r in zip(*columns, strict=True)], names
     return None, None
+
+
+def _names_of(row: Any) -> list[str]:
+    key = tuple(row)
+    names = _entity_names.get(key)
+    if names is None:
+        if len(_entity_names) > 1024:
+            _entity_names.clear()
+        names = _entity_names[key] = list(key)
+    return names
