@@ -193,6 +193,7 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
 
     x_arg = framework.x_arg
     models = framework.models
+    remember_prediction = _labels.remember_prediction
 
     @functools.wraps(wrapped)
     def wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
@@ -235,7 +236,9 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
             return wrapped(instance, *args, **kwargs)
 
         try:  # from here on the span is current: a failure must not skip ending it
-            span_context = remember(span, pid, start_ns, model.name, model.version)
+            span_context = span.get_span_context()  # remember(), without the call: per prediction
+            if span_context[_TRACE_FLAGS] & _SAMPLED:
+                remember_prediction(pid, span_context, start_ns, model.name, model.version)
         except Exception as exc:
             span_context = None
             log_once("remembering the prediction for labels", exc)

@@ -202,7 +202,11 @@ def start(tracer: trace.Tracer, name: str, attributes: dict[str, Any],
     token for :func:`end`, the prediction id and the start time (ns). Raises what the tracer raises:
     callers run the user's code without a span then.
     """
-    pid, holder = resolve(ctx)
+    holder = ctx.get(SCOPE_KEY)
+    if holder is None and ctx.get(_SPAN_KEY) is None and not ctx.get(_BAGGAGE_KEY):
+        pid = None  # no scope, no parent, no baggage: nothing to resolve, a new prediction
+    else:
+        pid, holder = resolve(ctx)
     fresh = pid is None
     if pid is None:
         pid = "%032x" % _getrandbits(128)  # noqa: UP031 - new_prediction_id without the call
