@@ -4,8 +4,9 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PHOENIX_VENV := .venv-phoenix
+FEAST_VENV := .venv-feast
 
-.PHONY: demo test lint bench venv phoenix clean
+.PHONY: demo test lint bench venv phoenix feast clean
 
 $(BIN)/.installed: pyproject.toml setup.py collector/otelml_collector/otlp/_fastscan.c
 	$(PY) -m venv $(VENV)
@@ -23,20 +24,32 @@ $(PHOENIX_VENV)/bin/phoenix:
 
 phoenix: $(PHOENIX_VENV)/bin/phoenix
 
+# Feast pins pandas < 3, which would change the main environment: the Feast instrumentor's tests
+# (tests/feast_venv) run in their own, started by tests/integrations/test_feast_venv.py.
+$(FEAST_VENV)/bin/.installed: pyproject.toml
+	$(PY) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/pip install -q --upgrade pip
+	$(FEAST_VENV)/bin/pip install -q -e '.[feast,xgboost,sklearn]' 'pytest>=8' 'pytest-asyncio>=0.23' 'oteltap>=1.0'
+	touch $@
+
+feast: $(FEAST_VENV)/bin/.installed
+
 demo: venv
 	$(BIN)/python -m examples.demo
 
-test: venv phoenix
-	OTELML_PHOENIX=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix $(BIN)/python -m pytest -q
+test: venv phoenix feast
+	OTELML_PHOENIX=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix OTELML_FEAST_PYTHON=$(CURDIR)/$(FEAST_VENV)/bin/python \
+		$(BIN)/python -m pytest -q
 
 lint: venv
 	$(BIN)/ruff check .
 
 # The benchmarks of docs/benchmarks.md, with the commands recorded there (about 20 minutes on 2 cores;
 # bench_drift.py creates .venv-evidently on first use, Evidently 0.7 does not import under pandas 3).
-bench: venv
+bench: venv feast
 	$(BIN)/python benchmarks/bench_overhead.py --runs 100 --calls 200
 	$(BIN)/python benchmarks/bench_overhead_instructions.py --calls 1000 --manual  # needs valgrind
+	$(FEAST_VENV)/bin/python benchmarks/bench_overhead_instructions.py --calls 1000 --feast-calls 200 --only-integrations
 	$(BIN)/python benchmarks/bench_core.py --runs 11
 	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 200 --rss-spans 1000000 --breakdown
 	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 60 --rss-spans 0 --only forward --only extract --only drift
@@ -46,4 +59,4 @@ bench: venv
 	$(BIN)/python benchmarks/bench_validate.py --runs 7 --ge-runs 7
 
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) build *.egg-info
+	rm -rf $(VENV) $(PHOENIX_VENV) $(FEAST_VENV) build *.egg-info

@@ -7,8 +7,13 @@ measured loop only (``--toggle-collect`` on ``functools.reduce``, which drives t
 collections included. The ``BatchSpanProcessor`` thread (batching and the exporter that drops the spans)
 is not counted; it does the same work for (b) and (c).
 
-Run: ``.venv/bin/python benchmarks/bench_overhead_instructions.py [--calls 1000] [--manual]`` (needs
-``valgrind``; about five minutes on two cores, eight with ``--manual``).
+``--integrations`` also counts a single-row XGBoost ``Booster.inplace_predict`` and a Feast online lookup
+(SQLite online store), each bare, in a hand-written span with the same attributes, and instrumented
+(``integration_calls.py``); the Feast variants run ``--feast-calls`` calls.
+
+Run: ``.venv/bin/python benchmarks/bench_overhead_instructions.py [--calls 1000] [--manual]
+[--integrations]`` (needs ``valgrind``; about five minutes on two cores, eight with ``--manual``, plus
+about ten with ``--integrations``).
 """
 
 from __future__ import annotations
@@ -31,12 +36,19 @@ VARIANTS = {"a": "(a) bare predict_proba", "b": "(b) hand-written OTel span",
             "c": "(c) otelml instrumentor (defaults)"}
 # --manual: the manual API against a hand-written span, no model call (bench_core.py's span pair).
 MANUAL = {"h": "hand-written span (bench_core)", "m": "otelml.inference(..., features=X) + set_prediction"}
+# --integrations: (a) bare, (b) hand-written span, (c) otelml instrumentor, for two more calls.
+INTEGRATIONS = {"xa": "(a) bare XGBoost Booster.inplace_predict", "xb": "(b) hand-written OTel span",
+                "xc": "(c) otelml XGBoost instrumentor", "fa": "(a) bare Feast get_online_features",
+                "fb": "(b) hand-written OTel span", "fc": "(c) otelml Feast instrumentor"}
 WARM_UP = 200
 
 
-def child(variant: str, calls: int) -> None:
+def child(variant: str, calls: int, feast_repo: str | None = None) -> None:
     """Set up one variant as ``bench_overhead.py`` does, warm it up, then run the measured loop."""
     sys.path.insert(0, str(Path(__file__).parent))
+    if variant in INTEGRATIONS:
+        _integration_child(variant, calls, feast_repo)
+        return
     import bench_overhead as bench
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -68,6 +80,34 @@ def child(variant: str, calls: int) -> None:
     provider.shutdown()
 
 
+def _integration_child(variant: str, calls: int, feast_repo: str | None) -> None:
+    import bench_overhead as bench
+    import integration_calls
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otelml import _telemetry
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(bench.DropExporter(), max_queue_size=1 << 20))
+    if variant.startswith("x"):
+        call = integration_calls.booster_variants(provider, variant[1])
+    else:
+        call = integration_calls.feast_variants(provider, variant[1], Path(feast_repo or "."))
+    for _ in range(min(WARM_UP, calls)):
+        call()
+    _telemetry.flush_durations()
+    gc.collect()
+    gc.freeze()
+
+    def step(acc: int, _: int) -> int:
+        call()
+        return acc
+
+    functools.reduce(step, range(calls), 0)
+    provider.shutdown()
+
+
 def _manual_pair(provider: Any) -> dict[str, Callable[[Any], None]]:
     """bench_core.py's span pair: the manual API and the same 27 attributes written by hand."""
     import bench_core
@@ -79,10 +119,12 @@ def _manual_pair(provider: Any) -> dict[str, Callable[[Any], None]]:
     return {"h": lambda _: hand(), "m": lambda _: manual()}
 
 
-def _count(variant: str, calls: int, out_dir: str) -> int:
+def _count(variant: str, calls: int, out_dir: str, feast_repo: str | None = None) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
            f"--callgrind-out-file={out_dir}/callgrind.{variant}.out",
            sys.executable, __file__, "--child", variant, "--calls", str(calls)]
+    if feast_repo is not None:
+        cmd += ["--feast-repo", feast_repo]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     match = re.search(r"Collected : (\d+)", done.stderr)
@@ -96,13 +138,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--calls", type=int, default=1000, help="measured calls per variant")
     parser.add_argument("--manual", action="store_true",
                         help="also count the manual API against a hand-written span (bench_core.py's pair)")
-    parser.add_argument("--child", choices=sorted({**VARIANTS, **MANUAL}), help=argparse.SUPPRESS)
+    parser.add_argument("--integrations", action="store_true",
+                        help="also count an XGBoost booster prediction and a Feast online lookup")
+    parser.add_argument("--feast-calls", type=int, default=200, help="measured Feast lookups per variant")
+    parser.add_argument("--only-integrations", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--feast-repo", help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=sorted({**VARIANTS, **MANUAL, **INTEGRATIONS}),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.calls)
+        child(args.child, args.calls, args.feast_repo)
         return
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
+    if args.integrations or args.only_integrations:
+        _integrations(args.calls, args.feast_calls)
+        if args.only_integrations:
+            return
     variants = [*VARIANTS, *(MANUAL if args.manual else ())]
     with tempfile.TemporaryDirectory() as out_dir, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         counts = dict(zip(variants, pool.map(lambda v: _count(v, args.calls, out_dir), variants),
@@ -131,6 +183,33 @@ def main(argv: list[str] | None = None) -> None:
         for key, label in MANUAL.items():
             print(f"| {label} | {per_call[key]:,.0f} |")
         print(f"| otelml.inference / hand-written | {m / h:.4f} |")
+
+
+def _integrations(calls: int, feast_calls: int) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    import integration_calls
+
+    with tempfile.TemporaryDirectory() as out_dir, tempfile.TemporaryDirectory() as repo, \
+            ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        integration_calls.make_feast_repo(Path(repo))
+        n = {v: calls if v.startswith("x") else feast_calls for v in INTEGRATIONS}
+        counts = dict(zip(INTEGRATIONS, pool.map(lambda v: _count(v, n[v], out_dir, repo), INTEGRATIONS),
+                          strict=True))
+    per_call = {k: counts[k] / n[k] for k in INTEGRATIONS}
+    print(f"{calls} booster predictions, {feast_calls} Feast lookups per variant; instructions on the "
+          "calling thread (callgrind)")
+    print()
+    print("| variant | instructions per call |")
+    print("|---|---:|")
+    for key, label in INTEGRATIONS.items():
+        print(f"| {label} | {per_call[key]:,.0f} |")
+    print()
+    print("| call | (c)/(b) — target <= 1.0 | ((c)-(a))/((b)-(a)) | (c)-(b) |")
+    print("|---|---:|---:|---:|")
+    for prefix, name in (("x", "XGBoost Booster.inplace_predict, 1 row"), ("f", "Feast get_online_features")):
+        a, b, c = (per_call[prefix + v] for v in "abc")
+        print(f"| {name} | {c / b:.4f} | {(c - a) / (b - a):.4f} | {c - b:+,.0f} |")
+    print()
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ attributes, masked per the active :class:`~otelml._config.OtelmlConfig`:
 - a missing single value (None, pd.NA, NaT) is left out (OTel attributes have no null); NaN and
   infinities are kept as doubles.
 
-The key/mask plan is computed once per column set and cached, so a single numeric row costs one
-``tolist()`` and one ``zip``.
+The key/mask plan is computed once per column set and cached here, behind :func:`feature_attributes`
+(the one entry point: instrumentors never hold a plan of their own, so masking cannot be skipped). The
+plan of the last single numeric row recorded as is (every column, no masking) is remembered with its
+shape, names object and config, so the same row again costs one ``tolist()`` and one ``zip``.
 """
 
 from __future__ import annotations
@@ -98,6 +100,9 @@ _plans_config: OtelmlConfig | None = None
 _last: tuple[Any, OtelmlConfig, _Plan] | None = None
 _plans_lock = threading.Lock()
 _MAX_PLANS = 256
+# (feature names object, shape, config, attribute keys) of the last single numeric row recorded as is.
+_last_row: tuple[Any, tuple[int, ...], OtelmlConfig, list[str]] | None = None
+_ndarray = np.ndarray
 
 
 def _plan(names_key: Any, names: Sequence[Any] | None, n_cols: int, config: OtelmlConfig) -> _Plan:
@@ -192,7 +197,7 @@ def _as_table(X: Any, feature_names: Sequence[Any] | None) -> tuple[Any, Any, An
                     "list, pandas DataFrame/Series, scipy sparse matrix or a mapping name -> value")
 
 
-def row_keys(X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig) -> list[str] | None:
+def _row_keys(X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig) -> list[str] | None:
     """The attribute keys of ``X`` when it is one numeric numpy row recorded as is (every column, no
     masking), in column order; None otherwise."""
     if type(X) is np.ndarray and X.dtype.kind in _NUMERIC and config.capture_features:
@@ -211,9 +216,15 @@ def feature_attributes(
     X: Any, feature_names: Sequence[Any] | None, config: OtelmlConfig
 ) -> tuple[dict[str, Any], RowSelection | None]:
     """Feature attributes of one model input, and the captured rows (None for a single row)."""
-    # Hot path: one numeric numpy row, no masking -> one tolist() and one zip.
-    keys = row_keys(X, feature_names, config)
+    global _last_row
+    # Hot path: the same single numeric numpy row as last time, no masking -> one tolist() and one zip.
+    last = _last_row
+    if (last is not None and type(X) is _ndarray and last[0] is feature_names and last[2] is config
+            and X.shape == last[1] and X.dtype.kind in _NUMERIC):
+        return dict(zip(last[3], X.ravel().tolist(), strict=False)), None
+    keys = _row_keys(X, feature_names, config)
     if keys is not None:
+        _last_row = (feature_names, X.shape, config, keys)
         return dict(zip(keys, X.ravel().tolist(), strict=False)), None
     pre: RowSelection | None = None
     if getattr(X, "columns", None) is not None and hasattr(X, "iloc") and len(X) > config.max_batch_rows:
@@ -322,8 +333,9 @@ def prediction_attributes(
     """``ml.prediction.value`` (and ``ml.prediction.score`` when given) over the same rows as the features."""
     kind = type(value)
     if (kind is int or kind is float or kind is bool) and (score is None or type(score) is float):
-        return {ML_PREDICTION_VALUE: value} if score is None else {
-            ML_PREDICTION_VALUE: value, ML_PREDICTION_SCORE: score}
+        if score is None:
+            return {ML_PREDICTION_VALUE: value}
+        return {ML_PREDICTION_VALUE: value, ML_PREDICTION_SCORE: score}
     attrs: dict[str, Any] = {}
     out = _output(value, rows, config)
     if out is not None:

@@ -18,27 +18,41 @@ T = TypeVar("T")
 class ModelInfo(NamedTuple):
     name: str
     version: str | None
+    run_id: str | None = None
 
 
 _registry: weakref.WeakKeyDictionary[Any, ModelInfo] = weakref.WeakKeyDictionary()
+# Unhashable models (MLflow's PyFuncModel defines __eq__ only) by id, with a weak reference that confirms
+# the id was not reused and drops the entry when the model is collected.
+_unhashable: dict[int, tuple[weakref.ref[Any], ModelInfo]] = {}
 _lock = threading.Lock()
 generation = 0
 """Bumped on every registration, so instrumentors can drop per-estimator caches cheaply."""
 
 
-def register_model(estimator: T, name: str, version: str | int | float | None = None) -> T:
+def register_model(estimator: T, name: str, version: str | int | float | None = None, *,
+                   run_id: str | None = None) -> T:
     """Give ``estimator`` the model name (and version) its inference spans carry. Returns the estimator.
 
-    Raises ``ValueError`` for an empty ``name`` and ``TypeError`` for an object that cannot be weakly
-    referenced (register the estimator object itself, not a plain function or builtin).
+    ``run_id`` (the training run, e.g. MLflow's) becomes ``ml.model.run_id``; the MLflow instrumentor
+    sets all three for models loaded from the registry. Raises ``ValueError`` for an empty ``name`` and
+    ``TypeError`` for an object that cannot be weakly referenced (register the estimator object itself,
+    not a plain function or builtin).
     """
     global generation
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"otelml.register_model: name must be a non-empty string, got {name!r}")
-    info = ModelInfo(name, None if version is None else str(version))
+    info = ModelInfo(name, None if version is None else str(version), run_id)
     try:
         with _lock:
-            _registry[estimator] = info
+            try:
+                _registry[estimator] = info
+            except TypeError:
+                if _hashable(estimator):
+                    raise
+                key = id(estimator)
+                ref = weakref.ref(estimator, lambda _, key=key: _unhashable.pop(key, None))  # type: ignore[misc]
+                _unhashable[key] = (ref, info)
             generation += 1
     except TypeError as exc:
         raise TypeError(
@@ -53,4 +67,13 @@ def model_info(estimator: Any) -> ModelInfo | None:
     try:
         return _registry.get(estimator)
     except TypeError:
-        return None
+        entry = _unhashable.get(id(estimator))
+        return entry[1] if entry is not None and entry[0]() is estimator else None
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True

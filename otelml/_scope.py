@@ -14,102 +14,41 @@ from __future__ import annotations
 
 import functools
 import inspect
-import random
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from opentelemetry import context, trace
-from opentelemetry.baggage import _BAGGAGE_KEY  # the baggage entries of a Context (stable since 1.0)
-from opentelemetry.trace.propagation import _SPAN_KEY  # the current span of a Context (stable since 1.0)
 
+from otelml import _lifecycle, _telemetry
 from otelml._errors import log_once
+from otelml._lifecycle import (
+    MAX_ID_LENGTH,
+    SCOPE_KEY,
+    Holder,
+    new_prediction_id,
+    remember_for_trace,
+    resolve,
+    valid_prediction_id,
+)
 from otelml.semconv import ML_PREDICTION_ID
 
 PREDICTION_SPAN_NAME = "prediction"
 """Root span of an explicit `otelml.prediction()` scope opened outside any trace."""
 
 __all__ = [
+    "MAX_ID_LENGTH",
+    "SCOPE_KEY",
+    "Holder",
     "PredictionScope",
     "current_prediction_id",
     "new_prediction_id",
     "prediction",
+    "remember_for_trace",
+    "resolve",
     "valid_prediction_id",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-SCOPE_KEY = context.create_key("otelml-prediction-scope")
-MAX_ID_LENGTH = 128
-_TRACE_MAP_SIZE = 8192
-_getrandbits = random.getrandbits
-_get_current = context.get_current
-
-
-class Holder:
-    """Mutable cell for a scope's id, so the first span inside the scope can fill it in."""
-
-    __slots__ = ("id",)
-
-    def __init__(self, pid: str | None = None) -> None:
-        self.id = pid
-
-
-_by_trace: OrderedDict[int, str] = OrderedDict()
-_by_trace_lock = threading.Lock()
-
-
-def new_prediction_id() -> str:
-    """A new random 128-bit prediction id as 32 lower-case hex digits."""
-    return "%032x" % _getrandbits(128)  # noqa: UP031 - %-format is the cheapest here
-
-
-def valid_prediction_id(pid: object) -> bool:
-    """True for a non-empty printable string of at most 128 characters without baggage delimiters."""
-    return (
-        isinstance(pid, str)
-        and 0 < len(pid) <= MAX_ID_LENGTH
-        and pid.isprintable()
-        and not any(c in pid for c in ",;= ")
-    )
-
-
-def remember_for_trace(trace_id: int, pid: str) -> None:
-    """Make ``pid`` the id of every later otelml span of this trace in this process."""
-    if not trace_id:
-        return
-    with _by_trace_lock:
-        _by_trace[trace_id] = pid
-        if len(_by_trace) > _TRACE_MAP_SIZE:
-            _by_trace.popitem(last=False)
-
-
-def resolve(ctx: context.Context | None = None) -> tuple[str | None, Holder | None]:
-    """The id in scope (or ``None``) and the explicit scope holder when there is one.
-
-    Under ``SCOPE_KEY`` a context holds either a ``Holder`` (an explicit scope, whose id may still be
-    unset) or the id itself (set by an otelml span for the spans nested in it).
-    """
-    if ctx is None:
-        ctx = _get_current()
-    holder: Any = ctx.get(SCOPE_KEY)
-    if holder is not None:
-        if type(holder) is str:
-            return holder, None
-        return holder.id, holder
-    entries = ctx.get(_BAGGAGE_KEY)
-    if entries:
-        pid = entries.get(ML_PREDICTION_ID)  # type: ignore[attr-defined]
-        if isinstance(pid, str) and valid_prediction_id(pid):
-            return pid, None
-    span = ctx.get(_SPAN_KEY)
-    if span is None:
-        return None, None
-    trace_id = span.get_span_context().trace_id  # type: ignore[attr-defined]
-    if trace_id:
-        return _by_trace.get(trace_id), None
-    return None, None
 
 
 def current_prediction_id() -> str | None:
@@ -197,9 +136,7 @@ class PredictionScope:
 
 def _scope_span_start(ctx: context.Context) -> trace.Span | None:
     try:
-        from otelml import _telemetry
-
-        return _telemetry.tracer().start_span(PREDICTION_SPAN_NAME, ctx)
+        return _lifecycle.start_root(_telemetry.tracer(), PREDICTION_SPAN_NAME, ctx)
     except Exception as error:  # telemetry never breaks the host
         log_once("prediction scope span", error)
         return None
@@ -209,12 +146,11 @@ def _scope_span_end(span: trace.Span, pid: str | None, error: BaseException | No
     try:
         if pid is not None:
             span.set_attribute(ML_PREDICTION_ID, pid)
-        if error is not None:
-            span.record_exception(error)
-            span.set_status(trace.Status(trace.StatusCode.ERROR, f"{type(error).__qualname__}: {error}"))
-        span.end()
     except Exception as failure:
         log_once("prediction scope span", failure)
+    if error is not None:
+        _lifecycle.fail(span, error)
+    _lifecycle.end(span, None)
 
 
 def prediction(id: str | None = None) -> PredictionScope:

@@ -15,14 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
-from opentelemetry import context, trace
-from opentelemetry.trace import Span, Status, StatusCode
-from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry import trace
+from opentelemetry.trace import Span
 
-from otelml import _config, _errors, _labels, _scope, _telemetry
-from otelml._context import attach as _attach
-from otelml._context import detach as _detach
-from otelml._context import get_current as _get_current
+from otelml import _config, _errors, _lifecycle, _telemetry
+from otelml._inference import log_prediction, remember, static_attributes
 from otelml.semconv import (
     ML_DECISION,
     ML_FEATURE_NAMES,
@@ -31,12 +28,8 @@ from otelml.semconv import (
     ML_FEATURE_VIEW_NAME,
     ML_FEATURE_VIEW_VERSION,
     ML_MODEL_FRAMEWORK,
-    ML_MODEL_NAME,
-    ML_MODEL_TASK,
-    ML_MODEL_VERSION,
     ML_OPERATION_NAME,
     ML_POSTPROCESS_STEP,
-    ML_PREDICTION_ID,
     ML_SEGMENT_PREFIX,
     OPERATION_FEATURE_LOOKUP,
     OPERATION_INFERENCE,
@@ -67,9 +60,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 _INVALID = trace.INVALID_SPAN
-_dict_setitem = dict.__setitem__  # Context forbids item assignment; our fresh, unshared copy is filled in
 _perf = time.perf_counter
-_time_ns = time.time_ns
 
 
 class _OperationSpan:
@@ -106,29 +97,11 @@ class _OperationSpan:
     def __enter__(self) -> Any:
         try:
             self._before_start()
-            ctx = _get_current()
-            pid, holder = _scope.resolve(ctx)
-            fresh = pid is None
-            if pid is None:
-                pid = _scope.new_prediction_id()
-                if holder is not None:
-                    holder.id = pid
-            attrs = self._attributes
-            attrs[ML_PREDICTION_ID] = pid
-            start_ns = _time_ns()
             tracer = self._tracer or _telemetry._tracer or _telemetry.tracer()
-            span = tracer.start_span(self._name, ctx, attributes=attrs, start_time=start_ns)
-            # The span's context in one copy (set_span_in_context + set_value would copy twice).
-            new_ctx = context.Context(ctx)
-            _dict_setitem(new_ctx, _SPAN_KEY, span)
-            if holder is None:  # nested otelml spans read the id from the context, no map lookup
-                _dict_setitem(new_ctx, _scope.SCOPE_KEY, pid)
-            self._token = _attach(new_ctx)
+            span, self._token, pid, start_ns = _lifecycle.start(tracer, self._name, self._attributes,
+                                                                _lifecycle.get_current())
             self._span = span
             self.prediction_id = pid
-            # A root otelml span ends its trace in this process: nothing later could look its id up.
-            if fresh and holder is None and ctx.get(_SPAN_KEY) is not None:
-                _scope.remember_for_trace(span.get_span_context().trace_id, pid)
             self._after_start(span, pid, start_ns)
         except Exception as exc:
             _errors.log_once(f"starting the {self._name!r} span", exc)
@@ -137,24 +110,14 @@ class _OperationSpan:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: Any) -> Literal[False]:
         span = self._span
+        if exc is not None:
+            _lifecycle.fail(span, exc)
         try:
-            if exc is not None and span.is_recording():
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__qualname__}: {exc}"))
             self._before_end(exc)
         except Exception as err:
             _errors.log_once(f"recording the end of the {self._name!r} span", err)
-        try:
-            span.end()
-        except Exception as err:
-            _errors.log_once(f"ending the {self._name!r} span", err)
-        finally:
-            if self._token is not None:
-                try:
-                    _detach(self._token)  # type: ignore[arg-type]
-                except Exception as err:  # a token of another context (the API's detach logs it too)
-                    _errors.log_once(f"detaching the {self._name!r} span's context", err)
-                self._token = None
+        token, self._token = self._token, None
+        _lifecycle.end(span, token)
         return False
 
     async def __aenter__(self) -> Any:
@@ -197,16 +160,10 @@ _static_inference: dict[tuple[str, str | None, str | None, str | None], tuple[st
 def _inference_static(model: str, version: str | None, framework: str | None,
                       task: str | None) -> tuple[str, dict[str, Any]]:
     """Span name and fixed attributes of one model (cached; the cache is reset past 1,024 models)."""
-    attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: model}
-    if version is not None:
-        attrs[ML_MODEL_VERSION] = version
-    if framework is not None:
-        attrs[ML_MODEL_FRAMEWORK] = framework
-    if task is not None:
-        attrs[ML_MODEL_TASK] = task
     if len(_static_inference) >= 1024:
         _static_inference.clear()
-    static = _static_inference[(model, version, framework, task)] = (f"inference {model}", attrs)
+    static = _static_inference[(model, version, framework, task)] = (
+        f"{OPERATION_INFERENCE} {model}", static_attributes(model, version, framework, task))
     return static
 
 
@@ -247,9 +204,7 @@ class InferenceSpan(_OperationSpan):
                 _errors.log_once("capturing inference features", exc)
 
     def _after_start(self, span: Span, pid: str, start_ns: int) -> None:
-        span_context = span.get_span_context()
-        if span_context.trace_flags & 1:  # sampled: recorded and exported, worth linking a label to
-            _labels.remember_prediction(pid, span_context, start_ns, self._model, self._version)
+        remember(span, pid, start_ns, self._model, self._version)
         self._t0 = _perf()
 
     def _feature_attributes(self, X: Any, feature_names: Sequence[str] | None) -> dict[str, Any]:
@@ -297,10 +252,7 @@ class InferenceSpan(_OperationSpan):
             _telemetry.record_duration(self._model, self._version, _perf() - self._t0, error,
                                        self._span.get_span_context())
         if config.log_predictions and self._log_body is not None:
-            attrs = {ML_MODEL_NAME: self._model, ML_PREDICTION_ID: self.prediction_id}
-            if self._version is not None:
-                attrs[ML_MODEL_VERSION] = self._version
-            _telemetry.emit_prediction_log(context.get_current(), attrs, self._log_body)
+            log_prediction(self._model, self._version, self.prediction_id, self._log_body)
 
 
 class FeatureLookupSpan(_OperationSpan):

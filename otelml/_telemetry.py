@@ -21,11 +21,11 @@ from collections import deque
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
-from opentelemetry._logs._internal import ProxyLoggerProvider
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from otelml import __version__
+from otelml._lifecycle import ProxyLoggerProvider
 from otelml.semconv import (
     ERROR_TYPE,
     METRIC_ML_INFERENCE_DURATION,

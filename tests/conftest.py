@@ -9,6 +9,7 @@ Helpers behind them are importable from `tests.support`.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,9 @@ for path in (str(ROOT), str(ROOT / "collector")):
         sys.path.insert(0, path)
 
 from tests.support import OtlpSink, Phoenix, SidecarProcess, free_port  # noqa: E402
+
+# tests/feast_venv runs in .venv-feast (tests/integrations/test_feast_venv.py starts it there).
+collect_ignore = [] if importlib.util.find_spec("feast") else ["feast_venv"]
 
 
 @pytest.fixture

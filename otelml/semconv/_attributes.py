@@ -41,8 +41,14 @@ ML_MODEL_NAME = 'ml.model.name'
 #: Model version.
 ML_MODEL_VERSION = 'ml.model.version'
 
-#: Framework, e.g. sklearn.
+#: The training run that produced the model (MLflow run id), from the model registry.
+ML_MODEL_RUN_ID = 'ml.model.run_id'
+
+#: Framework: sklearn, xgboost, lightgbm, or the MLflow flavour of a pyfunc model.
 ML_MODEL_FRAMEWORK = 'ml.model.framework'
+
+#: Role of the model version serving the call: primary | shadow | canary.
+ML_DEPLOYMENT_ROLE = 'ml.deployment.role'
 
 #: classification | regression.
 ML_MODEL_TASK = 'ml.model.task'
@@ -76,6 +82,12 @@ ML_SEGMENT_PREFIX = 'ml.segment.'
 
 #: Feature store serving the features.
 ML_FEATURE_STORE_NAME = 'ml.feature_store.name'
+
+#: Feature-store project (Feast project) the feature views belong to.
+ML_FEATURE_STORE_PROJECT = 'ml.feature_store.project'
+
+#: Feature service requested, when the lookup named one instead of a feature list.
+ML_FEATURE_STORE_SERVICE = 'ml.feature_store.service'
 
 #: Feature view (table, group) read.
 ML_FEATURE_VIEW_NAME = 'ml.feature_view.name'
@@ -186,6 +198,7 @@ __all__ = [
     "ML_BATCH_SAMPLED_ROWS",
     "ML_BATCH_SIZE",
     "ML_DECISION",
+    "ML_DEPLOYMENT_ROLE",
     "ML_DRIFT_FEATURES",
     "ML_DRIFT_METHOD",
     "ML_DRIFT_SCORE",
@@ -194,6 +207,8 @@ __all__ = [
     "ML_FEATURE_NAMES",
     "ML_FEATURE_PREFIX",
     "ML_FEATURE_STORE_NAME",
+    "ML_FEATURE_STORE_PROJECT",
+    "ML_FEATURE_STORE_SERVICE",
     "ML_FEATURE_VIEW_FRESHNESS",
     "ML_FEATURE_VIEW_NAME",
     "ML_FEATURE_VIEW_VERSION",
@@ -201,6 +216,7 @@ __all__ = [
     "ML_LABEL_VALUE",
     "ML_MODEL_FRAMEWORK",
     "ML_MODEL_NAME",
+    "ML_MODEL_RUN_ID",
     "ML_MODEL_TASK",
     "ML_MODEL_VERSION",
     "ML_OPERATION_NAME",

@@ -66,6 +66,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from otelml import __version__
+from otelml._inference import Hooks
 from otelml.instrumentation.sklearn import _patch, _wrapper
 from otelml.instrumentation.sklearn.package import _instruments
 
@@ -80,9 +81,9 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
-        _wrapper.hooks = _wrapper.Hooks(tracer, kwargs.get("request_hook"), kwargs.get("response_hook"))
+        _wrapper.FRAMEWORK.hooks = Hooks(tracer, kwargs.get("request_hook"), kwargs.get("response_hook"))
         _patch.patch_all()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _patch.unpatch_all()
-        _wrapper.hooks = None
+        _wrapper.FRAMEWORK.hooks = None

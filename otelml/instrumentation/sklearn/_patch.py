@@ -23,6 +23,8 @@ from typing import Any
 
 import wrapt
 
+from otelml import _inference
+from otelml._errors import log_once
 from otelml.instrumentation.sklearn import _wrapper
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
@@ -37,6 +39,10 @@ _hook_installed: list[Any] = []  # [original __init_subclass__ in BaseEstimator.
 _parallel: list[tuple[type, str, Any]] = []
 
 
+# Their own instrumentors wrap these libraries' estimator classes (one span each, with their framework).
+OWN_INSTRUMENTORS = ("xgboost", "lightgbm")
+
+
 def _make(method: str, fn: Any) -> Any:
     # A plain function, not a wrapt proxy: it binds like the original (also through available_if's
     # MethodType) and costs one frame on the hot path. A call nested in an instrumented one (a Pipeline's
@@ -46,7 +52,7 @@ def _make(method: str, fn: Any) -> Any:
 
         @functools.wraps(fn)
         def quiet_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return quiet(method, fn, self, args, kwargs)
+            return quiet(fn, self, args, kwargs)
 
         quiet_wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
         return quiet_wrapper
@@ -64,7 +70,7 @@ def patch_class(cls: type) -> None:
         else:
             continue
         key = (owner, method)
-        if key in _patched:
+        if key in _patched or owner.__module__.partition(".")[0] in OWN_INSTRUMENTORS:
             continue
         with _lock:
             if key in _patched:
@@ -110,14 +116,14 @@ def patch_all() -> None:
                 try:
                     patch_class(cls)
                 except Exception as exc:
-                    _wrapper.log_once(f"patching {cls.__name__}", exc)
+                    log_once(f"patching {cls.__name__}", exc)
 
             BaseEstimator.__init_subclass__ = classmethod(__init_subclass__)  # type: ignore[assignment]
         for cls in [BaseEstimator, *_subclasses(BaseEstimator)]:
             try:
                 patch_class(cls)
             except Exception as exc:
-                _wrapper.log_once(f"patching {cls.__name__}", exc)
+                log_once(f"patching {cls.__name__}", exc)
         _patch_parallel()
 
 
@@ -130,17 +136,17 @@ def _patch_parallel() -> None:
         return
 
     def parallel_call(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if args and _wrapper._inside.get():
+        if args and _inference._inside.get():
             args = (_mark(args[0]), *args[1:])
         return wrapped(*args, **kwargs)
 
     def func_call(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         if instance is not None and instance.__dict__.get("_otelml_inside"):
-            token = _wrapper._inside.set(True)
+            token = _inference._inside.set(True)
             try:
                 return wrapped(*args, **kwargs)
             finally:
-                _wrapper._inside.reset(token)
+                _inference._inside.reset(token)
         return wrapped(*args, **kwargs)
 
     for owner, name, wrapper in ((parallel.Parallel, "__call__", parallel_call),

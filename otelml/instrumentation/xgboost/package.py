@@ -1,0 +1,5 @@
+"""Library versions this instrumentor supports (checked by ``BaseInstrumentor.instrument``)."""
+
+from __future__ import annotations
+
+_instruments = ("xgboost >= 2.0",)
