@@ -320,3 +320,48 @@ def test_http_json_logs_and_metrics_with_hex_ids(running):
         headers={"Content-Type": "application/json"},
     )
     assert resp.status_code == 400 and "traceId: expected a hex string" in resp.json()["message"]
+
+
+def _nested_kvlist(depth: int) -> dict:
+    value: dict = {"stringValue": "leaf"}
+    for _ in range(depth):
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    span = {"traceId": "0" * 31 + "1", "spanId": "0" * 15 + "1", "name": "deep",
+            "attributes": [{"key": "nested", "value": value}]}
+    return {"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}
+
+
+def test_http_json_nesting_is_bounded_like_protobuf(running):
+    """What the JSON receiver accepts a protobuf decoder downstream accepts too; deeper is a 400 naming the
+    limit, and a 5,000-deep body is a 400, not a 500 with a traceback."""
+    from google.protobuf.message import DecodeError
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    from otelml_collector import otlp
+    from otelml_collector.pipeline import Signal
+
+    sc, sink = running
+    verdicts = {}
+    for depth in range(25, 40):
+        body = json.dumps(_nested_kvlist(depth)).encode()
+        try:
+            message = otlp.decode(Signal.TRACES, body, json_body=True).message
+        except otlp.InvalidRequest as exc:
+            assert "nested deeper than 100 levels" in str(exc)
+            verdicts[depth] = False
+            continue
+        try:
+            ExportTraceServiceRequest.FromString(message.SerializeToString())
+            verdicts[depth] = True
+        except DecodeError:
+            verdicts[depth] = "accepted but protobuf refuses"
+    assert set(verdicts.values()) == {True, False}, verdicts  # both sides of the limit were seen
+    deepest_ok = max(d for d, ok in verdicts.items() if ok is True)
+    assert all(ok is (d <= deepest_ok) for d, ok in verdicts.items()), verdicts
+
+    too_deep = post(sc, json.dumps(_nested_kvlist(deepest_ok + 1)).encode(), ctype="application/json")
+    assert too_deep.status_code == 400 and "nested deeper than 100 levels" in too_deep.json()["message"]
+    bomb = post(sc, b'{"resourceSpans": ' + b"[" * 5000 + b"]" * 5000 + b"}", ctype="application/json")
+    assert bomb.status_code == 400, bomb.text
+    assert "nested deeper than the OTLP limit" in bomb.json()["message"]
+    assert "Traceback" not in sc.log()
+    assert_still_works(sc, sink, "after-deep-json")

@@ -70,10 +70,18 @@ def _table(desc: Descriptor) -> dict[str, tuple[str, int, bool, Any]]:
     return table
 
 
-def parse_otlp_json(doc: Any, message: Message, path: str = "") -> Message:
+MAX_MESSAGE_DEPTH = 100
+"""Nesting limit of messages in one request: protobuf's default decoding recursion limit, so nothing
+accepted here is refused by a downstream protobuf decoder (each kvlist level nests three messages)."""
+
+
+def parse_otlp_json(doc: Any, message: Message, path: str = "", depth: int = 1) -> Message:
     """Fill `message` from the JSON object `doc` (from `json.loads`)."""
     if not isinstance(doc, dict):
         raise JsonError(f"{path or 'body'}: expected a JSON object, got {type(doc).__name__}")
+    if depth > MAX_MESSAGE_DEPTH:
+        raise JsonError(f"{path}: messages nested deeper than {MAX_MESSAGE_DEPTH} levels (the OTLP/protobuf "
+                        "decoding limit)")
     table = _table(message.DESCRIPTOR)
     for key, value in doc.items():
         spec = table.get(key)
@@ -87,7 +95,7 @@ def parse_otlp_json(doc: Any, message: Message, path: str = "") -> Message:
             target = getattr(message, name)
             if kind == _MESSAGE:
                 for i, item in enumerate(value):
-                    parse_otlp_json(item, target.add(), f"{where}[{i}]")
+                    parse_otlp_json(item, target.add(), f"{where}[{i}]", depth + 1)
             else:
                 items = [_scalar(kind, extra, item, f"{where}[{i}]") for i, item in enumerate(value)]
                 try:
@@ -95,7 +103,7 @@ def parse_otlp_json(doc: Any, message: Message, path: str = "") -> Message:
                 except (ValueError, TypeError) as exc:  # e.g. an integer out of the field's range
                     raise JsonError(f"{where}: {exc}") from None
         elif kind == _MESSAGE:
-            parse_otlp_json(value, getattr(message, name), where)
+            parse_otlp_json(value, getattr(message, name), where, depth + 1)
             if not value:
                 getattr(message, name).SetInParent()  # `{}` still selects a oneof member
         else:

@@ -13,7 +13,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
-from otelml_collector.otlp._json import JsonError, parse_otlp_json
+from otelml_collector.otlp._json import MAX_MESSAGE_DEPTH, JsonError, parse_otlp_json
 from otelml_collector.otlp.fastscan import check_traces
 from otelml_collector.otlp.signals import REQUEST_TYPES, RESPONSE_TYPES, Signal
 
@@ -143,6 +143,9 @@ def _from_json(cls: type[Message], signal: Signal, body: bytes) -> Message:
         doc = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"body is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise InvalidRequest(f"JSON body nested deeper than the OTLP limit of {MAX_MESSAGE_DEPTH} "
+                             "messages") from None
     if not isinstance(doc, dict):
         raise InvalidRequest(f"body must be a JSON object ({cls.__name__}), got {type(doc).__name__}")
     try:
