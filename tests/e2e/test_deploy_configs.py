@@ -43,3 +43,15 @@ def test_docker_compose_file_is_valid_and_wires_the_stack() -> None:
     assert lb["routing_attributes"] == ["ml.model.name"]  # one model's state lives in one sidecar
     hosts = {h.split(":")[0] for h in lb["resolver"]["static"]["hostnames"]}
     assert hosts == {"otelml-sidecar-1", "otelml-sidecar-2"}
+
+
+def test_sidecar_image_builds_the_c_accelerator_and_checks_it() -> None:
+    """No Docker engine here: the Dockerfile's build inputs are checked instead, and the image build
+    itself fails when the extension did not compile (the import check)."""
+    text = (ROOT / "collector/Dockerfile").read_text()
+    copied = {word for line in text.splitlines() if line.startswith("COPY ") for word in line.split()[1:-1]}
+    assert {"setup.py", "collector"} <= copied  # setup.py declares the extension
+    assert "gcc" in text and "import otelml_collector.otlp._fastscan" in text
+    declared = (ROOT / "setup.py").read_text()
+    assert "collector/otelml_collector/otlp/_fastscan.c" in declared
+    assert (ROOT / "collector/otelml_collector/otlp/_fastscan.c").exists()
