@@ -50,6 +50,9 @@ def register(subparsers: Any) -> None:
         f"(default: ${ENV_TRACE_URL_TEMPLATE}, else the sidecar's service.trace_url_template)",
     )
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument("--all-methods", action="store_true",
+                   help="also list the methods that only report (by default the table shows the methods that "
+                   "alert, so DRIFT always agrees with SCORE vs THRESHOLD)")
     p.add_argument(
         "--explain",
         metavar="FEATURE",
@@ -88,15 +91,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def format_table(data: dict[str, Any], template: str | None) -> str:
-    """Rows sorted drifted first, then by model/version/feature/method."""
+def format_table(data: dict[str, Any], template: str | None, all_methods: bool = False) -> str:
+    """Rows sorted drifted first, then by model/version/feature/method; reporting-only methods (a score
+    over its threshold that raises no alert by design) only with `all_methods`."""
     rows = sorted(
-        data["drift"],
+        (r for r in data["drift"] if all_methods or r.get("alerting", True)),
         key=lambda r: (not r.get("drifted"), r["model"], r["version"], r["feature"], r["method"]),
     )
     if not rows:
         return "no drift scores yet (windows still filling, or no baseline)"
     header = [
+        *(["ALERTS"] if all_methods else []),
         "MODEL",
         "VERSION",
         "FEATURE",
@@ -114,6 +119,7 @@ def format_table(data: dict[str, Any], template: str | None) -> str:
     for r in rows:
         traces = [e["trace_id"] for e in r.get("exemplars", [])]
         line = [
+            *([("yes" if r.get("alerting", True) else "report only")] if all_methods else []),
             r["model"],
             r["version"] or "-",
             r["feature"],
@@ -158,5 +164,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(data, indent=2))
         return 0
-    print(format_table(data, template))
+    print(format_table(data, template, args.all_methods))
     return 0

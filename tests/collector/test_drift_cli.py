@@ -89,6 +89,27 @@ def test_table_lists_drifted_feature_first_with_trace_ids_and_links(sidecar, cap
     assert f"http://jaeger:16686/trace/{traces[0]}" in capsys.readouterr().out
 
 
+def test_table_shows_alerting_methods_unless_all_methods(sidecar, capsys):
+    """`psi 0.9 threshold 0.2 DRIFT no` read as a contradiction: reporting-only methods are hidden by default."""
+    proc, url = sidecar
+    feed(proc, shift=1.0)
+    answer = proc.query({})["drift"]
+    alerting = {(r["feature"], r["method"]) for r in answer if r["alerting"]}
+    reporting = {(r["feature"], r["method"]) for r in answer if not r["alerting"]}
+    assert alerting == {("age", "wasserstein"), ("income", "wasserstein")}  # the numeric default
+    assert {"psi", "ks"} <= {m for _, m in reporting}
+    assert any(r["over_threshold"] and not r["drifted"] for r in answer)  # the confusing case exists
+    assert main(["drift", "--url", url]) == 0
+    shown = {(x.split()[2], x.split()[3]) for x in capsys.readouterr().out.splitlines()[1:]}
+    assert shown == alerting
+    assert main(["drift", "--url", url, "--all-methods"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["ALERTS", "MODEL"]
+    rows = lines[1:]
+    assert len(rows) == len(answer)
+    assert all(x.startswith("report only") == ("wasserstein" not in x) for x in rows)
+
+
 def test_json_format_is_the_sidecar_answer(sidecar, capsys):
     import json
 

@@ -66,6 +66,7 @@ class DriftResult:
     window_end_ns: int
     exemplars: list[Exemplar] = field(default_factory=list)
     alert: bool = False  # the score crossed its threshold in this window (was below in the previous one)
+    alerting: bool = True  # the method may raise alerts (drift.alert_methods); others only report
 
     def attributes(self) -> dict[str, str]:
         return {
@@ -86,6 +87,7 @@ class DriftResult:
             "threshold": self.threshold,
             "drifted": self.drifted,
             "over_threshold": self.over_threshold,
+            "alerting": self.alerting,
             "window": {
                 "start": _iso(self.window_start_ns),
                 "end": _iso(self.window_end_ns),
@@ -109,6 +111,7 @@ class DriftResult:
             threshold=d["threshold"],
             drifted=d["drifted"],
             over_threshold=d.get("over_threshold", d["drifted"]),
+            alerting=d.get("alerting", True),
             count=w["count"],
             window_start_ns=w["start_unix_nano"],
             window_end_ns=w["end_unix_nano"],

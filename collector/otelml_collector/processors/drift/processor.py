@@ -265,6 +265,7 @@ class DriftProcessor(Persistence):
             [len(features) if kind_of(name) == "feature" else 1 for name in w.names],
         )
         for name, scores in zip(w.names, all_scores, strict=True):
+            alert_methods = self._stats_config.alert_methods_for(w.baseline.profiles[name])
             alerting = [s for s in scores if s.alert]
             exemplars: list[Exemplar] = []
             if alerting:
@@ -290,6 +291,7 @@ class DriftProcessor(Persistence):
                         window_end_ns=w.last_ns,
                         exemplars=exemplars,
                         alert=crossed,
+                        alerting=s.method in alert_methods,
                     )
                 )
         if not results:
