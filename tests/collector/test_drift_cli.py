@@ -90,7 +90,7 @@ def test_table_lists_drifted_feature_first_with_trace_ids_and_links(sidecar, cap
 
 
 def test_table_shows_alerting_methods_unless_all_methods(sidecar, capsys):
-    """`psi 0.9 threshold 0.2 DRIFT no` read as a contradiction: reporting-only methods are hidden by default."""
+    """`psi 0.9 threshold 0.2 DRIFT no` read as a contradiction: reporting-only methods hidden by default."""
     proc, url = sidecar
     feed(proc, shift=1.0)
     answer = proc.query({})["drift"]

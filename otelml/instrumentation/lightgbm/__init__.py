@@ -45,7 +45,7 @@ from otelml._inference import Description, Framework, Hooks, make_wrapper
 from otelml.instrumentation import _boosters
 from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.lightgbm.package import _instruments
-from otelml.instrumentation.sklearn._wrapper import describe_wrapper
+from otelml.instrumentation.sklearn.estimators import describe_wrapper
 
 __all__ = ["LightGBMInstrumentor"]
 

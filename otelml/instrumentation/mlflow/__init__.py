@@ -121,7 +121,7 @@ def _describe(pyfunc: Any) -> Description:
     framework = loader.rsplit(".", 1)[-1]
     task = None
     if framework in ("sklearn", "xgboost", "lightgbm"):
-        from otelml.instrumentation.sklearn._wrapper import task as sklearn_task
+        from otelml.instrumentation.sklearn.estimators import task as sklearn_task
 
         task = next((t for inner in _native_models(pyfunc) if (t := sklearn_task(inner))), None)
     return Description(type(pyfunc).__name__, task, framework, None, _outputs)

@@ -67,7 +67,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 
 from otelml import __version__
 from otelml._inference import Hooks
-from otelml.instrumentation.sklearn import _patch, _wrapper
+from otelml.instrumentation.sklearn import _patch, estimators
 from otelml.instrumentation.sklearn.package import _instruments
 
 __all__ = ["SklearnInstrumentor"]
@@ -81,9 +81,9 @@ class SklearnInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
-        _wrapper.FRAMEWORK.hooks = Hooks(tracer, kwargs.get("request_hook"), kwargs.get("response_hook"))
+        estimators.FRAMEWORK.hooks = Hooks(tracer, kwargs.get("request_hook"), kwargs.get("response_hook"))
         _patch.patch_all()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _patch.unpatch_all()
-        _wrapper.FRAMEWORK.hooks = None
+        estimators.FRAMEWORK.hooks = None

@@ -25,7 +25,7 @@ import wrapt
 
 from otelml import _inference
 from otelml._errors import log_once
-from otelml.instrumentation.sklearn import _wrapper
+from otelml.instrumentation.sklearn import estimators
 
 METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 # Training: predictions made inside these (cross-validation in GridSearchCV.fit, StackingClassifier.fit,
@@ -48,7 +48,7 @@ def _make(method: str, fn: Any) -> Any:
     # MethodType) and costs one frame on the hot path. A call nested in an instrumented one (a Pipeline's
     # steps, predict_proba calling decision_function) passes straight through from here.
     if method in QUIET_METHODS:
-        quiet = _wrapper.quiet
+        quiet = estimators.quiet
 
         @functools.wraps(fn)
         def quiet_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -57,7 +57,7 @@ def _make(method: str, fn: Any) -> Any:
         quiet_wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
         return quiet_wrapper
 
-    return _wrapper.make(method, fn)
+    return estimators.make(method, fn)
 
 
 def patch_class(cls: type) -> None:

@@ -48,7 +48,7 @@ from otelml._errors import log_once
 from otelml._inference import Description, Framework, Hooks, make_wrapper
 from otelml.instrumentation import _boosters
 from otelml.instrumentation._methods import MethodPatches, when_imported
-from otelml.instrumentation.sklearn._wrapper import describe_wrapper
+from otelml.instrumentation.sklearn.estimators import describe_wrapper
 from otelml.instrumentation.xgboost.package import _instruments
 
 __all__ = ["XGBoostInstrumentor"]
