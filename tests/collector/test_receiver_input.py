@@ -10,6 +10,7 @@ import json
 import grpc
 import pytest
 import requests
+from google.protobuf.message import DecodeError
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
 from opentelemetry.proto.common.v1 import common_pb2
@@ -195,6 +196,26 @@ def test_partial_success_rejects_only_invalid_spans(running):
     assert not set(sink.span_names()) & {"bad-trace-id", "zero-span-id"}
     assert spans(sc, "received") - received == 3
     assert spans(sc, "refused", "invalid_item") - invalid == 2
+
+
+def test_overlong_varint_is_refused_over_http_and_grpc(running):
+    """Issue 13 finding 5: ten valid spans, then a ResourceSpans whose length takes 6 bytes. Protobuf
+    rejects the whole body, so the client must hear 400 / INVALID_ARGUMENT, not 200 and a silent drop."""
+    sc, sink = running
+    received = spans(sc, "received")
+    body = make_request(10, "overlong").SerializeToString() + bytes.fromhex("0a808080808000")
+    with pytest.raises(DecodeError):
+        svc.ExportTraceServiceRequest.FromString(body)
+    resp = post(sc, body)
+    assert resp.status_code == 400, resp.text
+    assert "not a valid protobuf ExportTraceServiceRequest" in rpc_status(resp).message
+    with grpc.insecure_channel(sc.grpc_endpoint) as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            channel.unary_unary(TRACE_PATH)(body, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert spans(sc, "received") == received
+    assert_still_works(sc, sink, "after-overlong")
+    assert not any(name.startswith("overlong-") for name in sink.span_names())
 
 
 def test_grpc_garbage_oversized_then_good(running):

@@ -3,7 +3,8 @@
  * Walks the protobuf wire format once, skips everything but inference spans and their `ml.*`
  * attributes, and returns the same (spans, cells, strings) triple as the pure-Python reference in
  * extraction_scan.py, which defines the semantics; tests check both agree on randomized requests.
- * Any wire error raises ValueError and the caller falls back to the reference path.
+ * Any wire error raises ValueError and the caller falls back to the reference path; so do the rare
+ * valid requests whose meaning needs protobuf's merge of a repeated message field (see parse_any).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -73,12 +74,14 @@ typedef struct {
     size_t slen;
 } anyv;
 
-static int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+/* A varint of at most `max_bytes` bytes, as upb reads them: values take up to 10 bytes (bits past 64
+ * dropped), tags and lengths up to 5 (upb rejects longer ones even when their value is small). */
+static int read_varint_max(const uint8_t **pp, const uint8_t *end, uint64_t *out, int max_bytes) {
     const uint8_t *p = *pp;
     uint64_t v = 0;
-    for (int shift = 0; shift < 70 && p < end; shift += 7) {
+    for (int i = 0; i < max_bytes && p < end; i++) {
         uint8_t b = *p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
         if (!(b & 0x80)) {
             *pp = p;
             *out = v;
@@ -86,6 +89,10 @@ static int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
         }
     }
     return -1;
+}
+
+static int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+    return read_varint_max(pp, end, out, 10);
 }
 
 static uint64_t le64(const uint8_t *p) {
@@ -96,7 +103,7 @@ static uint64_t le64(const uint8_t *p) {
 
 static int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
     uint64_t tag, n;
-    if (read_varint(pp, end, &tag)) return -1;
+    if (read_varint_max(pp, end, &tag, 5)) return -1;
     f->field = (uint32_t)(tag >> 3);
     f->wt = (int)(tag & 7);
     if (f->field == 0 || tag >> 3 > 536870911u) return -1; /* protobuf's valid field numbers */
@@ -113,8 +120,8 @@ static int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
         *pp += 4;
         return 0;
     case 2:
-        if (read_varint(pp, end, &n)) return -1;
-        if (n > (uint64_t)(end - *pp)) return -1;
+        if (read_varint_max(pp, end, &n, 5)) return -1;
+        if (n >= INT32_MAX || n > (uint64_t)(end - *pp)) return -1; /* upb's size limits */
         f->data = *pp;
         f->len = (size_t)n;
         *pp += n;
@@ -194,10 +201,14 @@ static int32_t intern(state *st, const uint8_t *p, size_t n) {
     return (int32_t)idx;
 }
 
-/* AnyValue: the last oneof member present wins. */
+/* AnyValue: the last oneof member present wins. Protobuf merges repeated occurrences of a message
+ * member, so a second array_value (rare, never written by an SDK) is left to the reference decoder:
+ * -1, and the caller falls back, rather than merging here. kvlist_value is never read, so its
+ * occurrences need no merging. */
 static int parse_any(const uint8_t *p, size_t n, anyv *out) {
     const uint8_t *end = p + n;
     fld f;
+    int arrays = 0;
     out->kind = K_NONE;
     while (p < end) {
         if (next_field(&p, end, &f)) return -1;
@@ -219,6 +230,7 @@ static int parse_any(const uint8_t *p, size_t n, anyv *out) {
             }
             break;
         case 5:
+            if (f.wt == 2 && ++arrays > 1) return -1;
             if (f.wt == 2) out->kind = K_ARRAY, out->s = f.data, out->slen = f.len;
             break;
         case 6:
@@ -284,6 +296,7 @@ static int scan_kv(state *st, const uint8_t *p, size_t n, span_ctx *sc) {
         if (next_field(&p, end, &f)) return -1;
         if (f.wt != 2) continue;
         if (f.field == 1) key = f.data, klen = f.len;
+        else if (f.field == 2 && has_value) return -1; /* protobuf merges the two: left to the reference */
         else if (f.field == 2) val = f.data, vlen = f.len, has_value = 1;
     }
     if (klen < 4 || memcmp(key, "ml.", 3) != 0) return 0;
@@ -459,7 +472,7 @@ static PyObject *fastscan_scan(PyObject *self, PyObject *arg) {
     Py_END_ALLOW_THREADS
     if (rc) {
         if (st.nomem) PyErr_NoMemory();
-        else PyErr_SetString(PyExc_ValueError, "malformed ExportTraceServiceRequest");
+        else PyErr_SetString(PyExc_ValueError, "malformed ExportTraceServiceRequest (or one left to protobuf)");
         goto done;
     }
     size_t nstr = st.strs.len / sizeof(strref);
