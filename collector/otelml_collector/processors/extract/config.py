@@ -27,5 +27,8 @@ class MLExtractConfig(ComponentConfig):
 
     def caps(self) -> Caps:
         return Caps(
-            self.max_models, self.max_features_per_model, self.max_categories_per_feature, self.max_string_bytes
+            self.max_models,
+            self.max_features_per_model,
+            self.max_categories_per_feature,
+            self.max_string_bytes,
         )
