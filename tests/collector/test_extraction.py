@@ -256,6 +256,18 @@ def test_feature_and_category_caps() -> None:
     }
 
 
+def test_strings_longer_than_max_string_bytes_are_cut_at_a_character_boundary_and_counted() -> None:
+    h = Harness(max_string_bytes=8)
+    h.span("inference m", inference(model="m", ml__feature__note="abcdefghij", ml__segment__s="abcdefgé"))
+    h.span("inference m", inference(model="m", ml__feature__note="short", ml__segment__s="ok"))
+    h.span("inference m", inference(model="m", ml__feature__note="abcdefghij", ml__segment__s="ok"))
+    [batch] = h.extract()
+    assert batch.categorical["note"].tolist() == ["abcdefgh", "short", "abcdefgh"]
+    assert batch.segments["s"].tolist() == ["abcdefg", "ok", "ok"]  # "é" is 2 bytes: not split
+    assert h.metric("otelml_collector.extract.capped") == {(("cap", "strings"),): 3}
+    assert h.processor.snapshot()["capped"] == {"strings": 3}
+
+
 def test_undecodable_and_non_trace_requests_pass_through_untouched(caplog: pytest.LogCaptureFixture) -> None:
     h = Harness()
     garbage = b"\x0a\xff\xff\xff\x0f not protobuf"

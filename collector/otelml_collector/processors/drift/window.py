@@ -119,12 +119,9 @@ class WarmupBuffer:
             numeric = values.dtype.kind == "f"
             if numeric:
                 arrays[f"c{i}"] = values
-            else:
-                missing = np.array([v is None for v in values.tolist()], dtype=bool)
-                arrays[f"c{i}"] = np.array(
-                    ["" if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)]
-                )
-                arrays[f"m{i}"] = missing
+            else:  # a JSON list (None = missing): costs each value's own length, not the longest's
+                strings = [None if v is None else str(v) for v in values.tolist()]
+                arrays[f"s{i}"] = np.frombuffer(json.dumps(strings).encode(), dtype=np.uint8)
             columns.append({"name": name, "numeric": numeric})
         return _pack(meta, arrays)
 
@@ -134,9 +131,14 @@ class WarmupBuffer:
         buf = cls(meta["target"])
         buf.count = meta["count"]
         for i, c in enumerate(meta["columns"]):
-            values = arrays[f"c{i}"]
-            if not c["numeric"]:
-                values = values.astype(object)
+            if c["numeric"]:
+                values = arrays[f"c{i}"]
+            elif f"s{i}" in arrays:
+                strings = json.loads(arrays[f"s{i}"].tobytes())
+                values = np.empty(len(strings), dtype=object)
+                values[:] = strings
+            else:  # written before strings were stored as JSON: fixed-width str + missing mask
+                values = arrays[f"c{i}"].astype(object)
                 values[arrays[f"m{i}"]] = None
             buf.columns[c["name"]] = [values]
         return buf

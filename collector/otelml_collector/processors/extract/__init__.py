@@ -14,6 +14,7 @@ processors:
     max_models: 100                  # distinct (model, version) pairs; spans of further models are skipped
     max_features_per_model: 500      # features + segment keys per model; further ones are skipped
     max_categories_per_feature: 1000 # distinct values per categorical feature; further ones -> "__other__"
+    max_string_bytes: 256            # longer string values and names are cut to this many UTF-8 bytes
 ```
 
 When a cap is first hit the sidecar logs one WARNING naming the cap, the model and the config key;

@@ -13,7 +13,8 @@ Rules (shared by the fast and the reference scan, so both give identical batches
 - segments are strings; bool and int values are written as "true"/"false" and decimal;
 - caps: `max_models` (model, version) pairs, `max_features_per_model` features + segment keys,
   `max_categories_per_feature` distinct values per categorical feature/segment/prediction (others
-  become `OTHER`). What a cap refuses is counted in `Outcome.capped`.
+  become `OTHER`), `max_string_bytes` per string (longer ones are cut at a character boundary). What a
+  cap refuses or cuts is counted in `Outcome.capped`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ def assemble(scan: Scan, schema: Schema) -> Outcome:
     if len(spans) == 0:
         return out
     strings = np.array([*scan.strings, None], dtype=object)  # index -1 -> None
+    long = _truncate_long(strings, schema.caps.max_string_bytes)
+    if len(long):
+        out.capped["strings"] += int(np.isin(cells["str"], long).sum()) or len(long)
     has_model = spans["model"] >= 0
     out.dropped_no_model = int((~has_model).sum())
     group_key = (spans["model"].astype(np.int64) << 32) | (spans["version"].astype(np.int64) & 0xFFFFFFFF)
@@ -93,6 +97,21 @@ def assemble(scan: Scan, schema: Schema) -> Outcome:
         out.rows += len(batch)
         out.batches.append(batch)
     return out
+
+
+def _truncate_long(strings: np.ndarray, limit: int) -> np.ndarray:
+    """Cut strings longer than `limit` UTF-8 bytes (in place, at a character boundary) so that no
+    value, name or category costs more than `limit` bytes downstream; returns their indices. One
+    length per distinct string of the request, the encoding only for the few that may be long."""
+    values = strings[:-1]
+    chars = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    long = []
+    for i in np.flatnonzero(chars > limit // 4):
+        raw = values[i].encode("utf-8", "surrogatepass")
+        if len(raw) > limit:
+            strings[i] = raw[:limit].decode("utf-8", "ignore")
+            long.append(i)
+    return np.array(long, dtype=np.int64)
 
 
 class _Cells:

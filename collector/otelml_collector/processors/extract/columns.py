@@ -47,6 +47,7 @@ class Caps:
     max_models: int = 100
     max_features_per_model: int = 500
     max_categories_per_feature: int = 1000
+    max_string_bytes: int = 256
 
 
 @dataclass
@@ -61,7 +62,8 @@ class Outcome:
     spans: int = 0
     rows: int = 0
     dropped_no_model: int = 0
-    capped: Counter[str] = field(default_factory=Counter)  # "models" | "features" | "categories" -> values
+    # "models" | "features" | "categories" | "strings" -> values refused, mapped to OTHER or truncated
+    capped: Counter[str] = field(default_factory=Counter)
 
 
 class Part:

@@ -17,6 +17,7 @@ class MLExtractConfig(ComponentConfig):
     max_models: int = 100
     max_features_per_model: int = 500
     max_categories_per_feature: int = 1000
+    max_string_bytes: int = 256  # longer strings (UTF-8) are cut to this many bytes, counted as capped
 
     def validate(self) -> None:
         for f in fields(self):
@@ -25,4 +26,9 @@ class MLExtractConfig(ComponentConfig):
                 raise ValueError(f"{f.name} must be a positive integer, got {value!r}")
 
     def caps(self) -> Caps:
-        return Caps(self.max_models, self.max_features_per_model, self.max_categories_per_feature)
+        return Caps(
+            self.max_models,
+            self.max_features_per_model,
+            self.max_categories_per_feature,
+            self.max_string_bytes,
+        )

@@ -25,7 +25,9 @@ _CAP_KEYS = {
     "models": "max_models",
     "features": "max_features_per_model",
     "categories": "max_categories_per_feature",
+    "strings": "max_string_bytes",
 }
+_CAP_EFFECT = {"categories": "mapped to __other__", "strings": "truncated"}
 
 
 class MLExtractProcessor:
@@ -95,7 +97,7 @@ class MLExtractProcessor:
             self._once(
                 f"cap:{cap}",
                 f"ml_extract: cap processors.{self._ctx.name}.{key}={getattr(self.config, key)} reached; "
-                f"further {cap} are {'mapped to __other__' if cap == 'categories' else 'not extracted'} "
+                f"further {cap} are {_CAP_EFFECT.get(cap, 'not extracted')} "
                 f"(counted in otelml_collector.extract.capped); raise {key} if this is expected",
             )
         for batch in outcome.batches:
