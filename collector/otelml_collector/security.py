@@ -22,6 +22,7 @@ __all__ = [
     "AuthConfig",
     "ServerTlsConfig",
     "check_client_files",
+    "grpc_client_credentials",
     "grpc_server_credentials",
     "read_file",
     "server_ssl_context",
@@ -106,3 +107,19 @@ def check_client_files(files: Mapping[str, str | None]) -> None:
     for key, path in files.items():
         if path and b"-----BEGIN" not in read_file(path, key):
             raise ValueError(f"{key}: {path} is not a PEM file (no -----BEGIN line)")
+
+
+def grpc_client_credentials(ca_file: str | None, cert_file: str | None, key_file: str | None) -> Any:
+    """`grpc.ssl_channel_credentials` trusting `ca_file` (else the system CAs), presenting the client
+    certificate when both `cert_file` and `key_file` are set."""
+    import grpc
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    client = cert_file and key_file
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(ca_file),
+        private_key=read(key_file) if client else None,
+        certificate_chain=read(cert_file) if client else None,
+    )

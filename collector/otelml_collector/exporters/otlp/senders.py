@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from otelml_collector import otlp
 from otelml_collector.downstream import Target
 from otelml_collector.otlp import Signal
+from otelml_collector.security import grpc_client_credentials
 
 __all__ = ["ExportError", "GrpcSender", "HttpSender", "SendResult", "make_sender"]
 
@@ -79,7 +80,9 @@ class GrpcSender:
             self.channel = grpc.insecure_channel(target.authority, options=options)
         else:
             self.channel = grpc.secure_channel(
-                target.authority, grpc.ssl_channel_credentials(), options=options
+                target.authority,
+                grpc_client_credentials(target.ca_file, target.cert_file, target.key_file),
+                options=options,
             )
         self.call = self.channel.unary_unary(otlp.GRPC_PATHS[Signal(target.signal)])
 
@@ -128,6 +131,10 @@ class HttpSender:
         self.session = requests.Session()
         self.session.headers.update(target.headers)
         self.session.headers["Content-Type"] = "application/x-protobuf"
+        if target.ca_file:
+            self.session.verify = target.ca_file
+        if target.cert_file and target.key_file:
+            self.session.cert = (target.cert_file, target.key_file)
         if self.gzip:
             self.session.headers["Content-Encoding"] = "gzip"
 
@@ -164,8 +171,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def make_sender(
-    target: Target, timeout: float, compression: str, reconnect_cap: float = 5.0
+    target: Target, timeout: float | None = None, compression: str | None = None, reconnect_cap: float = 5.0
 ) -> GrpcSender | HttpSender:
+    """A sender for `target`; `timeout` and `compression` default to the target's (config, then the
+    OTEL_EXPORTER_OTLP_* variables)."""
+    timeout = target.timeout if timeout is None else timeout
+    compression = target.compression if compression is None else compression
     if target.protocol == "grpc":
         return GrpcSender(target, timeout, compression, reconnect_cap)
     return HttpSender(target, timeout, compression)
