@@ -224,7 +224,14 @@ def _http_options(target: Target) -> dict[str, Any]:
     from opentelemetry.exporter.otlp.proto.http import Compression
 
     client = target.cert_file and target.key_file
+    session = None
+    if target.ca_file:  # else $REQUESTS_CA_BUNDLE would replace it (psf/requests#3829)
+        import requests
+
+        session = requests.Session()
+        session.trust_env = False
     return {
+        "session": session,
         "headers": target.headers,
         "timeout": target.timeout,
         "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,

@@ -131,8 +131,8 @@ class HttpSender:
         self.session = requests.Session()
         self.session.headers.update(target.headers)
         self.session.headers["Content-Type"] = "application/x-protobuf"
-        if target.ca_file:
-            self.session.verify = target.ca_file
+        # Per request: a session-level `verify` loses to $REQUESTS_CA_BUNDLE (psf/requests#3829).
+        self.verify: str | bool = target.ca_file or True
         if target.cert_file and target.key_file:
             self.session.cert = (target.cert_file, target.key_file)
         if self.gzip:
@@ -141,7 +141,9 @@ class HttpSender:
     def send(self, payload: bytes) -> SendResult:
         data = gzip.compress(payload, compresslevel=1) if self.gzip else payload
         try:
-            resp = self.session.post(self.target.endpoint, data=data, timeout=self.timeout)
+            resp = self.session.post(
+                self.target.endpoint, data=data, timeout=self.timeout, verify=self.verify
+            )
         except requests.RequestException as exc:
             raise ExportError(f"{self.target.endpoint}: {type(exc).__name__}: {exc}", True) from None
         if 200 <= resp.status_code < 300:
