@@ -42,7 +42,8 @@ def test_segment_profiles_are_the_profiles_of_their_rows_and_round_trip(tmp_path
 def test_only_the_most_frequent_values_are_kept():
     rng = np.random.default_rng(2)
     region = np.array(["a"] * 50 + ["b"] * 30 + ["c"] * 20, dtype=object)
-    b = stats.build_baseline({"x": rng.normal(size=100), "r": region}, "m", segments=["r"], max_segment_values=2)
+    data = {"x": rng.normal(size=100), "r": region}
+    b = stats.build_baseline(data, "m", segments=["r"], max_segment_values=2)
     assert set(b.segments["r"]) == {"a", "b"}
 
 
