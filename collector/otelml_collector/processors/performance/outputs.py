@@ -72,14 +72,14 @@ class PerformanceEmitter:
         self._log = log
 
     def delays(self, joined: list[tuple[Window, int, float]]) -> None:
-        """Record label delays, grouped by window: the first of each window in the batch carries its
-        prediction as exemplar, the rest are added in bulk (a record per label cost as much as the
-        rest of the join)."""
-        groups: dict[int, tuple[Window, int, list[float]]] = {}
+        """Record label delays per series (model, version, segment): the first label of each series in
+        the batch carries its prediction as exemplar, the rest are added in bulk (a record per label
+        cost as much as the rest of the join)."""
+        groups: dict[tuple[str, str, str, str], tuple[Window, int, list[float]]] = {}
         for window, row, seconds in joined:
-            group = groups.get(id(window))
+            group = groups.get(window.key)
             if group is None:
-                groups[id(window)] = (window, row, [seconds])
+                groups[window.key] = (window, row, [seconds])
             else:
                 group[2].append(seconds)
         for window, row, values in groups.values():

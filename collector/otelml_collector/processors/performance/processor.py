@@ -55,7 +55,7 @@ LABEL_MARKER = b"\x0a\x11ml.operation.name\x12\x07\x0a\x05label"  # the KeyValue
 TASK_MARKER = b"\x0a\x0dml.model.task"  # the key of an `ml.model.task` KeyValue as OTLP encodes it
 TASK_LOOKS = 16  # requests of a model version searched for `ml.model.task` before giving up on it
 OTHER = "__other__"
-_LABEL_KEYS = frozenset({"ml.prediction.id", "ml.label.value", "ml.label.delay"})
+_MISSING = object()
 _TASK_KEYS = frozenset({ML_MODEL_NAME, ML_MODEL_VERSION, ML_MODEL_TASK})
 
 
@@ -180,12 +180,19 @@ class PerformanceProcessor(Persistence):
                 for span in ss.spans:
                     if not span.name.startswith("label "):
                         continue
-                    attrs = {kv.key: any_value(kv.value) for kv in span.attributes if kv.key in _LABEL_KEYS}
-                    pid = attrs.get("ml.prediction.id")
-                    if isinstance(pid, str) and "ml.label.value" in attrs:
-                        delay = attrs.get("ml.label.delay")
+                    pid = delay = None
+                    value: Any = _MISSING
+                    for kv in span.attributes:
+                        key = kv.key
+                        if key == "ml.prediction.id":
+                            pid = kv.value.string_value if kv.value.HasField("string_value") else None
+                        elif key == "ml.label.value":
+                            value = any_value(kv.value)
+                        elif key == "ml.label.delay":
+                            delay = any_value(kv.value)
+                    if pid is not None and value is not _MISSING:
                         delay = float(delay) if isinstance(delay, int | float) else None
-                        out.append((pid, attrs["ml.label.value"], span.end_time_unix_nano, delay))
+                        out.append((pid, value, span.end_time_unix_nano, delay))
         return out
 
     def _read_tasks(self, request: TelemetryRequest) -> None:
@@ -320,9 +327,8 @@ class PerformanceProcessor(Persistence):
                 self.counts["labels_expired"] += 1
             return
         model, version = rows[0][0].key[:2]
-        ref = self._reference(model, version)
-        task = self._task(model, version, rows[0][0])
-        if task == "regression" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number and self._task(model, version, rows[0][0]) == "regression":
             self.counts["labels_wrong_type"] += 1
             if f"type:{model}" not in self._warned:
                 self._warned.add(f"type:{model}")
@@ -343,7 +349,10 @@ class PerformanceProcessor(Persistence):
         w, j = rows[0]
         seconds = delay if delay is not None else max(0.0, (at_ns - w.times[j]) / 1e9)
         self._joined.append((w, j, seconds))
-        if self.config.baseline.warmup and not ref.metrics and ref.source in ("", "warmup"):
+        if not self.config.baseline.warmup:
+            return
+        ref = self._reference(model, version)
+        if not ref.metrics and ref.source in ("", "warmup"):
             ref.warmup.append((w.preds[j], value, w.scores[j]))
             if len(ref.warmup) >= self.config.baseline.warmup:
                 self._learn(model, version, ref)
