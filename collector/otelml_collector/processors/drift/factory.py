@@ -54,7 +54,8 @@ class DriftFactory:
         return cfg
 
     def metric_views(self, config: ComponentConfig | None = None) -> list[View]:
-        return drift_views(MAX_EXEMPLARS_PER_POINT)
+        segments = config.segments if isinstance(config, DriftConfig) else ()
+        return drift_views(MAX_EXEMPLARS_PER_POINT, segments)
 
     def create(self, config: ComponentConfig, ctx: ComponentContext) -> DriftProcessor:
         assert isinstance(config, DriftConfig)

@@ -36,6 +36,7 @@ FEATURE_DRIFT = "ml.feature.drift"
 PREDICTION_DRIFT = "ml.prediction.drift"
 POINT_KEYS = frozenset({"ml.model.name", "ml.model.version", "ml.feature.name", "ml.drift.method"})
 ATTR_EXEMPLAR_VALUE = "ml.drift.exemplar.value"
+SEGMENT_PREFIX = "ml.segment."
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,24 @@ class DriftResult:
     exemplars: list[Exemplar] = field(default_factory=list)
     alert: bool = False  # the score crossed its threshold in this window (was below in the previous one)
     alerting: bool = True  # the method may raise alerts (drift.alert_methods); others only report
+    segment: dict[str, str] = field(default_factory=dict)  # {key: value} of a segment's window, else {}
 
     def attributes(self) -> dict[str, str]:
-        return {
+        attrs = {
             "ml.model.name": self.model,
             "ml.model.version": self.version,
             "ml.feature.name": self.feature,
             "ml.drift.method": self.method,
         }
+        for key, value in self.segment.items():
+            attrs[SEGMENT_PREFIX + key] = value
+        return attrs
+
+    @property
+    def ident(self) -> tuple[str, ...]:
+        """What identifies a score series across windows (for alerting on crossing)."""
+        segment = (part for kv in sorted(self.segment.items()) for part in kv)
+        return (self.model, self.version, self.feature, self.method, *segment)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +99,7 @@ class DriftResult:
             "drifted": self.drifted,
             "over_threshold": self.over_threshold,
             "alerting": self.alerting,
+            "segment": dict(self.segment),
             "window": {
                 "start": _iso(self.window_start_ns),
                 "end": _iso(self.window_end_ns),
@@ -112,6 +124,7 @@ class DriftResult:
             drifted=d["drifted"],
             over_threshold=d.get("over_threshold", d["drifted"]),
             alerting=d.get("alerting", True),
+            segment=dict(d.get("segment") or {}),
             count=w["count"],
             window_start_ns=w["start_unix_nano"],
             window_end_ns=w["end_unix_nano"],
@@ -122,16 +135,17 @@ class DriftResult:
         )
 
 
-def drift_views(exemplars_per_point: int = 16) -> list[View]:
+def drift_views(exemplars_per_point: int = 16, segments: tuple[str, ...] | list[str] = ()) -> list[View]:
     """Views for the sidecar's MeterProvider: keep `exemplars_per_point` exemplars per drift point and
-    keep only the contract attributes on the point."""
+    keep only the contract attributes on the point (with `ml.segment.<key>` for `drift.segments`)."""
+    keys = set(POINT_KEYS) | {SEGMENT_PREFIX + key for key in segments}
 
     def reservoir_factory(_aggregation_type: type) -> Any:
         return lambda **kw: SimpleFixedSizeExemplarReservoir(size=exemplars_per_point, **kw)
 
     return [
         View(
-            instrument_name=name, attribute_keys=set(POINT_KEYS), exemplar_reservoir_factory=reservoir_factory
+            instrument_name=name, attribute_keys=keys, exemplar_reservoir_factory=reservoir_factory
         )
         for name in (FEATURE_DRIFT, PREDICTION_DRIFT)
     ]
@@ -201,8 +215,9 @@ class DriftEmitter:
 
     def _alert(self, r: DriftResult) -> None:
         kind = "prediction" if r.kind == "prediction" else "feature"
+        segment = "".join(f" segment {k}={v}" for k, v in r.segment.items())
         body = (
-            f"drift alert: {kind} {r.feature} of model {r.model} version {r.version or '-'}: "
+            f"drift alert: {kind} {r.feature} of model {r.model} version {r.version or '-'}{segment}: "
             f"{r.method} = {r.score:.4g} crossed threshold {r.threshold:g} "
             f"(window {_iso(r.window_start_ns)} .. {_iso(r.window_end_ns)}, {r.count} observations)"
         )

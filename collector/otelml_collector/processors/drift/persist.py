@@ -12,9 +12,17 @@ from typing import Any
 
 from otelml_collector.processors.drift.outputs import DriftResult
 from otelml_collector.processors.drift.window import ModelBaseline, OpenWindow, WarmupBuffer
-from otelml_collector.records import ModelKey
 
-__all__ = ["NS_BASELINE", "NS_RESULTS", "NS_WARMUP", "NS_WINDOW", "ModelState", "Persistence", "skey"]
+__all__ = [
+    "NS_BASELINE",
+    "NS_RESULTS",
+    "NS_WARMUP",
+    "NS_WINDOW",
+    "ModelState",
+    "Persistence",
+    "StateKey",
+    "skey",
+]
 
 NS_BASELINE, NS_WARMUP, NS_WINDOW, NS_RESULTS = (
     "drift.baseline",
@@ -24,8 +32,12 @@ NS_BASELINE, NS_WARMUP, NS_WINDOW, NS_RESULTS = (
 )
 
 
+StateKey = tuple[str, ...]
+"""(model, version) of a model version, or (model, version, segment key, segment value) of a segment."""
+
+
 class ModelState:
-    def __init__(self, key: ModelKey) -> None:
+    def __init__(self, key: StateKey) -> None:
         self.key = key
         self.baseline: ModelBaseline | None = None
         self.warmup: WarmupBuffer | None = None
@@ -33,7 +45,7 @@ class ModelState:
         self.dirty = True
 
 
-def skey(key: ModelKey) -> str:
+def skey(key: StateKey) -> str:
     return json.dumps(list(key))
 
 
@@ -44,12 +56,12 @@ class Persistence:
     _ctx: Any
     _log: Any
     _lock: Any
-    _models: dict[ModelKey, ModelState]
-    _results: dict[ModelKey, list[DriftResult]]
-    _above: set[tuple[str, str, str, str]]
+    _models: dict[StateKey, ModelState]
+    _results: dict[StateKey, list[DriftResult]]
+    _above: set[tuple[str, ...]]
     _last_checkpoint: float
 
-    def _state_for(self, key: ModelKey) -> ModelState | None:
+    def _state_for(self, key: StateKey) -> ModelState | None:
         raise NotImplementedError  # the processor decides (max_models, configured baseline files)
 
     # -- persistence ----------------------------------------------------------------------------
@@ -87,7 +99,8 @@ class Persistence:
         store = self._ctx.state
         rare = self.config.enrich.rare_fraction
         per_bin = self.config.exemplars.per_bin
-        for k, d in store.items(NS_BASELINE):
+        # model versions before their segments (a segment's state needs its model version's)
+        for k, d in sorted(store.items(NS_BASELINE), key=lambda kv: len(json.loads(kv[0]))):
             key = tuple(json.loads(k))
             state = self._state_for(key)  # a configured baseline file wins over a stored one
             if state is not None and state.baseline is None:
@@ -109,9 +122,11 @@ class Persistence:
                 )
         for k, rows in store.items(NS_RESULTS):
             key = tuple(json.loads(k))
+            if len(key) == 4 and key[2] not in self.config.segments:
+                continue
             results = [DriftResult.from_json(r) for r in rows]
             self._results[key] = results
-            self._above.update((r.model, r.version, r.feature, r.method) for r in results if r.drifted)
+            self._above.update(r.ident for r in results if r.drifted)
         for state in self._models.values():
             state.dirty = False
         if self._models:

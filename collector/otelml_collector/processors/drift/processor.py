@@ -23,17 +23,20 @@ from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS, DriftConfig
 from otelml_collector.processors.drift.enrich import tag_spans
 from otelml_collector.processors.drift.outputs import DriftEmitter, DriftResult, Exemplar
-from otelml_collector.processors.drift.persist import NS_RESULTS, ModelState, Persistence, skey
+from otelml_collector.processors.drift.persist import NS_RESULTS, ModelState, Persistence, StateKey, skey
 from otelml_collector.processors.drift.window import (
     ModelBaseline,
     OpenWindow,
     WarmupBuffer,
     columns_of,
     kind_of,
+    take_rows,
 )
 from otelml_collector.records import ModelBatch, ModelKey
 
-__all__ = ["DriftProcessor"]
+__all__ = ["OTHER", "DriftProcessor"]
+
+OTHER = "__other__"  # the segment value of every value beyond `max_segment_values`
 
 
 class DriftProcessor(Persistence):
@@ -46,10 +49,12 @@ class DriftProcessor(Persistence):
         self._stats_config = _stats_config(config)
         self._file_baselines = dict(file_baselines)
         self._lock = threading.Lock()
-        self._models: dict[ModelKey, ModelState] = {}
-        self._results: dict[ModelKey, list[DriftResult]] = {}
-        self._above: set[tuple[str, str, str, str]] = set()  # alerting scores beyond threshold last window
-        self._queue: queue.Queue[tuple[ModelKey, OpenWindow] | None] = queue.Queue()
+        self._models: dict[StateKey, ModelState] = {}
+        self._model_count = 0  # model versions among `_models` (the rest are their segment values)
+        self._segment_values: dict[tuple[str, str, str], set[str]] = {}  # (model, version, key) -> values
+        self._results: dict[StateKey, list[DriftResult]] = {}
+        self._above: set[tuple[str, ...]] = set()  # DriftResult.ident of scores beyond threshold last window
+        self._queue: queue.Queue[tuple[StateKey, OpenWindow] | None] = queue.Queue()
         self._emitter = DriftEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
         self._worker: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -99,15 +104,54 @@ class DriftProcessor(Persistence):
     def _consume(
         self, batch: ModelBatch, flags: dict[bytes, set[str]], at: dict[int, tuple[bytes, set[str]]] | None
     ) -> dict[int, tuple[bytes, set[str]]] | None:
-        """Feed one batch; flagged spans go to `flags` and, while every batch knows its span offsets,
-        to `at` (returned; None once one does not)."""
-        n = len(batch)
-        if n == 0:
+        """Feed one batch to its model version and, per `segments` key, to each value's own state; flagged
+        spans (of the model version's windows only) go to `flags` and, while every batch knows its span
+        offsets, to `at` (returned; None once one does not)."""
+        if len(batch) == 0:
             return at
         state = self._state_for(batch.key)
         if state is None:
             return at
-        cols = columns_of(batch)
+        at = self._feed(state, batch, columns_of(batch), flags, at, self.config.enrich.enabled)
+        for key in self.config.segments:
+            column = batch.segments.get(key)
+            if column is None:
+                continue
+            for value, rows in self._segment_rows(batch.key, key, column):
+                seg_state = self._state_for((*batch.key, key, value))
+                if seg_state is not None:
+                    part = take_rows(batch, rows)
+                    self._feed(seg_state, part, columns_of(part), flags, None, False)
+        return at
+
+    def _segment_rows(self, key: ModelKey, seg_key: str, column: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """(value, rows) per segment value of a batch; values beyond `max_segment_values` per model
+        version and key share OTHER; rows without the key belong to no segment."""
+        seen = self._segment_values.setdefault((*key, seg_key), set())
+        groups: dict[str, np.ndarray] = {}
+        for value in set(column.tolist()):
+            if value is None:
+                continue
+            text = str(value)
+            if text not in seen:
+                if len(seen) >= self.config.max_segment_values:
+                    text = OTHER
+                seen.add(text)
+            mask = column == value
+            groups[text] = groups[text] | mask if text in groups else mask
+        return [(text, np.flatnonzero(mask)) for text, mask in groups.items()]
+
+    def _feed(
+        self,
+        state: ModelState,
+        batch: ModelBatch,
+        cols: dict[str, np.ndarray],
+        flags: dict[bytes, set[str]],
+        at: dict[int, tuple[bytes, set[str]]] | None,
+        enrich: bool,
+    ) -> dict[int, tuple[bytes, set[str]]] | None:
+        """Warm-up, then windows, of one state (a model version or one of its segment values)."""
+        n = len(batch)
         lo = 0
         state.dirty = True
         if state.baseline is None:
@@ -130,13 +174,13 @@ class DriftProcessor(Persistence):
             state.baseline.mark_rare(self.config.enrich.rare_fraction)
             state.warmup = None
             self._log.info(
-                "drift: learned a baseline for model %s version %s from %d predictions",
+                "drift: learned a baseline for model %s version %s%s from %d predictions",
                 batch.model,
                 batch.version or "-",
+                "".join(f" segment {k}={v}" for k, v in zip(state.key[2::2], state.key[3::2], strict=True)),
                 self.config.baseline.warmup,
             )
         size = self.config.window.size
-        enrich = self.config.enrich.enabled
         while lo < n:
             if state.window is None:
                 state.window = OpenWindow(state.baseline, self.config.exemplars.per_bin, time.time_ns())
@@ -172,11 +216,13 @@ class DriftProcessor(Persistence):
                     at.setdefault(int(offsets[lo + r]), (sid, set()))[1].update(hit)
         return at
 
-    def _state_for(self, key: ModelKey) -> ModelState | None:
+    def _state_for(self, key: StateKey) -> ModelState | None:
         state = self._models.get(key)
         if state is not None:
             return state
-        if len(self._models) >= self.config.max_models:
+        if len(key) == 4:
+            return self._segment_state(key)
+        if self._model_count >= self.config.max_models:
             self._warn_once(
                 "max_models",
                 "drift: tracking %d model versions already; ignoring %s and further "
@@ -185,10 +231,25 @@ class DriftProcessor(Persistence):
                 key,
             )
             return None
+        self._model_count += 1
         state = self._models[key] = ModelState(key)
         baseline = self._file_baselines.get(key) or self._file_baselines.get((key[0], ""))
         if baseline is not None:
             state.baseline = ModelBaseline(key[0], key[1], baseline.profiles, baseline.source, baseline.rare)
+        return state
+
+    def _segment_state(self, key: StateKey) -> ModelState | None:
+        """The state of one segment value of a model version: its baseline from the model version's file
+        when the file has that segment value, else learned from the segment's own warm-up."""
+        model, version, seg_key, value = key
+        if seg_key not in self.config.segments or self._state_for((model, version)) is None:
+            return None
+        self._segment_values.setdefault((model, version, seg_key), set()).add(value)
+        state = self._models[key] = ModelState(key)
+        whole = self._file_baselines.get((model, version)) or self._file_baselines.get((model, ""))
+        part = whole.segments.get((seg_key, value)) if whole is not None else None
+        if part is not None and part.profiles:
+            state.baseline = ModelBaseline(model, version, part.profiles, part.source, part.rare)
         return state
 
     def _close(self, state: ModelState) -> None:
@@ -213,7 +274,7 @@ class DriftProcessor(Persistence):
             except Exception as exc:
                 self._warn_once("worker", "drift: worker step failed (%s); continuing", exc, exc_info=True)
 
-    def _evaluate_item(self, item: tuple[ModelKey, OpenWindow] | None) -> None:
+    def _evaluate_item(self, item: tuple[StateKey, OpenWindow] | None) -> None:
         try:
             if item is not None:
                 self._evaluate(*item)
@@ -254,8 +315,9 @@ class DriftProcessor(Persistence):
                     self._close(state)
         self._drain()
 
-    def _evaluate(self, key: ModelKey, w: OpenWindow) -> None:
-        model, version = key
+    def _evaluate(self, key: StateKey, w: OpenWindow) -> None:
+        model, version = key[:2]
+        segment = dict(zip(key[2::2], key[3::2], strict=True))
         features = [n for n in w.names if kind_of(n) == "feature"]
         results: list[DriftResult] = []
         all_scores = stats.evaluate_many(
@@ -272,28 +334,26 @@ class DriftProcessor(Persistence):
                 top = alerting[0].top_bins[: self.config.exemplars.top_bins]
                 exemplars = [Exemplar(*e) for e in w.exemplars(name, top, self.config.exemplars.per_point)]
             for s in scores:
-                ident = (model, version, name, s.method)
-                crossed = s.alert and ident not in self._above
-                (self._above.add if s.alert else self._above.discard)(ident)
-                results.append(
-                    DriftResult(
-                        model=model,
-                        version=version,
-                        feature=name,
-                        kind=kind_of(name),
-                        method=s.method,
-                        score=float(s.value),
-                        threshold=float(s.threshold),
-                        drifted=s.alert,
-                        over_threshold=s.drifted,
-                        count=s.n,
-                        window_start_ns=w.first_ns,
-                        window_end_ns=w.last_ns,
-                        exemplars=exemplars,
-                        alert=crossed,
-                        alerting=s.method in alert_methods,
-                    )
+                result = DriftResult(
+                    model=model,
+                    version=version,
+                    feature=name,
+                    kind=kind_of(name),
+                    method=s.method,
+                    score=float(s.value),
+                    threshold=float(s.threshold),
+                    drifted=s.alert,
+                    over_threshold=s.drifted,
+                    count=s.n,
+                    window_start_ns=w.first_ns,
+                    window_end_ns=w.last_ns,
+                    exemplars=exemplars,
+                    alerting=s.method in alert_methods,
+                    segment=segment,
                 )
+                result.alert = s.alert and result.ident not in self._above
+                (self._above.add if s.alert else self._above.discard)(result.ident)
+                results.append(result)
         if not results:
             self.windows_closed += 1
             self._log.info(
@@ -319,6 +379,7 @@ class DriftProcessor(Persistence):
                 {
                     "model": s.key[0],
                     "version": s.key[1],
+                    "segment": dict(zip(s.key[2::2], s.key[3::2], strict=True)),
                     "baseline": s.baseline.source if s.baseline else None,
                     "warmup": None
                     if s.warmup is None

@@ -20,7 +20,15 @@ from otelml import stats
 from otelml_collector.processors.drift.reservoir import BinReservoir
 from otelml_collector.records import ModelBatch
 
-__all__ = ["PRED_SCORE", "PRED_VALUE", "ModelBaseline", "OpenWindow", "WarmupBuffer", "columns_of"]
+__all__ = [
+    "PRED_SCORE",
+    "PRED_VALUE",
+    "ModelBaseline",
+    "OpenWindow",
+    "WarmupBuffer",
+    "columns_of",
+    "take_rows",
+]
 
 EXEMPLAR_ROWS_PER_BATCH = 64  # rows of each batch offered to the exemplar reservoirs
 PRED_VALUE = "prediction.value"
@@ -37,6 +45,23 @@ def columns_of(batch: ModelBatch) -> dict[str, np.ndarray]:
     return cols
 
 
+def take_rows(batch: ModelBatch, rows: np.ndarray) -> ModelBatch:
+    """The rows `rows` of a batch as a batch of their own (span offsets dropped: no tagging from it)."""
+    pids = batch.prediction_id
+    return ModelBatch(
+        model=batch.model,
+        version=batch.version,
+        trace_id=batch.trace_id[rows],
+        span_id=batch.span_id[rows],
+        time_unix_nano=batch.time_unix_nano[rows],
+        prediction_id=[pids[i] for i in rows.tolist()],
+        numeric={k: v[rows] for k, v in batch.numeric.items()},
+        categorical={k: v[rows] for k, v in batch.categorical.items()},
+        prediction_value=None if batch.prediction_value is None else batch.prediction_value[rows],
+        prediction_score=None if batch.prediction_score is None else batch.prediction_score[rows],
+    )
+
+
 def kind_of(name: str) -> str:
     return "prediction" if name in (PRED_VALUE, PRED_SCORE) else "feature"
 
@@ -48,8 +73,12 @@ class ModelBaseline:
     profiles: dict[str, stats.Profile]
     source: str  # "warmup" or the baseline file path
     rare: dict[str, np.ndarray] = field(default_factory=dict)  # name -> bool per bin: "almost never seen"
+    segments: dict[tuple[str, str], ModelBaseline] = field(default_factory=dict)
+    """(segment key, value) -> the baseline of those rows (from a file built with `--segment`)"""
 
     def mark_rare(self, rare_fraction: float) -> None:
+        for part in self.segments.values():
+            part.mark_rare(rare_fraction)
         for name, p in self.profiles.items():
             share = p.counts / max(int(p.counts.sum()), 1)
             rare = share < rare_fraction
@@ -64,7 +93,12 @@ class ModelBaseline:
         profiles = dict(baseline.features)
         if baseline.prediction is not None:
             profiles[PRED_VALUE] = baseline.prediction
-        return cls(baseline.model, baseline.version or "", profiles, path)
+        segments = {
+            (key, value): cls.from_file(part, f"{path} [{key}={value}]")
+            for key, values in baseline.segments.items()
+            for value, part in values.items()
+        }
+        return cls(baseline.model, baseline.version or "", profiles, path, segments=segments)
 
     def to_json(self) -> dict[str, Any]:
         return {

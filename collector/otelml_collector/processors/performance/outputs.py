@@ -19,6 +19,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.windows import Window
+from otelml_collector.telemetry import BulkHistogram
 
 __all__ = ["COVERAGE", "DELAY", "PERFORMANCE", "PerformanceEmitter", "performance_views"]
 
@@ -63,25 +64,27 @@ class PerformanceEmitter:
         self._coverage = meter.create_gauge(
             COVERAGE, unit="1", description="Share of a window's predictions labelled"
         )
-        self._delay = meter.create_histogram(
-            DELAY, unit="s", description="Delay from prediction to its label"
+        self._delay = BulkHistogram(
+            meter.create_histogram(DELAY, unit="s", description="Delay from prediction to its label")
         )
         self._logger = logger_provider.get_logger("otelml_collector.performance", __version__)
         self._providers = (meter_provider, logger_provider)
         self._log = log
 
     def delays(self, joined: list[tuple[Window, int, float]]) -> None:
-        """Record label delays; the first of each window in the batch carries its prediction as exemplar
-        (a context per value cost more than the rest of the join)."""
-        attrs: dict[int, dict[str, str]] = {}
+        """Record label delays per series (model, version, segment): the first label of each series in
+        the batch carries its prediction as exemplar, the rest are added in bulk (a record per label
+        cost as much as the rest of the join)."""
+        groups: dict[tuple[str, str, str, str], tuple[Window, int, list[float]]] = {}
         for window, row, seconds in joined:
-            key = id(window)
-            if key in attrs:
-                self._delay.record(seconds, attrs[key])
+            group = groups.get(window.key)
+            if group is None:
+                groups[window.key] = (window, row, [seconds])
             else:
-                attrs[key] = point_attributes(window)
-                context = _context(window.trace_ids[row], window.span_ids[row])
-                self._delay.record(seconds, attrs[key], context=context)
+                group[2].append(seconds)
+        for window, row, values in groups.values():
+            context = _context(window.trace_ids[row], window.span_ids[row])
+            self._delay.record_many(values, point_attributes(window), context=context)
 
     def window(self, window: Window, kind: str, values: dict[str, float], exemplar_rows: list[int]) -> None:
         attrs = point_attributes(window)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from otelml.semconv import ML_MODEL_NAME, ML_MODEL_TASK, ML_MODEL_VERSION
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
@@ -42,6 +43,7 @@ from otelml_collector.processors.performance.windows import (
     evaluate,
     infer_task,
     is_positive,
+    task_from_span,
     wrongest,
 )
 from otelml_collector.records import ModelBatch
@@ -50,8 +52,11 @@ __all__ = ["PerformanceProcessor", "load_reference_file"]
 
 _log = logging.getLogger("otelml_collector.processors.performance")
 LABEL_MARKER = b"\x0a\x11ml.operation.name\x12\x07\x0a\x05label"  # the KeyValue as OTLP encodes it
+TASK_MARKER = b"\x0a\x0dml.model.task"  # the key of an `ml.model.task` KeyValue as OTLP encodes it
+TASK_LOOKS = 16  # requests of a model version searched for `ml.model.task` before giving up on it
 OTHER = "__other__"
-_LABEL_KEYS = frozenset({"ml.prediction.id", "ml.label.value", "ml.label.delay"})
+_MISSING = object()
+_TASK_KEYS = frozenset({ML_MODEL_NAME, ML_MODEL_VERSION, ML_MODEL_TASK})
 
 
 def _column(values: Any, n: int) -> list[Any]:
@@ -95,6 +100,9 @@ class PerformanceProcessor(Persistence):
         self._last_evaluation = 0.0
         self._joined: list[tuple[Window, int, float]] = []  # (window, row, delay s) of this request
         self._seq = 0
+        self._span_tasks: dict[tuple[str, str], str | None] = {}
+        """(model, version) -> `ml.model.task` of its inference spans; None once not found"""
+        self._task_looks: dict[tuple[str, str], int] = {}
         self._restore()
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -114,6 +122,7 @@ class PerformanceProcessor(Persistence):
             return request
         labels = self._label_spans(request)
         with self._lock:
+            self._read_tasks(request)
             for batch in request.records:
                 self._add(batch)
             self.counts["labels"] += len(labels)
@@ -171,13 +180,44 @@ class PerformanceProcessor(Persistence):
                 for span in ss.spans:
                     if not span.name.startswith("label "):
                         continue
-                    attrs = {kv.key: any_value(kv.value) for kv in span.attributes if kv.key in _LABEL_KEYS}
-                    pid = attrs.get("ml.prediction.id")
-                    if isinstance(pid, str) and "ml.label.value" in attrs:
-                        delay = attrs.get("ml.label.delay")
+                    pid = delay = None
+                    value: Any = _MISSING
+                    for kv in span.attributes:
+                        key = kv.key
+                        if key == "ml.prediction.id":
+                            pid = kv.value.string_value if kv.value.HasField("string_value") else None
+                        elif key == "ml.label.value":
+                            value = any_value(kv.value)
+                        elif key == "ml.label.delay":
+                            delay = any_value(kv.value)
+                    if pid is not None and value is not _MISSING:
                         delay = float(delay) if isinstance(delay, int | float) else None
-                        out.append((pid, attrs["ml.label.value"], span.end_time_unix_nano, delay))
+                        out.append((pid, value, span.end_time_unix_nano, delay))
         return out
+
+    def _read_tasks(self, request: TelemetryRequest) -> None:
+        """`ml.model.task` (as the library sets it: classification | regression) of model versions whose
+        task is not known yet: looked for in at most TASK_LOOKS requests of each (a bytes search; the
+        request is decoded only when the attribute is there)."""
+        unknown = {b.key for b in request.records if b.key not in self._span_tasks}
+        if not unknown:
+            return
+        raw = request.unmodified_bytes()
+        if raw is None or TASK_MARKER in raw:
+            for rs in request.message.resource_spans:
+                for ss in rs.scope_spans:
+                    for span in ss.spans:
+                        attrs = {
+                            kv.key: kv.value.string_value for kv in span.attributes if kv.key in _TASK_KEYS
+                        }
+                        key = (attrs.get(ML_MODEL_NAME, ""), attrs.get(ML_MODEL_VERSION, ""))
+                        task = attrs.get(ML_MODEL_TASK)
+                        if key in unknown and task:
+                            self._span_tasks[key] = task
+        for key in unknown - set(self._span_tasks):
+            looks = self._task_looks[key] = self._task_looks.get(key, 0) + 1
+            if looks >= TASK_LOOKS:
+                self._span_tasks[key] = None
 
     # -- predictions ---------------------------------------------------------------------------------
     def _add(self, batch: ModelBatch) -> None:
@@ -287,9 +327,8 @@ class PerformanceProcessor(Persistence):
                 self.counts["labels_expired"] += 1
             return
         model, version = rows[0][0].key[:2]
-        ref = self._reference(model, version)
-        task = self._task(model, version, rows[0][0])
-        if task == "regression" and (isinstance(value, bool) or not isinstance(value, int | float)):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number and self._task(model, version, rows[0][0]) == "regression":
             self.counts["labels_wrong_type"] += 1
             if f"type:{model}" not in self._warned:
                 self._warned.add(f"type:{model}")
@@ -310,7 +349,10 @@ class PerformanceProcessor(Persistence):
         w, j = rows[0]
         seconds = delay if delay is not None else max(0.0, (at_ns - w.times[j]) / 1e9)
         self._joined.append((w, j, seconds))
-        if self.config.baseline.warmup and not ref.metrics and ref.source in ("", "warmup"):
+        if not self.config.baseline.warmup:
+            return
+        ref = self._reference(model, version)
+        if not ref.metrics and ref.source in ("", "warmup"):
             ref.warmup.append((w.preds[j], value, w.scores[j]))
             if len(ref.warmup) >= self.config.baseline.warmup:
                 self._learn(model, version, ref)
@@ -329,9 +371,10 @@ class PerformanceProcessor(Persistence):
         ref = self._reference(model, version)
         if ref.task is None:
             labels = [v for v in w.labels if v is not None]
-            ref.task = infer_task(
+            guess = infer_task(
                 w.preds, labels, any(s is not None for s in w.scores), self.config.positive_label
             )
+            ref.task = task_from_span(self._span_tasks.get((model, version)), guess)
         return ref.task
 
     def _learn(self, model: str, version: str, ref: ModelReference) -> None:

@@ -23,7 +23,16 @@ from otelml_collector.processors.performance.metrics import (
     regression_metrics,
 )
 
-__all__ = ["ModelReference", "Window", "WindowKey", "estimate", "evaluate", "infer_task", "is_positive"]
+__all__ = [
+    "ModelReference",
+    "Window",
+    "WindowKey",
+    "estimate",
+    "evaluate",
+    "infer_task",
+    "is_positive",
+    "task_from_span",
+]
 
 WindowKey = tuple[str, str, str, str]
 """(model, version, segment key, segment value); segment key "" is the model version as a whole."""
@@ -65,6 +74,18 @@ def infer_task(preds: list[Any], labels: list[Any], has_score: bool, positive_la
             return "regression"
         return "multiclass" if len(texts) <= 100 else "regression"
     return "multiclass"
+
+
+def task_from_span(span_task: str | None, guess: str) -> str:
+    """The performance task from `ml.model.task` on the inference spans (`classification` |
+    `regression`, as the library sets it from the estimator) and the guess from the values: the span
+    decides regression vs classification, the values binary vs multiclass. Other or no span task: the
+    guess."""
+    if span_task == "regression":
+        return "regression"
+    if span_task == "classification":
+        return "binary" if guess == "binary" else "multiclass"
+    return guess
 
 
 @dataclass

@@ -35,8 +35,8 @@ def _last_result(
 ) -> tuple[str, dict[str, Any]]:
     best: tuple[str, dict[str, Any]] | None = None
     for key, rows in state.items(NS_RESULTS):
-        m, v = json.loads(key)
-        if m != model or (version is not None and v != version):
+        m, v, *segment = json.loads(key)
+        if segment or m != model or (version is not None and v != version):
             continue
         for row in rows:
             if row["feature"] != feature:
