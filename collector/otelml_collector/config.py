@@ -108,6 +108,7 @@ class ServiceSettings:
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     shutdown_timeout: Duration = 10.0
     trace_url_template: str | None = None
+    extensions: list[str] = field(default_factory=list)  # names under `extensions:` to run
 
 
 @dataclass
@@ -132,6 +133,7 @@ class SidecarConfig:
     state: StateSettings
     pipelines: dict[str, PipelineSpec]  # effective wiring (explicit or default), one per signal present
     notes: list[str] = field(default_factory=list)  # what the loader added (printed by --validate)
+    extensions: dict[str, Any] = field(default_factory=dict)  # enabled extensions: name -> typed config
 
 
 def load_config(path: str | os.PathLike[str] | None) -> SidecarConfig:
@@ -220,11 +222,11 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
     for key in doc:
         if key not in TOP_LEVEL:
             raise ValueError(f"{key}: unknown top-level key (valid: {', '.join(TOP_LEVEL[:5])})")
-    for key in ("extensions", "connectors"):
-        if doc.get(key):
-            raise ValueError(
-                f"{key}: not supported by otelml-collector (run them in an upstream OTel Collector)"
-            )
+    if doc.get("connectors"):
+        raise ValueError(
+            "connectors: not supported by otelml-collector (run them in an upstream OTel Collector)"
+        )
+    extensions = _extensions(doc.get("extensions"))
 
     if embedded and not doc.get("processors"):
         available = registry.types("processor")
@@ -251,6 +253,8 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
     notes = _insert_needed(pipelines, sections["processor"], explicit=raw_pipelines is not None)
     service.pipelines = pipelines
     _check_loops(sections)
+    enabled = _enabled_extensions(extensions, service.extensions)
+    _check_storage_refs(sections["exporter"], enabled)
     return SidecarConfig(
         source,
         sections["receiver"],
@@ -260,7 +264,55 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         state,
         pipelines,
         notes,
+        enabled,
     )
+
+
+_EXTENSION_TYPES = ("file_storage",)
+
+
+def _extensions(raw: Any) -> dict[str, Any]:
+    """`extensions:` -> name -> typed config (`file_storage` or `file_storage/<label>`)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"extensions: expected a mapping of extension names to settings, got {raw!r}")
+    from otelml_collector.extensions.file_storage import parse_file_storage
+
+    out: dict[str, Any] = {}
+    for name in raw:
+        kind = str(name).split("/", 1)[0]
+        if kind == "file_storage":
+            out[str(name)] = parse_file_storage(raw[name], f"extensions.{name}.")
+        else:
+            raise ValueError(
+                f"extensions.{name}: unknown extension type {kind!r} "
+                f"(available: {', '.join(_EXTENSION_TYPES)})"
+            )
+    return out
+
+
+def _enabled_extensions(defined: dict[str, Any], listed: list[str]) -> dict[str, Any]:
+    for i, name in enumerate(listed):
+        if name not in defined:
+            raise ValueError(
+                f"service.extensions[{i}]: extension {name!r} is not defined under extensions: "
+                f"(defined: {', '.join(defined) or 'none'})"
+            )
+    return {name: defined[name] for name in listed}
+
+
+def _check_storage_refs(exporters: dict[str, ComponentSpec], enabled: dict[str, Any]) -> None:
+    for name, spec in exporters.items():
+        queue = getattr(spec.config, "sending_queue", None)
+        storage = getattr(queue, "storage", None)
+        if storage is None:
+            continue
+        if storage not in enabled or str(storage).split("/", 1)[0] != "file_storage":
+            raise ValueError(
+                f"exporters.{name}.sending_queue.storage: {storage!r} is not an enabled file_storage "
+                f"extension (define it under extensions: and list it in service.extensions)"
+            )
 
 
 def _components(doc: dict[str, Any], kind: str) -> dict[str, ComponentSpec]:

@@ -7,6 +7,11 @@ A pipeline without processors skips that queue and hands requests straight to th
 its sending queue is full the client is refused with a retry hint instead. A processor that raises
 is logged (once per processor and error type) and skipped for that request: telemetry is never
 lost to a processor bug.
+
+When an exporter keeps its queue on disk (`sending_queue.storage`), a pipeline with processors
+answers the client only after the processed request is committed to that queue (the receiver's
+thread waits for it), so an acknowledged request survives a crash; with no room it is refused with
+a retry hint before the processors see it.
 """
 
 from __future__ import annotations
@@ -54,7 +59,8 @@ class SignalPipeline:
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self.retry_after = retry_after
-        self._queue: deque[tuple[TelemetryRequest, int]] = deque()
+        self._queue: deque[tuple[TelemetryRequest, int, _Waiter | None]] = deque()
+        self.durable: list[Any] = [e for e in exporters if getattr(e, "durable", False)]
         self._bytes = 0
         self._cond = threading.Condition()
         self._closing = False
@@ -81,9 +87,11 @@ class SignalPipeline:
                     self.counters.add(self.signal, "dropped", request.items, "internal_error")
                     _log.exception("exporter failed to take a %s request", self.signal)
                     return None
-            self._export(request)
-            return None
+            return None if self._export(request) else self.retry_after
         size = len(request.raw) if request.raw is not None else request.message.ByteSize()
+        waiter = _Waiter() if self.durable else None
+        if waiter is not None and not all(e.has_room() for e in self.durable):
+            return self.retry_after
         with self._cond:
             if (
                 self._closing
@@ -91,10 +99,13 @@ class SignalPipeline:
                 or (self._queue and self._bytes + size > self.max_bytes)
             ):
                 return self.retry_after
-            self._queue.append((request, size))
+            self._queue.append((request, size, waiter))
             self._bytes += size
             self._cond.notify()
-        return None
+        if waiter is None:
+            return None
+        waiter.done.wait()  # until the processed request is on disk (or refused)
+        return None if waiter.stored else self.retry_after
 
     def depth(self) -> dict[str, int]:
         with self._cond:
@@ -107,17 +118,21 @@ class SignalPipeline:
                     self._cond.wait()
                 if not self._queue:
                     return
-                request, size = self._queue.popleft()
+                request, size, waiter = self._queue.popleft()
                 self._bytes -= size
                 self._busy = True
             try:
-                self._run(request)
+                stored = self._run(request)
+                if waiter is not None:
+                    waiter.stored = stored
             finally:
+                if waiter is not None:
+                    waiter.done.set()
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _run(self, request: TelemetryRequest) -> None:
+    def _run(self, request: TelemetryRequest) -> bool:
         for name, processor in self.processors:
             try:
                 out = processor.process(request)
@@ -135,15 +150,21 @@ class SignalPipeline:
                         self.signal,
                         exc_info=exc,
                     )
-        self._export(request)
+        return self._export(request)
 
-    def _export(self, request: TelemetryRequest) -> None:
+    def _export(self, request: TelemetryRequest) -> bool:
+        """Hand to every exporter; False when a durable one had no room (the client is refused)."""
+        stored = True
         for exporter in self.exporters:
             try:
-                exporter.consume(request)
+                if exporter in self.durable:
+                    stored = exporter.offer(request) and stored
+                else:
+                    exporter.consume(request)
             except Exception:
                 self.counters.add(self.signal, "dropped", request.items, "internal_error")
                 _log.exception("exporter failed to take a %s request", self.signal)
+        return stored
 
     def close(self, timeout: float) -> None:
         """Process what is queued (up to `timeout`s), then stop the worker."""
@@ -155,8 +176,21 @@ class SignalPipeline:
             with self._cond:
                 leftover = list(self._queue)
                 self._queue.clear()
-            for request, _ in leftover:
-                self.counters.add(self.signal, "dropped", request.items, "shutdown")
+            for request, _, waiter in leftover:
+                if waiter is not None:
+                    waiter.done.set()  # not stored: the client is refused and keeps it
+                else:
+                    self.counters.add(self.signal, "dropped", request.items, "shutdown")
+
+
+class _Waiter:
+    """A receiver thread waiting for its request to reach a durable sending queue."""
+
+    __slots__ = ("done", "stored")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.stored = False
 
 
 class Sidecar:
@@ -194,7 +228,9 @@ class Sidecar:
         self.counters.register_instruments(self.meter_provider)
         self.http_api = HttpApi(svc.http.endpoint) if svc.http.enabled else None
         self._api_loop: EventLoopThread | None = None
+        self.extensions = _start_extensions(config.extensions)
         settings = {
+            "extensions": self.extensions,
             "counters": self.counters,
             "own_endpoints": own,
             "trace_url_template": svc.trace_url_template,
@@ -309,6 +345,8 @@ class Sidecar:
             _safe("http_api", self.http_api.shutdown)
         if self._api_loop is not None:
             self._api_loop.stop()
+        for name, extension in self.extensions.items():
+            _safe(f"extensions.{name}", extension.shutdown)
         _safe("state", self.state.close)
         _log.info("otelml-collector stopped: %s", self.counters.snapshot())
 
@@ -342,6 +380,17 @@ class Sidecar:
             "exporters": exporters,
             "routes": self.http_api.routes() if self.http_api else [],
         }
+
+
+def _start_extensions(configs: dict[str, Any]) -> dict[str, Any]:
+    from otelml_collector.extensions.file_storage import FileStorage, FileStorageConfig
+
+    running: dict[str, Any] = {}
+    for name, config in configs.items():
+        if isinstance(config, FileStorageConfig):
+            running[name] = FileStorage(config, name)
+            running[name].start()
+    return running
 
 
 def _safe(what: str, fn: Any) -> None:
