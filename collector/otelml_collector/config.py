@@ -24,6 +24,7 @@ from otelml_collector import registry
 from otelml_collector.component import ComponentConfig, Factory
 from otelml_collector.configutil import Duration, from_mapping
 from otelml_collector.downstream import grpc_authority
+from otelml_collector.extensions import check_storage_refs, enabled_extensions, parse_extensions
 
 __all__ = [
     "DEFAULT_CONFIG_YAML",
@@ -226,7 +227,7 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         raise ValueError(
             "connectors: not supported by otelml-collector (run them in an upstream OTel Collector)"
         )
-    extensions = _extensions(doc.get("extensions"))
+    extensions = parse_extensions(doc.get("extensions"))
 
     if embedded and not doc.get("processors"):
         available = registry.types("processor")
@@ -253,8 +254,8 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
     notes = _insert_needed(pipelines, sections["processor"], explicit=raw_pipelines is not None)
     service.pipelines = pipelines
     _check_loops(sections)
-    enabled = _enabled_extensions(extensions, service.extensions)
-    _check_storage_refs(sections["exporter"], enabled)
+    enabled = enabled_extensions(extensions, service.extensions)
+    check_storage_refs(sections["exporter"], enabled)
     return SidecarConfig(
         source,
         sections["receiver"],
@@ -266,53 +267,6 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         notes,
         enabled,
     )
-
-
-_EXTENSION_TYPES = ("file_storage",)
-
-
-def _extensions(raw: Any) -> dict[str, Any]:
-    """`extensions:` -> name -> typed config (`file_storage` or `file_storage/<label>`)."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"extensions: expected a mapping of extension names to settings, got {raw!r}")
-    from otelml_collector.extensions.file_storage import parse_file_storage
-
-    out: dict[str, Any] = {}
-    for name in raw:
-        kind = str(name).split("/", 1)[0]
-        if kind == "file_storage":
-            out[str(name)] = parse_file_storage(raw[name], f"extensions.{name}.")
-        else:
-            raise ValueError(
-                f"extensions.{name}: unknown extension type {kind!r} "
-                f"(available: {', '.join(_EXTENSION_TYPES)})"
-            )
-    return out
-
-
-def _enabled_extensions(defined: dict[str, Any], listed: list[str]) -> dict[str, Any]:
-    for i, name in enumerate(listed):
-        if name not in defined:
-            raise ValueError(
-                f"service.extensions[{i}]: extension {name!r} is not defined under extensions: "
-                f"(defined: {', '.join(defined) or 'none'})"
-            )
-    return {name: defined[name] for name in listed}
-
-
-def _check_storage_refs(exporters: dict[str, ComponentSpec], enabled: dict[str, Any]) -> None:
-    for name, spec in exporters.items():
-        queue = getattr(spec.config, "sending_queue", None)
-        storage = getattr(queue, "storage", None)
-        if storage is None:
-            continue
-        if storage not in enabled or str(storage).split("/", 1)[0] != "file_storage":
-            raise ValueError(
-                f"exporters.{name}.sending_queue.storage: {storage!r} is not an enabled file_storage "
-                f"extension (define it under extensions: and list it in service.extensions)"
-            )
 
 
 def _components(doc: dict[str, Any], kind: str) -> dict[str, ComponentSpec]:
