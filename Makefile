@@ -41,6 +41,10 @@ test: venv phoenix feast
 	OTELML_PHOENIX=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix OTELML_FEAST_PYTHON=$(CURDIR)/$(FEAST_VENV)/bin/python \
 		$(BIN)/python -m pytest -q
 
+# The C scanner built with ASan+UBSan, running its parity/fuzz tests (about 30 s of CPU).
+sanitize: venv
+	.ci/sanitize-fastscan
+
 lint: venv
 	$(BIN)/ruff check .
 

@@ -66,6 +66,7 @@ class OtlpExporter:
                 raise ValueError(f"exporters.{ctx.name}.sending_queue.storage: {storage!r} is not running")
             self._disk = extension.queue(f"exporter_{ctx.name}")
         self.durable = self._disk is not None
+        self._reserved = (0, 0)  # requests and bytes being written to the disk queue
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._senders: dict[tuple[int, Signal], Any] = {}
@@ -151,23 +152,35 @@ class OtlpExporter:
         payload = request.payload()
         q = self.config.sending_queue
         with self._cond:
-            held = (self._disk.requests, self._disk.bytes) if self._disk else (len(self._queue), self._bytes)
+            held = self._held()
             full = held[0] >= q.queue_size or held[1] + len(payload) > q.max_size_mib * _MIB or self._closed
             if full:
                 return False
-            if self._disk is not None:
-                self._disk.put(signal.value, request.items, payload)  # committed before we answer
-            else:
+            if self._disk is None:
                 self._queue.append(_Item(signal, payload, request.items))
                 self._bytes += len(payload)
-            self._cond.notify()
-            return True
+                self._cond.notify()
+                return True
+            self._reserved = (self._reserved[0] + 1, self._reserved[1] + len(payload))
+        try:
+            self._disk.put(signal.value, request.items, payload)  # committed before the client's answer
+        finally:
+            with self._cond:
+                self._reserved = (self._reserved[0] - 1, self._reserved[1] - len(payload))
+                self._cond.notify()
+        return True
+
+    def _held(self) -> tuple[int, int]:
+        """Requests and bytes counted against the bounds (on disk: also those being written)."""
+        if self._disk is None:
+            return len(self._queue), self._bytes
+        return self._disk.requests + self._reserved[0], self._disk.bytes + self._reserved[1]
 
     def has_room(self) -> bool:
         """Whether a request would be taken now (a durable pipeline asks before its processors run)."""
         q = self.config.sending_queue
         with self._cond:
-            held = (self._disk.requests, self._disk.bytes) if self._disk else (len(self._queue), self._bytes)
+            held = self._held()
             return held[0] < q.queue_size and held[1] < q.max_size_mib * _MIB and not self._closed
 
     def queue_depth(self) -> dict[str, int]:
@@ -213,13 +226,14 @@ class OtlpExporter:
                 self._drop(item, "internal_error", f"{type(exc).__name__}: {exc}")
                 self._log.exception("exporter worker error")
             finally:
+                if item.entry is not None and self._disk is not None:
+                    if finished:
+                        self._disk.remove(item.entry)
+                    else:
+                        self._disk.release(item.entry)
                 with self._cond:
                     self.in_flight -= 1
-                    if item.entry is not None and self._disk is not None:
-                        if finished:
-                            self._disk.remove(item.entry)
-                        else:
-                            self._disk.release(item.entry)
+                    self._cond.notify_all()
 
     def _sender(self, index: int, signal: Signal) -> Any:
         sender = self._senders.get((index, signal))
