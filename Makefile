@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PHOENIX_VENV := .venv-phoenix
 FEAST_VENV := .venv-feast
 
-.PHONY: demo test lint bench venv phoenix feast clean
+.PHONY: demo test lint sanitize bench venv phoenix feast clean
 
 $(BIN)/.installed: pyproject.toml setup.py collector/otelml_collector/otlp/_fastscan.c
 	$(PY) -m venv $(VENV)
