@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PHOENIX_VENV := .venv-phoenix
 FEAST_VENV := .venv-feast
 
-.PHONY: demo test lint bench venv phoenix feast clean
+.PHONY: demo test lint sanitize bench venv phoenix feast clean
 
 $(BIN)/.installed: pyproject.toml setup.py collector/otelml_collector/otlp/_fastscan.c
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,10 @@ demo: venv
 test: venv phoenix feast
 	OTELML_PHOENIX=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix OTELML_FEAST_PYTHON=$(CURDIR)/$(FEAST_VENV)/bin/python \
 		$(BIN)/python -m pytest -q
+
+# The C scanner built with ASan+UBSan, running its parity/fuzz tests (about 30 s of CPU).
+sanitize: venv
+	.ci/sanitize-fastscan
 
 lint: venv
 	$(BIN)/ruff check .

@@ -15,7 +15,9 @@ sends `--requests` requests with up to 8 in flight and ends when the sink has al
 - `drift` (with --drift, when the drift processor is installed): ml_extract + drift;
 - `predictions` (with --predictions): ml_extract + drift + predictions (the prediction store);
 - `performance` (with --performance): ml_extract + drift + performance;
-- `all` (with --predictions --performance): ml_extract + drift + predictions + performance.
+- `all` (with --predictions --performance): ml_extract + drift + predictions + performance;
+- `forward+disk`, `extract+disk` (with --disk-queue): the same with the exporter's sending queue on
+  disk (`extensions.file_storage`, `sending_queue.storage`), compared with the in-memory queue.
 
 With the prediction store on, the report adds what it stored and dropped (its writer queue drops
 when the disk falls behind) and its bytes on disk per stored span (SQLite `dbstat`).
@@ -165,6 +167,7 @@ class Sidecar:
         workdir: Path,
         queue: int | None,
         tree: Path | None = None,
+        disk: bool = False,
     ) -> None:
         self.grpc_port, self.api_port = free_port(), free_port()
         procs = {p: {} for p in processors}
@@ -188,7 +191,11 @@ class Sidecar:
             },
             "state": {"path": str(workdir / f"state-{'-'.join(processors) or 'none'}")},
         }
-        tag = f"{'-'.join(processors) or 'none'}{'-' + tree.name if tree else ''}"
+        tag = f"{'-'.join(processors) or 'none'}{'-' + tree.name if tree else ''}{'-disk' if disk else ''}"
+        if disk:
+            config["extensions"] = {"file_storage": {"directory": str(workdir / f"queue-{tag}")}}
+            config["service"]["extensions"] = ["file_storage"]
+            config["exporters"]["otlp"]["sending_queue"] = {"storage": "file_storage"}
         config["state"] = {"path": str(workdir / f"state-{tag}")}
         path = workdir / f"sidecar-{tag}.yaml"
         path.write_text(json.dumps(config))  # JSON is YAML
@@ -384,7 +391,8 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["forward", "extract", "drift", "predictions", "performance", "all"],
+        choices=["forward", "extract", "drift", "predictions", "performance", "all", "forward+disk",
+                 "extract+disk"],
         action="append",
         help="configurations to run",
     )
@@ -398,6 +406,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--numeric", type=int, default=0, help="numeric features per span (default 20 with drift, else 16)"
+    )
+    parser.add_argument(
+        "--disk-queue", action="store_true", help="also run forward and extract with a disk sending queue"
     )
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     parser.add_argument(
@@ -416,12 +427,15 @@ def main() -> int:
         "predictions": ["ml_extract", "drift", "predictions"],
         "performance": ["ml_extract", "drift", "performance"],
         "all": ["ml_extract", "drift", "predictions", "performance"],
+        "forward+disk": [],
+        "extract+disk": ["ml_extract"],
     }
     wanted = {"forward", "extract"}
     wanted |= {"drift"} if args.drift or args.predictions or args.performance else set()
     wanted |= {"predictions"} if args.predictions else set()
     wanted |= {"performance"} if args.performance else set()
     wanted |= {"all"} if args.predictions and args.performance else set()
+    wanted |= {"forward+disk", "extract+disk"} if args.disk_queue else set()
     configs = {k: v for k, v in every.items() if k in (set(args.only) if args.only else wanted)}
     trees: dict[str, Path | None] = {name: None for name in configs}
     if args.compare:
@@ -439,7 +453,9 @@ def main() -> int:
         sidecars: dict[str, Sidecar] = {}
         try:
             for name, procs in configs.items():
-                sidecars[name] = Sidecar(sink.port, procs, Path(tmp), args.queue or None, trees[name])
+                sidecars[name] = Sidecar(
+                    sink.port, procs, Path(tmp), args.queue or None, trees[name], disk="+disk" in name
+                )
                 run(sidecars[name], sink, requests, 20)  # warm-up: connections, baselines, caches
             profilers = (
                 [profile(s, Path(args.profile) / f"{n}.txt") for n, s in sidecars.items()]

@@ -94,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from otelml_collector.logfilter import RateLimitFilter
+
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RateLimitFilter())
 
     from otelml_collector.service import Sidecar
 

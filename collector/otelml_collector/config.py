@@ -24,7 +24,7 @@ from otelml_collector import registry
 from otelml_collector.component import ComponentConfig, Factory
 from otelml_collector.configutil import Duration, from_mapping
 from otelml_collector.downstream import grpc_authority
-from otelml_collector.extensions import check_server_security, enabled_extensions
+from otelml_collector.extensions import check_server_security, check_storage_refs, enabled_extensions
 from otelml_collector.security import AuthConfig, ServerTlsConfig
 
 __all__ = [
@@ -113,6 +113,7 @@ class ServiceSettings:
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     shutdown_timeout: Duration = 10.0
     trace_url_template: str | None = None
+    extensions: list[str] = field(default_factory=list)  # names under `extensions:` to run
 
 
 @dataclass
@@ -258,6 +259,7 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
     notes = _insert_needed(pipelines, sections["processor"], explicit=raw_pipelines is not None)
     service.pipelines = pipelines
     _check_loops(sections)
+    check_storage_refs(sections["exporter"], extensions)
     return SidecarConfig(
         source,
         sections["receiver"],

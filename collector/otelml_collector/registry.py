@@ -55,6 +55,7 @@ PROCESSOR_MODULES: dict[str, str] = {
 
 EXTENSION_MODULES: dict[str, str] = {
     "bearertokenauth": "otelml_collector.extensions.bearertokenauth",
+    "file_storage": "otelml_collector.extensions.file_storage",
 }
 """Extension type -> module that registers it on import (extensions are started before, and shut down
 after, every other component; components find them by instance name in `ComponentContext.extensions`)."""

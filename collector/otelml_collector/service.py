@@ -7,6 +7,11 @@ A pipeline without processors skips that queue and hands requests straight to th
 its sending queue is full the client is refused with a retry hint instead. A processor that raises
 is logged (once per processor and error type) and skipped for that request: telemetry is never
 lost to a processor bug.
+
+When an exporter keeps its queue on disk (`sending_queue.storage`), a pipeline with processors
+answers the client only after the processed request is committed to that queue (the receiver's
+thread waits for it), so an acknowledged request survives a crash; with no room it is refused with
+a retry hint before the processors see it.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ class SignalPipeline:
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self.retry_after = retry_after
-        self._queue: deque[tuple[TelemetryRequest, int]] = deque()
+        self._queue: deque[tuple[TelemetryRequest, int, _Waiter | None]] = deque()
+        self.durable: list[Any] = [e for e in exporters if getattr(e, "durable", False)]
         self._bytes = 0
         self._cond = threading.Condition()
         self._closing = False
@@ -89,9 +95,11 @@ class SignalPipeline:
                     self.counters.add(self.signal, "dropped", request.items, "internal_error")
                     _log.exception("exporter failed to take a %s request", self.signal)
                     return None
-            self._export(request)
-            return None
+            return None if self._export(request) else self.retry_after
         size = len(request.raw) if request.raw is not None else request.message.ByteSize()
+        waiter = _Waiter() if self.durable else None
+        if waiter is not None and not all(e.has_room() for e in self.durable):
+            return self.retry_after
         with self._cond:
             if (
                 self._closing
@@ -99,10 +107,13 @@ class SignalPipeline:
                 or (self._queue and self._bytes + size > self.max_bytes)
             ):
                 return self.retry_after
-            self._queue.append((request, size))
+            self._queue.append((request, size, waiter))
             self._bytes += size
             self._cond.notify()
-        return None
+        if waiter is None:
+            return None
+        waiter.done.wait()  # until the processed request is on disk (or refused)
+        return None if waiter.stored else self.retry_after
 
     def depth(self) -> dict[str, int]:
         with self._cond:
@@ -115,17 +126,21 @@ class SignalPipeline:
                     self._cond.wait()
                 if not self._queue:
                     return
-                request, size = self._queue.popleft()
+                request, size, waiter = self._queue.popleft()
                 self._bytes -= size
                 self._busy = True
             try:
-                self._run(request)
+                stored = self._run(request)
+                if waiter is not None:
+                    waiter.stored = stored
             finally:
+                if waiter is not None:
+                    waiter.done.set()
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _run(self, request: TelemetryRequest) -> None:
+    def _run(self, request: TelemetryRequest) -> bool:
         for name, processor in self.processors:
             try:
                 out = processor.process(request)
@@ -143,15 +158,21 @@ class SignalPipeline:
                         self.signal,
                         exc_info=exc,
                     )
-        self._export(request)
+        return self._export(request)
 
-    def _export(self, request: TelemetryRequest) -> None:
+    def _export(self, request: TelemetryRequest) -> bool:
+        """Hand to every exporter; False when a durable one had no room (the client is refused)."""
+        stored = True
         for exporter in self.exporters:
             try:
-                exporter.consume(request)
+                if exporter in self.durable:
+                    stored = exporter.offer(request) and stored
+                else:
+                    exporter.consume(request)
             except Exception:
                 self.counters.add(self.signal, "dropped", request.items, "internal_error")
                 _log.exception("exporter failed to take a %s request", self.signal)
+        return stored
 
     def close(self, timeout: float) -> None:
         """Process what is queued (up to `timeout`s), then stop the worker."""
@@ -163,8 +184,21 @@ class SignalPipeline:
             with self._cond:
                 leftover = list(self._queue)
                 self._queue.clear()
-            for request, _ in leftover:
-                self.counters.add(self.signal, "dropped", request.items, "shutdown")
+            for request, _, waiter in leftover:
+                if waiter is not None:
+                    waiter.done.set()  # not stored: the client is refused and keeps it
+                else:
+                    self.counters.add(self.signal, "dropped", request.items, "shutdown")
+
+
+class _Waiter:
+    """A receiver thread waiting for its request to reach a durable sending queue."""
+
+    __slots__ = ("done", "stored")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.stored = False
 
 
 class Sidecar:
@@ -215,6 +249,7 @@ class Sidecar:
         )
         self._api_loop: EventLoopThread | None = None
         settings = {
+            "extensions": self.extensions,
             "counters": self.counters,
             "own_endpoints": own,
             "trace_url_template": svc.trace_url_template,

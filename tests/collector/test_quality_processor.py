@@ -339,3 +339,32 @@ def test_drift_against_a_baseline_per_window(tmp_path):
     [log] = env.warn_logs()
     observed = json.loads(log.attributes["ml.data_quality.observed"])
     assert observed["method"] == "wasserstein" and observed["value"] > 0.1 and observed["n"] == 1000
+
+
+@pytest.mark.parametrize("how", ["shutdown", "crash"])
+def test_open_windows_survive_a_restart(tmp_path, how):
+    """Rows of a half-filled window are checkpointed (at shutdown, or every checkpoint_seconds before
+    a crash) and restored: the window closes after the restart with the rows of both runs."""
+    env = Env(tmp_path, window={"size": 200, "seconds": 0}, checkpoint_seconds="100ms")
+    before = env.rng.normal(70, 5, 120)
+    env.feed(env.batch(before, np.array(["US"] * 120, dtype=object)))
+    if how == "shutdown":
+        env.proc.shutdown()
+    else:  # nothing flushed by a shutdown: the periodic checkpoint must have written the window
+        deadline = time.monotonic() + 5
+        while not env.proc._ctx.state.items("quality.window") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert env.proc.windows_closed == 0
+    factory = QualityFactory()
+    cfg = factory.config_from_dict({"expectations": str(tmp_path / "expectations.yaml"),
+                                    "window": {"size": 200, "seconds": 0}})
+    first, env.proc = env.proc, factory.create(cfg, env.proc._ctx)
+    env.proc.start()
+    after = env.batch(env.rng.normal(70, 5, 120), np.array(["US"] * 120, dtype=object))
+    env.feed(after)
+    assert env.proc.windows_closed == 1
+    [log] = [r for r in env.warn_logs() if r.attributes["ml.data_quality.expectation"] == "mean"]
+    kept = np.concatenate([before, after.numeric["age"][:80]])
+    assert float(log.attributes["ml.data_quality.observed"]) == pytest.approx(kept.mean())
+    env.proc.shutdown()
+    first.shutdown()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_server_security", "enabled_extensions"]
+__all__ = ["check_server_security", "check_storage_refs", "enabled_extensions"]
 
 
 def enabled_extensions(listed: Sequence[str], defined: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,4 +49,18 @@ def check_server_security(servers: Sequence[tuple[str, Any]], extensions: Mappin
             raise ValueError(
                 f"{key}.auth.authenticator: extension {auth.authenticator!r} does not authenticate "
                 "requests (use e.g. bearertokenauth)"
+            )
+
+
+def check_storage_refs(exporters: Mapping[str, Any], extensions: Mapping[str, Any]) -> None:
+    """Each `exporters.*.sending_queue.storage` names an enabled `file_storage` extension."""
+    for name, spec in exporters.items():
+        storage = getattr(getattr(spec.config, "sending_queue", None), "storage", None)
+        if storage is None:
+            continue
+        enabled = extensions.get(storage)
+        if enabled is None or getattr(enabled.factory, "type", "") != "file_storage":
+            raise ValueError(
+                f"exporters.{name}.sending_queue.storage: {storage!r} is not an enabled file_storage "
+                "extension (define it under extensions: and list it in service.extensions)"
             )

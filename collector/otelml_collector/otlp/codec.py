@@ -82,14 +82,25 @@ def count_items(signal: Signal, message: Any) -> int:
 
 # -- partial success: drop what no backend could store, keep the rest --------------------------
 def _drop_invalid(groups: Any, field: str, bad: Any, weight: Any = lambda item: 1) -> int:
-    """Delete the items of `field` in every group for which `bad(item)` holds; their weight, summed."""
+    """Delete the items of `field` in every group for which `bad(item)` holds; their weight, summed.
+
+    Linear: a group with invalid items is rebuilt once from the valid ones (deleting one at a time
+    from a repeated field moves the rest each time, quadratic in the group's size)."""
     rejected = 0
     for group in groups:
         items = getattr(group, field)
-        invalid = [i for i, item in enumerate(items) if bad(item)]
-        for i in reversed(invalid):
-            rejected += weight(items[i])
-            del items[i]
+        flags = [bool(bad(item)) for item in items]
+        if not any(flags):
+            continue
+        rejected += sum(weight(item) for item, flag in zip(items, flags, strict=True) if flag)
+        kept = [item for item, flag in zip(items, flags, strict=True) if not flag]
+        if kept:
+            copies = type(group)()
+            getattr(copies, field).extend(kept)  # copy the valid ones out before clearing the field
+            group.ClearField(field)
+            getattr(group, field).MergeFrom(getattr(copies, field))
+        else:
+            group.ClearField(field)
     return rejected
 
 

@@ -35,6 +35,7 @@ class QueueConfig:
     queue_size: int = 1000  # requests
     max_size_mib: float = 256.0
     num_consumers: int = 2
+    storage: str | None = None  # a file_storage extension: the queue lives on disk
 
 
 @dataclass

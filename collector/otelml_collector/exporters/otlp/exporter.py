@@ -7,6 +7,12 @@ server's RetryInfo / Retry-After, for at most `retry_on_failure.max_elapsed_time
 up counted as `forwarded` or `dropped` with a reason (`queue_full`, `retries_exhausted`,
 `rejected` (permanent error), `downstream_partial`, `shutdown`, `no_downstream`); each reason is
 also logged once with its count so far.
+
+With `sending_queue.storage` naming a `file_storage` extension the queue is a SQLite database on
+disk (`extensions.file_storage`): `offer` returns once the request is committed there, a request
+leaves the database only when delivered or given up for good, and what is left at shutdown (or at
+a crash) is sent on the next start; the bounds then count every request on disk, including those
+being sent.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from otelml_collector.component import ComponentContext
 from otelml_collector.downstream import Target
 from otelml_collector.exporters.otlp.config import OtlpExporterConfig
 from otelml_collector.exporters.otlp.senders import ExportError, make_sender
+from otelml_collector.extensions.file_storage import DiskQueue, FileStorage, QueuedRequest
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.telemetry import Counters
 
@@ -37,6 +44,7 @@ class _Item:
     signal: Signal
     payload: bytes
     items: int
+    entry: QueuedRequest | None = None  # its row in the disk queue
 
 
 class OtlpExporter:
@@ -50,6 +58,15 @@ class OtlpExporter:
         self.disabled = {s for s, t in self.targets.items() if not t.explicit and _points_at(t, own)}
         self._queue: deque[_Item] = deque()
         self._bytes = 0
+        self._disk: DiskQueue | None = None
+        storage = config.sending_queue.storage
+        if storage is not None:
+            extension = ctx.settings.get("extensions", {}).get(storage)
+            if not isinstance(extension, FileStorage):
+                raise ValueError(f"exporters.{ctx.name}.sending_queue.storage: {storage!r} is not running")
+            self._disk = extension.queue(f"exporter_{ctx.name}")
+        self.durable = self._disk is not None
+        self._reserved = (0, 0)  # requests and bytes being written to the disk queue
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._senders: dict[tuple[int, Signal], Any] = {}
@@ -74,6 +91,12 @@ class OtlpExporter:
                 self.ctx.name,
                 signal,
             )
+        if self._disk is not None and self._disk.recovered:
+            self._log.info(
+                "%d requests left on disk by the previous run (%s) will be sent",
+                self._disk.recovered,
+                self._disk.file,
+            )
         for i in range(self.config.sending_queue.num_consumers):
             t = threading.Thread(target=self._work, args=(i,), name=f"otelml-export-{i}", daemon=True)
             t.start()
@@ -96,6 +119,14 @@ class OtlpExporter:
             self._bytes = 0
         for item in leftover:
             self._drop(item, "shutdown", "shutdown deadline reached before delivery")
+        if self._disk is not None:
+            if self._disk.requests:
+                self._log.info(
+                    "%d requests stay in %s and are sent on the next start",
+                    self._disk.requests,
+                    self._disk.file,
+                )
+            self._disk.close()
         for sender in self._senders.values():
             sender.close()
 
@@ -118,44 +149,91 @@ class OtlpExporter:
         if signal in self.disabled:
             self.counters.add(signal, "dropped", request.items, "no_downstream")
             return True
-        item = _Item(signal, request.payload(), request.items)
+        payload = request.payload()
         q = self.config.sending_queue
         with self._cond:
-            full = (
-                len(self._queue) >= q.queue_size
-                or self._bytes + len(item.payload) > q.max_size_mib * _MIB
-                or self._closed
-            )
+            held = self._held()
+            full = held[0] >= q.queue_size or held[1] + len(payload) > q.max_size_mib * _MIB or self._closed
             if full:
                 return False
-            self._queue.append(item)
-            self._bytes += len(item.payload)
-            self._cond.notify()
-            return True
+            if self._disk is None:
+                self._queue.append(_Item(signal, payload, request.items))
+                self._bytes += len(payload)
+                self._cond.notify()
+                return True
+            self._reserved = (self._reserved[0] + 1, self._reserved[1] + len(payload))
+        try:
+            self._disk.put(signal.value, request.items, payload)  # committed before the client's answer
+        finally:
+            with self._cond:
+                self._reserved = (self._reserved[0] - 1, self._reserved[1] - len(payload))
+                self._cond.notify()
+        return True
+
+    def _held(self) -> tuple[int, int]:
+        """Requests and bytes counted against the bounds (on disk: also those being written)."""
+        if self._disk is None:
+            return len(self._queue), self._bytes
+        return self._disk.requests + self._reserved[0], self._disk.bytes + self._reserved[1]
+
+    def has_room(self) -> bool:
+        """Whether a request would be taken now (a durable pipeline asks before its processors run)."""
+        q = self.config.sending_queue
+        with self._cond:
+            held = self._held()
+            return held[0] < q.queue_size and held[1] < q.max_size_mib * _MIB and not self._closed
 
     def queue_depth(self) -> dict[str, int]:
         with self._cond:
+            if self._disk is not None:
+                return {
+                    "requests": self._disk.pending(),
+                    "bytes": self._disk.bytes,
+                    "in_flight": self.in_flight,
+                    "on_disk": self._disk.requests,
+                }
             return {"requests": len(self._queue), "bytes": self._bytes, "in_flight": self.in_flight}
+
+    def _pending(self) -> bool:
+        return bool(self._disk.pending() if self._disk is not None else self._queue)
+
+    def _next(self) -> _Item | None:
+        if self._disk is not None:
+            if self._stop.is_set() and time.monotonic() >= self._deadline:
+                return None  # what is left stays on disk for the next start
+            entry = self._disk.take()
+            return None if entry is None else _Item(Signal(entry.signal), entry.payload, entry.items, entry)
+        if not self._queue:
+            return None
+        item = self._queue.popleft()
+        self._bytes -= len(item.payload)
+        return item
 
     # -- workers -----------------------------------------------------------------------------------
     def _work(self, index: int) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stop.is_set():
+                while not self._pending() and not self._stop.is_set():
                     self._cond.wait()
-                if not self._queue:
+                item = self._next()
+                if item is None:
                     return
-                item = self._queue.popleft()
-                self._bytes -= len(item.payload)
                 self.in_flight += 1
+            finished = True
             try:
-                self._export(index, item)
+                finished = self._export(index, item)
             except Exception as exc:  # never let a worker die
                 self._drop(item, "internal_error", f"{type(exc).__name__}: {exc}")
                 self._log.exception("exporter worker error")
             finally:
+                if item.entry is not None and self._disk is not None:
+                    if finished:
+                        self._disk.remove(item.entry)
+                    else:
+                        self._disk.release(item.entry)
                 with self._cond:
                     self.in_flight -= 1
+                    self._cond.notify_all()
 
     def _sender(self, index: int, signal: Signal) -> Any:
         sender = self._senders.get((index, signal))
@@ -166,7 +244,8 @@ class OtlpExporter:
             self._senders[(index, signal)] = sender
         return sender
 
-    def _export(self, index: int, item: _Item) -> None:
+    def _export(self, index: int, item: _Item) -> bool:
+        """Send with retries; False when the item stays queued (on disk, at shutdown)."""
         sender = self._sender(index, item.signal)
         retry = self.config.retry_on_failure
         max_elapsed = retry.max_elapsed_time or float("inf")
@@ -193,8 +272,10 @@ class OtlpExporter:
                 reason = "shutdown"
             else:
                 reason = "retries_exhausted"
+            if reason == "shutdown" and item.entry is not None:
+                return False
             self._drop(item, reason, str(exc))
-            return
+            return True
         delivered = item.items - min(result.rejected, item.items)
         self.counters.add(item.signal, "forwarded", delivered)
         if result.rejected:
@@ -203,6 +284,7 @@ class OtlpExporter:
                 "downstream_partial",
                 f"downstream partial success: {result.message}",
             )
+        return True
 
     def _wait(self, state: RetryCallState) -> float:
         retry = self.config.retry_on_failure

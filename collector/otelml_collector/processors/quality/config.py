@@ -44,6 +44,7 @@ class QualityConfig(ComponentConfig):
     exemplars: int = 3
     alert_interval: Duration = 60.0
     max_models: int = 100
+    checkpoint_seconds: Duration = 10.0  # how often open windows are written to the state store
 
     def validate(self) -> None:
         """Without any expectations file the processor checks nothing (it logs that at start)."""
@@ -55,6 +56,8 @@ class QualityConfig(ComponentConfig):
                 raise ValueError(f"{key} must be a positive integer, got {value}")
         if self.window.seconds < 0:
             raise ValueError(f"window.seconds must be >= 0, got {self.window.seconds}")
+        if not self.checkpoint_seconds > 0:
+            raise ValueError(f"checkpoint_seconds must be > 0, got {self.checkpoint_seconds}")
         if not 0 <= self.exemplars <= 16:
             raise ValueError(f"exemplars must be between 0 and 16, got {self.exemplars}")
 

@@ -11,6 +11,9 @@ ml.feature.name, ml.data_quality.expectation}; up to `exemplars` of the incremen
 are recorded inside a NonRecordingSpan context of a violating prediction, so their exemplars carry its
 trace id. A WARN log record (with that trace id) opens each burst: at most one per model/feature/check
 per `alert_interval`, counting the violations since the previous one.
+
+Open windows are checkpointed to the state store every `checkpoint_seconds` and at shutdown, and
+restored at start (`persist`), as the drift processor does with its own.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from otelml.quality import CheckContext, Expectation, ExpectationResult, run_che
 from otelml.semconv import normalize_feature_name
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.quality.config import QualityConfig
+from otelml_collector.processors.quality.persist import NS_WINDOW, window_from_json, window_to_json
 from otelml_collector.records import ModelBatch, ModelKey
 
 __all__ = ["ROW_KINDS", "ModelSuite", "QualityProcessor", "frame_of"]
@@ -124,6 +128,8 @@ class QualityProcessor:
         self._stopped = threading.Event()
         self._worker: threading.Thread | None = None
         self._shutdown_done = False
+        self._last_checkpoint = time.monotonic()
+        self._dirty = False
         self.windows_closed = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -131,31 +137,63 @@ class QualityProcessor:
         if not self._suites:
             self._log.warning("%s: no expectations file configured (processors.%s.expectations); nothing is "
                               "checked", self._ctx.name, self._ctx.name)
-        if self.config.window.seconds > 0:
-            self._worker = threading.Thread(target=self._tick, name=f"otelml-{self._ctx.name}", daemon=True)
-            self._worker.start()
+        self._restore()
+        self._worker = threading.Thread(target=self._tick, name=f"otelml-{self._ctx.name}", daemon=True)
+        self._worker.start()
 
     def shutdown(self) -> None:
-        """Evaluate the open windows and flush; idempotent."""
+        """Checkpoint the open windows (evaluated after the restart, when they close) and flush;
+        idempotent."""
         if self._shutdown_done:
             return
         self._shutdown_done = True
         self._stopped.set()
         if self._worker is not None:
             self._worker.join(10)
-        with self._lock:
-            for key in list(self._windows):
-                self._close(key)
+        self.checkpoint()
         self._flush()
 
+    def checkpoint(self) -> None:
+        """Write the open windows to the state store (and forget the closed ones there)."""
+        self._last_checkpoint = time.monotonic()
+        with self._lock:
+            if not self._dirty:
+                return
+            self._dirty = False
+            docs = {json.dumps(list(k)): window_to_json(w) for k, w in self._windows.items()}
+        store = self._ctx.state
+        with store.transaction():
+            for k, _ in list(store.items(NS_WINDOW)):
+                if k not in docs:
+                    store.delete(NS_WINDOW, k)
+            for k, doc in docs.items():
+                store.put(NS_WINDOW, k, doc)
+
+    def _restore(self) -> None:
+        restored = 0
+        for k, doc in self._ctx.state.items(NS_WINDOW):
+            try:
+                key = tuple(json.loads(k))
+                if self.suite_for(key[0]) is None:
+                    continue
+                self._windows[key] = window_from_json(doc, lambda opened: _Window(opened=opened))
+                restored += 1
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                self._log.warning("quality: saved window %s does not load (%s); starting it afresh", k, exc)
+        if restored:
+            self._log.info("quality: restored %d open window(s) from %s", restored, self._ctx.state.file)
+
     def _tick(self) -> None:
-        period = max(0.05, min(1.0, self.config.window.seconds / 4))
+        seconds = self.config.window.seconds
+        period = max(0.05, min(1.0, seconds / 4 if seconds > 0 else 1.0, self.config.checkpoint_seconds))
         while not self._stopped.wait(period):
             try:
                 now = time.monotonic()
+                if now - self._last_checkpoint >= self.config.checkpoint_seconds:
+                    self.checkpoint()
                 with self._lock:
                     limit = self.config.window.seconds
-                    due = [k for k, w in self._windows.items() if now - w.opened >= limit]
+                    due = [k for k, w in self._windows.items() if limit > 0 and now - w.opened >= limit]
                     for key in due:
                         self._close(key)
                         suite = self.suite_for(key[0])
@@ -176,6 +214,7 @@ class QualityProcessor:
                 for batch in request.records:
                     if len(batch):
                         self._consume(batch)
+                        self._dirty = True
         except Exception as exc:
             self._warn_once("process", "quality: processing a request failed (%s); continuing", exc)
         return request
@@ -216,6 +255,7 @@ class QualityProcessor:
 
     def _close(self, key: ModelKey) -> None:
         window = self._windows.pop(key, None)
+        self._dirty = True
         suite = self.suite_for(key[0])
         if window is None or suite is None or not suite.window:
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from otelml_collector.component import ComponentConfig
+from otelml_collector.configutil import Duration
 from otelml_collector.httpapi import split_hostport
 from otelml_collector.security import AuthConfig, ServerTlsConfig
 
@@ -25,7 +26,9 @@ class GrpcConfig:
 class HttpConfig:
     endpoint: str = "127.0.0.1:4318"
     max_request_body_size_mib: float = 16.0  # applies to the body as sent and after decompression
-    max_concurrent_requests: int = 32  # bodies read and decoded at once; more wait (bounds memory)
+    max_concurrent_requests: int = 32  # bodies decoded at once; more wait (bounds memory)
+    max_concurrent_readers: int = 256  # bodies being received at once; more get 503 + Retry-After
+    read_timeout: Duration = 10.0  # a body not received within this gets 408
     tls: ServerTlsConfig | None = None
     auth: AuthConfig | None = None
 
@@ -48,5 +51,9 @@ class OtlpReceiverConfig(ComponentConfig):
             split_hostport(self.http.endpoint, "protocols.http.endpoint")
             if self.http.max_request_body_size_mib <= 0:
                 raise ValueError("protocols.http.max_request_body_size_mib: must be > 0")
-            if self.http.max_concurrent_requests < 1:
-                raise ValueError("protocols.http.max_concurrent_requests: must be >= 1")
+            if self.http.max_concurrent_requests < 1 or self.http.max_concurrent_readers < 1:
+                raise ValueError(
+                    "protocols.http.max_concurrent_requests and max_concurrent_readers: must be >= 1"
+                )
+            if self.http.read_timeout <= 0:
+                raise ValueError("protocols.http.read_timeout: must be > 0")

@@ -1,11 +1,18 @@
 """OTLP/HTTP server on aiohttp: POST /v1/traces, /v1/metrics, /v1/logs with protobuf or JSON bodies,
-optionally gzip/deflate-compressed. Errors carry a google.rpc.Status body in the request's encoding."""
+optionally gzip/deflate-compressed. Errors carry a google.rpc.Status body in the request's encoding.
+
+A slow client costs one reader slot and nothing else: bodies are read under `read_timeout` (408
+after it) by at most `max_concurrent_readers` connections at once (beyond that: 503 with
+Retry-After at once, never a wait behind slow clients); only then does the request take one of the
+`max_concurrent_requests` slots, in which it is decompressed, decoded and handed to the pipeline
+on a worker thread, so the event loop never decodes and other clients never stall."""
 
 from __future__ import annotations
 
 import asyncio
 import math
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,7 +30,6 @@ if TYPE_CHECKING:
     from otelml_collector.receivers.otlp.config import HttpConfig
 
 _MIB = 1024 * 1024
-_OFF_LOOP_BYTES = 1024 * 1024  # larger bodies (and all JSON) are decoded in a worker thread
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -74,6 +80,8 @@ class HttpServer:
 
     async def _start(self, host: str, port: int) -> int:
         self._slots = asyncio.Semaphore(self.config.max_concurrent_requests)
+        self._readers = asyncio.Semaphore(self.config.max_concurrent_readers)
+        self._pool = ThreadPoolExecutor(self.config.max_concurrent_requests, "otelml-otlp-decode")
         app = web.Application(client_max_size=self.limit)
         for path in otlp.HTTP_PATHS:
             app.router.add_post(path, self._handle)
@@ -101,6 +109,7 @@ class HttpServer:
                 self._runner = None
         self._loop.stop()
         self._loop = None
+        self._pool.shutdown(wait=False)
 
     async def _handle(self, request: web.Request) -> web.Response:
         signal = otlp.HTTP_PATHS[request.path]
@@ -130,31 +139,59 @@ class HttpServer:
                 json_body,
                 f"Content-Encoding must be gzip, deflate or identity, got {encoding!r}",
             )
-        async with self._slots:
-            return await self._read_and_accept(request, signal, json_body, encoding)
-
-    async def _read_and_accept(
-        self, request: web.Request, signal: Signal, json_body: bool, encoding: str
-    ) -> web.Response:
+        if self._readers.locked():
+            resp = self._error(
+                signal,
+                503,
+                code_pb2.UNAVAILABLE,
+                "too_many_readers",
+                json_body,
+                "too many bodies being received at once "
+                "(receivers.otlp.protocols.http.max_concurrent_readers); retry in 1s",
+            )
+            resp.headers["Retry-After"] = "1"
+            return resp
         try:
-            body = await request.read()
+            async with self._readers, asyncio.timeout(self.config.read_timeout):
+                body = await request.read()
+        except TimeoutError:
+            resp = self._error(
+                signal,
+                408,
+                code_pb2.DEADLINE_EXCEEDED,
+                "read_timeout",
+                json_body,
+                f"body not received within {self.config.read_timeout:g}s "
+                "(receivers.otlp.protocols.http.read_timeout)",
+            )
+            resp.force_close()
+            return resp
+        except web.HTTPRequestEntityTooLarge as exc:
+            return self._too_large(signal, json_body, exc)
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self._accept, body, signal, json_body, encoding)
+
+    def _too_large(self, signal: Signal, json_body: bool, exc: Exception) -> web.Response:
+        sent = isinstance(exc, web.HTTPRequestEntityTooLarge)  # as sent; BodyTooLarge: decompressed
+        detail = f"body exceeds the limit of {self.limit} bytes" if sent else str(exc)
+        return self._error(
+            signal,
+            413,
+            code_pb2.RESOURCE_EXHAUSTED,
+            "too_large",
+            json_body,
+            f"{detail} (receivers.otlp.protocols.http.max_request_body_size_mib)",
+        )
+
+    def _accept(self, body: bytes, signal: Signal, json_body: bool, encoding: str) -> web.Response:
+        """Decompress, decode and hand to the pipeline (a worker thread: may wait for a durable queue)."""
+        try:
             if encoding != "identity":
                 body = decompress(body, encoding, self.limit)
-            if json_body or len(body) > _OFF_LOOP_BYTES:  # keep the loop responsive for other clients
-                decoded = await asyncio.to_thread(otlp.decode, signal, body, json_body=json_body)
-            else:
-                decoded = otlp.decode(signal, body, json_body=json_body)
-        except (web.HTTPRequestEntityTooLarge, BodyTooLarge) as exc:
-            sent = isinstance(exc, web.HTTPRequestEntityTooLarge)  # as sent; BodyTooLarge: decompressed
-            detail = f"body exceeds the limit of {self.limit} bytes" if sent else str(exc)
-            return self._error(
-                signal,
-                413,
-                code_pb2.RESOURCE_EXHAUSTED,
-                "too_large",
-                json_body,
-                f"{detail} (receivers.otlp.protocols.http.max_request_body_size_mib)",
-            )
+            decoded = otlp.decode(signal, body, json_body=json_body)
+        except BodyTooLarge as exc:
+            return self._too_large(signal, json_body, exc)
         except otlp.InvalidRequest as exc:
             return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "invalid_body", json_body, str(exc))
         retry_after = self.receiver.accept(signal, body, decoded, json_body)
