@@ -116,7 +116,7 @@ class OtlpExporter:
         has not acknowledged the request yet can refuse it with a retry hint instead."""
         signal = Signal(request.signal)
         if signal in self.disabled:
-            self.counters.add(signal, "dropped", request.items, "no_downstream")
+            self.counters.add(signal, "dropped", request.items, "no_downstream", component=self.ctx.name)
             return True
         item = _Item(signal, request.payload(), request.items)
         q = self.config.sending_queue
@@ -135,7 +135,12 @@ class OtlpExporter:
 
     def queue_depth(self) -> dict[str, int]:
         with self._cond:
-            return {"requests": len(self._queue), "bytes": self._bytes, "in_flight": self.in_flight}
+            return {
+                "requests": len(self._queue),
+                "bytes": self._bytes,
+                "in_flight": self.in_flight,
+                "capacity": self.config.sending_queue.queue_size,
+            }
 
     # -- workers -----------------------------------------------------------------------------------
     def _work(self, index: int) -> None:
@@ -199,7 +204,7 @@ class OtlpExporter:
             self._drop(item, reason, str(exc))
             return
         delivered = item.items - min(result.rejected, item.items)
-        self.counters.add(item.signal, "forwarded", delivered)
+        self.counters.add(item.signal, "forwarded", delivered, component=self.ctx.name)
         if result.rejected:
             self._drop(
                 _Item(item.signal, b"", min(result.rejected, item.items)),
@@ -225,7 +230,7 @@ class OtlpExporter:
             self._stop.wait(seconds)  # ends early when shutdown begins: one more try right away
 
     def _drop(self, item: _Item, reason: str, detail: str) -> None:
-        self.counters.add(item.signal, "dropped", item.items, reason)
+        self.counters.add(item.signal, "dropped", item.items, reason, component=self.ctx.name)
         key = f"{reason}:{item.signal}"
         if key not in self._warned:
             self._warned[key] = 1
