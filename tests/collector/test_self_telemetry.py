@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 from opentelemetry import context, trace
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2 as svc
 from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
@@ -13,6 +12,7 @@ from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from otelml_collector.downstream import resolve_target
 from otelml_collector.telemetry import Counters, build_providers
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import sidecar_config, wait_until
 

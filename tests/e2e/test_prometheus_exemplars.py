@@ -144,8 +144,8 @@ def _expressions(node: Any) -> Iterator[str]:
 def _concrete(expr: str) -> str:
     """Grafana's variables as Grafana would fill them for this stack."""
     for name, value in {
-        "$__rate_interval": "1m", "$__interval": "1s", "$__range": "5m", "${model}": "credit", "$model": "credit",
-        "${version}": ".*", "$version": ".*", "${feature}": ".*", "$feature": ".*", "${job}": ".*", "$job": ".*",
+        "$__rate_interval": "1m", "$__interval": "1s", "$__range": "5m",
+        "$model": "credit", "$job": "otelml-sidecar",
     }.items():  # fmt: skip
         expr = expr.replace(name, value)
     assert "$" not in expr, f"unknown Grafana variable in {expr!r}"
