@@ -20,11 +20,10 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Iterable
+import threading
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import Gauge, Histogram, MetricsData, Sum
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import InfoMetricFamily, Metric
 from prometheus_client.samples import Exemplar
@@ -90,43 +89,94 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _value(point: Any) -> Any:
+    value = getattr(point, "value", None)
+    return value if value is not None else (point.count, point.sum, tuple(point.bucket_counts))
+
+
 def _exemplar(ex: Any) -> Exemplar:
     labels = {"trace_id": format(ex.trace_id, "032x"), "span_id": format(ex.span_id, "016x")}
     return Exemplar(labels, float(ex.value), ex.time_unix_nano / 1e9)
 
 
+class _Families:
+    """A prometheus_client collector of fixed families (what its encoders take)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
 class PrometheusExposition:
-    """A prometheus_client collector over a `PullMetricReader`; `render(accept)` answers one scrape."""
+    """Renders what a `PullMetricReader` collects; `render(accept)` answers one scrape.
+
+    Each metric's text is rendered by prometheus_client's encoder for the negotiated format and kept
+    with the metric's points: a metric whose points did not change since the last scrape (drift and
+    performance gauges change once per window) is served from that text instead of being rendered
+    again. Counters and histograms with exemplars are always rendered."""
+
+    _EOF = b"# EOF\n"
 
     def __init__(self, reader: PullMetricReader) -> None:
         self._reader = reader
-        self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(self)  # type: ignore[arg-type]
         self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], tuple[Any, bytes]] = {}  # (format, metric name) -> (points, text)
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition in the format `accept` asks for, and its content type."""
         encoder, content_type = choose_encoder(accept or "")
-        return encoder(self._registry), content_type
-
-    def collect(self) -> Iterable[Metric]:
         data, exemplars = self._reader.read()
-        return self.families(data, exemplars) if data is not None else []
+        if data is None:
+            return encoder(_Families([])), content_type
+        with self._lock:
+            return self._render(encoder, content_type, data, exemplars), content_type
 
-    def families(self, data: MetricsData, exemplars: dict[Any, Any]) -> list[Metric]:
-        out: dict[str, Metric] = {}
+    def _render(self, encoder: Any, content_type: str, data: MetricsData, exemplars: dict[Any, Any]) -> bytes:
+        fmt = content_type.split(";", 1)[0]
+        openmetrics = fmt == "application/openmetrics-text"
+        with_exemplars = {name for name, _, _ in exemplars}
+        by_name: dict[str, list[Any]] = {}
         resource: dict[str, str] = {}
         for rm in data.resource_metrics:
             resource.update(_labels(rm.resource.attributes))
             for sm in rm.scope_metrics:
                 for metric in sm.metrics:
-                    self._add(out, metric, exemplars)
-        families = list(out.values())
+                    by_name.setdefault(metric_name(metric.name), []).append(metric)
+        parts: list[bytes] = []
+        cache: dict[tuple[str, str], tuple[Any, bytes]] = {}
+        for name, metrics in by_name.items():
+            points = None
+            if not any(m.name in with_exemplars for m in metrics):
+                points = tuple(
+                    (m.name, p.attributes, _value(p))
+                    for m in metrics for p in m.data.data_points
+                )  # fmt: skip
+                cached = self._cache.get((fmt, name))
+                if cached is not None and cached[0] == points:
+                    cache[(fmt, name)] = cached
+                    parts.append(cached[1])
+                    continue
+            out: dict[str, Metric] = {}
+            for metric in metrics:
+                self._add(out, metric, exemplars)
+            text = encoder(_Families(list(out.values())))
+            if openmetrics and text.endswith(self._EOF):
+                text = text[: -len(self._EOF)]
+            if points is not None:
+                cache[(fmt, name)] = (points, text)
+            parts.append(text)
+        # keep the other format's entries: Prometheus and a curl may alternate
+        self._cache = {**{k: v for k, v in self._cache.items() if k[0] != fmt}, **cache}
         if resource:
             info = InfoMetricFamily("target", "Target metadata")
             info.add_metric([], resource)
-            families.append(info)
-        return families
+            parts.append(encoder(_Families([info])))
+        elif openmetrics:
+            parts.append(self._EOF)
+        return b"".join(parts)
 
     def _family(self, out: dict[str, Metric], metric: Any, typ: str) -> Metric | None:
         name = metric_name(metric.name)

@@ -46,7 +46,9 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     MetricsData,
     PeriodicExportingMetricReader,
+    Sum,
 )
+from opentelemetry.sdk.metrics.export import Histogram as HistogramData
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
@@ -279,28 +281,26 @@ class PullMetricReader(MetricReader):
             return
         with self._lock:
             self._data = metrics_data
-            for rm in metrics_data.resource_metrics:
-                for sm in rm.scope_metrics:
-                    for metric in sm.metrics:
-                        for point in metric.data.data_points:
-                            for ex in getattr(point, "exemplars", None) or ():
-                                attrs = frozenset(point.attributes.items())
-                                key = (metric.name, attrs, _bucket(point, ex.value))
-                                old = self._latest.get(key)
-                                if old is None or ex.time_unix_nano >= old.time_unix_nano:
-                                    self._latest[key] = ex
+            for metric in _exemplar_metrics(metrics_data):
+                for point in metric.data.data_points:
+                    for ex in point.exemplars or ():
+                        key = (metric.name, frozenset(point.attributes.items()), _bucket(point, ex.value))
+                        old = self._latest.get(key)
+                        if old is None or ex.time_unix_nano >= old.time_unix_nano:
+                            self._latest[key] = ex
 
     def read(self) -> tuple[MetricsData | None, dict[tuple[str, frozenset[Any], int], Any]]:
-        """Collect now; the data and {(metric, point attributes, bucket index): latest exemplar}."""
+        """Collect now; the data and {(metric, point attributes, bucket index): latest exemplar} of the
+        counters and histograms (the only places OpenMetrics allows exemplars)."""
         with self._reading:
             self.collect()
             with self._lock:
                 data, self._data = self._data, None
                 if data is not None and self._latest:
+                    kept = {name for name, _, _ in self._latest}
                     live = {
                         (m.name, frozenset(p.attributes.items()))
-                        for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
-                        for p in m.data.data_points
+                        for m in _exemplar_metrics(data) if m.name in kept for p in m.data.data_points
                     }  # fmt: skip
                     for key in [k for k in self._latest if k[:2] not in live]:
                         del self._latest[key]
@@ -308,6 +308,16 @@ class PullMetricReader(MetricReader):
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         pass
+
+
+def _exemplar_metrics(data: MetricsData) -> Iterable[Any]:
+    """The metrics of `data` whose points may show exemplars: monotonic sums and histograms."""
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                data = metric.data
+                if isinstance(data, HistogramData) or (isinstance(data, Sum) and data.is_monotonic):
+                    yield metric
 
 
 def _bucket(point: Any, value: float) -> int:
