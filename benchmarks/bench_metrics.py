@@ -1,6 +1,6 @@
 """What `/metrics` costs: the scrape's latency with many models, and the sidecar's throughput while scraped.
 
-    .venv/bin/python benchmarks/bench_metrics.py [--runs 5] [--requests 150] [--scrape-every 1.0]
+    .venv/bin/python benchmarks/bench_metrics.py [--runs 5] [--requests 600] [--scrape-every 1.0]
                                                  [--models 100] [--features 50]
 
 1. Latency: in one process, the sidecar's MeterProvider (drift views, `PullMetricReader`) holds what the
@@ -101,10 +101,12 @@ class Scraper:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.every):
+        while True:  # the first scrape at once, then every `every` seconds
             elapsed, _ = get(self.url, OPENMETRICS)
             self.scrapes += 1
             self.seconds += elapsed
+            if self._stop.wait(self.every):
+                return
 
     def stop(self) -> None:
         self._stop.set()
@@ -146,7 +148,7 @@ def throughput(runs: int, count: int, every: float) -> dict[str, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=150, help="requests per throughput run (512 spans)")
+    parser.add_argument("--requests", type=int, default=600, help="requests per throughput run (512 spans)")
     parser.add_argument("--scrape-every", type=float, default=1.0, help="seconds between scrapes")
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--features", type=int, default=50)
