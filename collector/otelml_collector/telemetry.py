@@ -37,6 +37,7 @@ from opentelemetry.sdk.metrics import (
     ObservableCounter,
     ObservableGauge,
     ObservableUpDownCounter,
+    SimpleFixedSizeExemplarReservoir,
     TraceBasedExemplarFilter,
     UpDownCounter,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "AlertCounter",
     "Counters",
     "PullMetricReader",
+    "SparseExemplarReservoir",
     "build_providers",
     "register_process_instruments",
     "register_queue_instruments",
@@ -257,6 +259,26 @@ def _rss_bytes() -> int:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class SparseExemplarReservoir(SimpleFixedSizeExemplarReservoir):
+    """The SDK's fixed-size reservoir, answering a collection at once when nothing was offered since the
+    last one. The drift and performance gauges keep 16 exemplars per point but receive them once per
+    window; without this every collection (each scrape, each export) walked every point's buckets."""
+
+    def __init__(self, size: int = 1, **kwargs: Any) -> None:
+        super().__init__(size, **kwargs)
+        self._offered = False
+
+    def offer(self, value: float, time_unix_nano: int, attributes: Any, context: Any) -> None:
+        super().offer(value, time_unix_nano, attributes, context)
+        self._offered = True  # after storing: a collection that saw False finds the value next time
+
+    def collect(self, point_attributes: Any) -> list[Any]:
+        if not self._offered:
+            return []
+        self._offered = False
+        return super().collect(point_attributes)
 
 
 class PullMetricReader(MetricReader):

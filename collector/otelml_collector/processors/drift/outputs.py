@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
+
+from otelml_collector.telemetry import SparseExemplarReservoir
 
 __all__ = [
     "ATTR_EXEMPLAR_VALUE",
@@ -133,7 +134,7 @@ def drift_views(exemplars_per_point: int = 16) -> list[View]:
     keep only the contract attributes on the point."""
 
     def reservoir_factory(_aggregation_type: type) -> Any:
-        return lambda **kw: SimpleFixedSizeExemplarReservoir(size=exemplars_per_point, **kw)
+        return lambda **kw: SparseExemplarReservoir(size=exemplars_per_point, **kw)
 
     return [
         View(

@@ -16,12 +16,12 @@ import logging
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.windows import Window
+from otelml_collector.telemetry import SparseExemplarReservoir
 
 __all__ = ["BREACHES", "COVERAGE", "DELAY", "PERFORMANCE", "PerformanceEmitter", "performance_views"]
 
@@ -33,7 +33,7 @@ BREACHES = "ml.performance.breaches"
 
 def performance_views(exemplars: int = 16) -> list[View]:
     def reservoir_factory(_aggregation_type: type) -> Any:
-        return lambda **kw: SimpleFixedSizeExemplarReservoir(size=exemplars, **kw)
+        return lambda **kw: SparseExemplarReservoir(size=exemplars, **kw)
 
     return [View(instrument_name=PERFORMANCE, exemplar_reservoir_factory=reservoir_factory)]
 
