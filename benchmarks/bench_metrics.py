@@ -43,6 +43,13 @@ def get(url: str, accept: str = "") -> tuple[float, int]:
     return time.perf_counter() - t0, len(body)
 
 
+def timed_get(url: str, accept: str) -> tuple[float, float, int]:
+    """(wall s, CPU s of this process - server and client both live here, size)."""
+    cpu0 = time.process_time()
+    wall, size = get(url, accept)
+    return wall, time.process_time() - cpu0, size
+
+
 def latency(models: int, features: int) -> dict[str, float]:
     from otelml_collector.httpapi import EventLoopThread, HttpApi, RawResponse
     from otelml_collector.processors.drift.outputs import DriftEmitter, DriftResult, Exemplar, drift_views
@@ -81,10 +88,11 @@ def latency(models: int, features: int) -> dict[str, float]:
     try:
         for name, accept in (("text", ""), ("openmetrics", OPENMETRICS)):
             get(url, accept)  # warm
-            timings = [get(url, accept) for _ in range(10)]
-            out[f"{name}_ms"] = statistics.median(t for t, _ in timings) * 1000
-            out[f"{name}_max_ms"] = max(t for t, _ in timings) * 1000
-            out[f"{name}_bytes"] = timings[0][1]
+            timings = [timed_get(url, accept) for _ in range(10)]
+            out[f"{name}_ms"] = statistics.median(t for t, _, _ in timings) * 1000
+            out[f"{name}_max_ms"] = max(t for t, _, _ in timings) * 1000
+            out[f"{name}_cpu_ms"] = statistics.median(c for _, c, _ in timings) * 1000
+            out[f"{name}_bytes"] = timings[0][2]
     finally:
         api.shutdown()
         loop.stop()
@@ -122,13 +130,15 @@ def throughput(runs: int, count: int, every: float) -> dict[str, object]:
     sidecar = Sidecar(sink.port, ["ml_extract", "drift", "predictions", "performance"], work, queue=None)
     url = f"http://127.0.0.1:{sidecar.api_port}/metrics"
     rates: dict[str, list[float]] = {"quiet": [], "scraped": []}
+    cpu: dict[str, list[float]] = {"quiet": [], "scraped": []}
     scrapes: list[tuple[int, float]] = []
     try:
         run(sidecar, sink, requests, count)  # warm-up: baselines learned, windows open, store warm
         for i in range(runs):
             for mode in ("quiet", "scraped") if i % 2 == 0 else ("scraped", "quiet"):
                 scraper = Scraper(url, every) if mode == "scraped" else None
-                rate, _, _ = run(sidecar, sink, requests, count)
+                rate, us_per_span, _ = run(sidecar, sink, requests, count)
+                cpu[mode].append(us_per_span)
                 if scraper is not None:
                     scraper.stop()
                     scrapes.append((scraper.scrapes, scraper.seconds))
@@ -138,9 +148,11 @@ def throughput(runs: int, count: int, every: float) -> dict[str, object]:
         sidecar.close()
         sink.close()
     quiet, scraped = statistics.median(rates["quiet"]), statistics.median(rates["scraped"])
+    cpu_quiet, cpu_scraped = statistics.median(cpu["quiet"]), statistics.median(cpu["scraped"])
     n = sum(s for s, _ in scrapes)
     return {
         "quiet": quiet, "scraped": scraped, "ratio": scraped / quiet, "runs": rates,
+        "cpu_us_per_span": {"quiet": cpu_quiet, "scraped": cpu_scraped}, "cpu_ratio": cpu_scraped / cpu_quiet,
         "scrapes": n, "scrape_ms": 1000 * sum(t for _, t in scrapes) / max(n, 1), "exposition_bytes": size,
     }  # fmt: skip
 
@@ -158,10 +170,10 @@ def main() -> int:
     lat = latency(args.models, args.features)
     print(f"\n/metrics with {args.models} models x {args.features} features x 4 methods "
           f"({lat['series']:.0f} drift series):\n")  # fmt: skip
-    print("| format | median ms | max ms | bytes |\n|---|---|---|---|")
+    print("| format | median ms | max ms | median CPU ms | bytes |\n|---|---|---|---|---|")
     for name in ("text", "openmetrics"):
         ms, top, size = lat[f"{name}_ms"], lat[f"{name}_max_ms"], lat[f"{name}_bytes"]
-        print(f"| {name} | {ms:.0f} | {top:.0f} | {size:,.0f} |")
+        print(f"| {name} | {ms:.0f} | {top:.0f} | {lat[f'{name}_cpu_ms']:.0f} | {size:,.0f} |")
     result: dict[str, object] = {"latency": lat}
     if not args.skip_throughput:
         tp = throughput(args.runs, args.requests, args.scrape_every)
@@ -170,10 +182,13 @@ def main() -> int:
               f"{args.requests} x 512 spans per run, OpenMetrics scrape every {args.scrape_every:g} s "
               f"({tp['scrapes']} scrapes, {tp['scrape_ms']:.1f} ms each, "
               f"{tp['exposition_bytes']:,} bytes):\n")
-        print("| configuration | median spans/s | runs | ratio |\n|---|---|---|---|")
+        print("| configuration | median spans/s | runs | ratio | sidecar CPU µs/span | CPU ratio |")
+        print("|---|---|---|---|---|---|")
+        cpus = tp["cpu_us_per_span"]
         for mode in ("quiet", "scraped"):
             runs = ", ".join(f"{r:,.0f}" for r in tp["runs"][mode])  # type: ignore[index]
-            print(f"| {mode} | {tp[mode]:,.0f} | {runs} | {tp[mode] / tp['quiet']:.3f} |")  # type: ignore[operator]
+            print(f"| {mode} | {tp[mode]:,.0f} | {runs} | {tp[mode] / tp['quiet']:.3f} | "  # type: ignore[operator]
+                  f"{cpus[mode]:.2f} | {cpus[mode] / cpus['quiet']:.3f} |")  # type: ignore[index]
     print(json.dumps(result))
     return 0
 
