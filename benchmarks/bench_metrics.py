@@ -144,6 +144,11 @@ def throughput(runs: int, count: int, every: float) -> dict[str, object]:
                     scrapes.append((scraper.scrapes, scraper.seconds))
                 rates[mode].append(rate)
         _, size = get(url, OPENMETRICS)
+        time.sleep(2)  # idle: what one scrape costs the sidecar, in its own CPU time
+        cpu0 = sidecar.cpu_seconds()
+        for _ in range(40):
+            get(url, OPENMETRICS)
+        idle_scrape_cpu_ms = (sidecar.cpu_seconds() - cpu0) / 40 * 1000
     finally:
         sidecar.close()
         sink.close()
@@ -153,6 +158,7 @@ def throughput(runs: int, count: int, every: float) -> dict[str, object]:
     return {
         "quiet": quiet, "scraped": scraped, "ratio": scraped / quiet, "runs": rates,
         "cpu_us_per_span": {"quiet": cpu_quiet, "scraped": cpu_scraped}, "cpu_ratio": cpu_scraped / cpu_quiet,
+        "idle_scrape_cpu_ms": idle_scrape_cpu_ms,
         "scrapes": n, "scrape_ms": 1000 * sum(t for _, t in scrapes) / max(n, 1), "exposition_bytes": size,
     }  # fmt: skip
 
@@ -181,7 +187,8 @@ def main() -> int:
         print(f"\nSidecar (ml_extract + drift + predictions + performance), {args.runs} runs each, "
               f"{args.requests} x 512 spans per run, OpenMetrics scrape every {args.scrape_every:g} s "
               f"({tp['scrapes']} scrapes, {tp['scrape_ms']:.1f} ms each, "
-              f"{tp['exposition_bytes']:,} bytes):\n")
+              f"{tp['exposition_bytes']:,} bytes; sidecar CPU per scrape when idle "
+              f"{tp['idle_scrape_cpu_ms']:.1f} ms):\n")
         print("| configuration | median spans/s | runs | ratio | sidecar CPU µs/span | CPU ratio |")
         print("|---|---|---|---|---|---|")
         cpus = tp["cpu_us_per_span"]
