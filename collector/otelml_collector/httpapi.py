@@ -1,7 +1,8 @@
 """The sidecar's small read-only HTTP API (aiohttp), where components register GET routes.
 
 Built-in routes: `/healthz` (200 once the pipeline runs, 503 while starting or stopping),
-`/v1/status` (counters, queue depths, components) and `/metrics` (Prometheus text of the counters).
+`/v1/status` (counters, queue depths, components) and `/metrics` (every metric, in the Prometheus
+format the scraper's `Accept` header asks for: `otelml_collector.prometheus`).
 A component adds its own in `start()` through `ctx.http_api`::
 
     ctx.http_api.add_get("/v1/drift", lambda query: {"models": ...})
@@ -15,7 +16,9 @@ scrape config sends a token with `authorization: {credentials: ...}`).
 
 A handler receives the query string as a mapping and returns something `json` can encode (or a
 `str` for text routes); it runs in a worker thread, so it may take locks. Raise `ApiError(status,
-message)` for a client error; any other exception becomes a logged 500.
+message)` for a client error; any other exception becomes a logged 500. A handler registered with
+`headers=True` also receives the request headers (`handler(query, headers)`); returning a `RawResponse`
+sends its bytes and content type as they are.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiohttp import web
 
@@ -35,11 +38,17 @@ from otelml_collector.security import ServerTlsConfig, server_ssl_context
 if TYPE_CHECKING:
     from otelml_collector.component import ServerAuthenticator
 
-__all__ = ["ApiError", "EventLoopThread", "Handler", "HttpApi"]
+__all__ = ["ApiError", "EventLoopThread", "Handler", "HttpApi", "RawResponse"]
 
 _log = logging.getLogger("otelml_collector.httpapi")
 
 Handler = Callable[[Mapping[str, str]], Any]
+
+
+class RawResponse(NamedTuple):
+    body: bytes
+    content_type: str
+    status: int = 200
 
 
 class ApiError(Exception):
@@ -108,12 +117,17 @@ class HttpApi:
         self.tls = tls
         self.authenticator = authenticator
         self._routes: dict[str, tuple[Handler, str]] = {}
+        self._with_headers: set[Handler] = set()
         self._prefixes: dict[str, tuple[str, Handler, str]] = {}  # "/v1/traces/" -> ("trace_id", ...)
         self._runner: web.AppRunner | None = None
         self._loop_thread: EventLoopThread | None = None
         self.port: int | None = None
 
-    def add_get(self, path: str, handler: Handler, content_type: str = "application/json") -> None:
+    def add_get(
+        self, path: str, handler: Handler, content_type: str = "application/json", headers: bool = False
+    ) -> None:
+        if headers:
+            self._with_headers.add(handler)
         if not path.startswith("/"):
             raise ValueError(f"route path must start with '/', got {path!r}")
         prefix, brace, name = path.rpartition("/{")
@@ -138,13 +152,19 @@ class HttpApi:
             )
         handler, content_type = route
         try:
-            result = await asyncio.to_thread(handler, query)
+            if handler in self._with_headers:
+                result = await asyncio.to_thread(handler, query, request.headers)  # type: ignore[call-arg]
+            else:
+                result = await asyncio.to_thread(handler, query)
         except ApiError as exc:
             return web.json_response({"error": exc.message}, status=exc.status)
         except Exception:
             _log.exception("HTTP API handler for %s failed", request.path)
             message = f"internal error in {request.path}; see the sidecar log"
             return web.json_response({"error": message}, status=500)
+        if isinstance(result, RawResponse):
+            headers = {"Content-Type": result.content_type}
+            return web.Response(body=result.body, status=result.status, headers=headers)
         status = 200
         if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
             status, result = result

@@ -36,10 +36,17 @@ from otelml_collector.component import (
 )
 from otelml_collector.config import ComponentSpec, SidecarConfig, receiver_endpoints
 from otelml_collector.downstream import Target
-from otelml_collector.httpapi import EventLoopThread, HttpApi
+from otelml_collector.httpapi import EventLoopThread, HttpApi, RawResponse
 from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.prometheus import PrometheusExposition
 from otelml_collector.state import StateStore
-from otelml_collector.telemetry import Counters, build_providers
+from otelml_collector.telemetry import (
+    Counters,
+    PullMetricReader,
+    build_providers,
+    register_process_instruments,
+    register_queue_instruments,
+)
 
 __all__ = ["Sidecar", "SignalPipeline"]
 
@@ -227,13 +234,18 @@ class Sidecar:
             hook = getattr(spec.factory, "metric_views", None)
             if hook is not None:
                 views.extend(hook(spec.config))
+        self.metrics_reader = PullMetricReader()
         self.meter_provider, self.logger_provider = build_providers(
             metrics_target,
             logs_target,
             export_interval_ms=int(svc.telemetry.metrics.interval * 1000),
             views=views,
+            extra_readers=[self.metrics_reader],
         )
         self.counters.register_instruments(self.meter_provider)
+        register_process_instruments(self.meter_provider, self.started_at)
+        register_queue_instruments(self.meter_provider, self._exporter_queues)
+        self.exposition = PrometheusExposition(self.metrics_reader)
         self.extensions: dict[str, Extension] = {}
         self.http_api: HttpApi | None = None  # extensions are created before it and get none
         for name, spec in config.extensions.items():  # in service.extensions order; later ones see earlier
@@ -391,9 +403,19 @@ class Sidecar:
             "/healthz", lambda q: (200, {"status": "ok"}) if self.healthy else (503, {"status": "stopping"})
         )
         api.add_get("/v1/status", lambda q: self.status())
-        api.add_get(
-            "/metrics", lambda q: self.counters.prometheus(), content_type="text/plain; version=0.0.4"
-        )
+        api.add_get("/metrics", self._metrics, headers=True)
+
+    def _metrics(self, query: Any, headers: Any) -> RawResponse:
+        body, content_type = self.exposition.render(headers.get("Accept"))
+        return RawResponse(body, content_type)
+
+    def _exporter_queues(self) -> dict[str, tuple[int, int]]:
+        out: dict[str, tuple[int, int]] = {}
+        for name, exporter in getattr(self, "exporters", {}).items():
+            depth = exporter.queue_depth()
+            if "capacity" in depth:
+                out[name] = (depth.get("requests", 0), depth["capacity"])
+        return out
 
     def status(self) -> dict[str, Any]:
         exporters = {f"exporters.{n}": e.queue_depth() for n, e in self.exporters.items()}

@@ -1,9 +1,12 @@
 """The sidecar's own telemetry: counters, and the OTel SDK providers that export them downstream.
 
 `Counters` holds the pipeline's honest numbers (what was received, refused, forwarded, dropped, by
-signal and reason). They are plain integers under a lock on the hot path, published three ways:
-as OTel observable counters (`otelml_collector.spans.received`, ...), on `/v1/status`, and as
-Prometheus text on `/metrics`.
+signal, reason, receiver/transport or exporter). They are plain integers under a lock on the hot path,
+published as OTel observable counters (`otelml_collector.spans.received`, and the Collector's shapes
+`otelml_collector_receiver_accepted_spans`, ...) and on `/v1/status`. With the process's CPU/RSS and the
+exporters' queue size/capacity they reach `/metrics` like every other metric of the MeterProvider:
+`PullMetricReader` collects on demand and `otelml_collector.prometheus` renders it.
+`AlertCounter` turns the alerts every processor logs into the counter `ml.alerts`.
 
 `build_providers()` creates the MeterProvider and LoggerProvider handed to every component in
 `ComponentContext`: OTLP exporters to the downstream (same endpoint, protocol, headers, TLS files,
@@ -14,19 +17,40 @@ the configured factories ask for (`Factory.metric_views()`, optional).
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider, TraceBasedExemplarFilter
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    SimpleFixedSizeExemplarReservoir,
+    TraceBasedExemplarFilter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics import _Gauge as SdkGauge
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+    Sum,
+)
+from opentelemetry.sdk.metrics.export import Histogram as HistogramData
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
@@ -34,7 +58,17 @@ from otelml_collector import __version__
 from otelml_collector.downstream import Target
 from otelml_collector.security import grpc_client_credentials
 
-__all__ = ["ITEM_NAMES", "BulkHistogram", "Counters", "build_providers"]
+__all__ = [
+    "ITEM_NAMES",
+    "AlertCounter",
+    "BulkHistogram",
+    "Counters",
+    "PullMetricReader",
+    "SparseExemplarReservoir",
+    "build_providers",
+    "register_process_instruments",
+    "register_queue_instruments",
+]
 
 _log = logging.getLogger("otelml_collector.telemetry")
 
@@ -42,6 +76,9 @@ ITEM_NAMES = {"traces": "spans", "metrics": "metric_points", "logs": "log_record
 """What is counted per signal; metric names are `otelml_collector.<item>.<outcome>`."""
 
 OUTCOMES = ("received", "refused", "forwarded", "dropped")
+_INSTRUMENTS = (
+    Counter, UpDownCounter, Histogram, SdkGauge, ObservableCounter, ObservableUpDownCounter, ObservableGauge,
+)  # fmt: skip
 _DESCRIPTIONS = {
     "received": "accepted by the receiver",
     "refused": "refused by the receiver (bad input, queue full); the client was told",
@@ -51,16 +88,21 @@ _DESCRIPTIONS = {
 
 
 class Counters:
-    """Thread-safe monotonic counters keyed by (signal, outcome, reason)."""
+    """Thread-safe monotonic counters keyed by (signal, outcome, reason, component, transport).
+
+    `component` is the receiver or exporter that counted (`receivers.otlp` -> "otlp"), `transport` the
+    receiver's protocol ("grpc" | "http"); both are empty for counts of the pipeline itself."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values: dict[tuple[str, str, str], int] = {}
+        self._values: dict[tuple[str, str, str, str, str], int] = {}
 
-    def add(self, signal: str, outcome: str, n: int, reason: str = "") -> None:
+    def add(
+        self, signal: str, outcome: str, n: int, reason: str = "", *, component: str = "", transport: str = ""
+    ) -> None:
         if n <= 0:
             return
-        key = (str(signal), outcome, reason)
+        key = (str(signal), outcome, reason, component, transport)
         with self._lock:
             self._values[key] = self._values.get(key, 0) + n
 
@@ -69,19 +111,21 @@ class Counters:
         with self._lock:
             return sum(
                 v
-                for (s, o, r), v in self._values.items()
+                for (s, o, r, _, _), v in self._values.items()
                 if s == signal and o == outcome and (reason is None or r == reason)
             )
 
+    def _rows(self) -> list[tuple[tuple[str, str, str, str, str], int]]:
+        with self._lock:
+            return list(self._values.items())
+
     def snapshot(self) -> dict[str, dict[str, object]]:
         """{"spans": {"received": 10, "dropped": {"total": 2, "queue_full": 2}, ...}, ...}"""
-        with self._lock:
-            items = list(self._values.items())
         out: dict[str, dict[str, object]] = {
             item: {o: 0 if o in ("received", "forwarded") else {"total": 0} for o in OUTCOMES}
             for item in ITEM_NAMES.values()
         }
-        for (signal, outcome, reason), value in items:
+        for (signal, outcome, reason, _, _), value in self._rows():
             entry = out.setdefault(ITEM_NAMES.get(signal, signal), {})
             if outcome in ("refused", "dropped") or reason:
                 bucket = entry.setdefault(outcome, {"total": 0})
@@ -92,40 +136,27 @@ class Counters:
                 entry[outcome] = int(entry.get(outcome, 0)) + value  # type: ignore[call-overload]
         return out
 
-    def prometheus(self) -> str:
-        """Prometheus text exposition (version 0.0.4) of every counter."""
-        with self._lock:
-            items = sorted(self._values.items())
-        lines: list[str] = []
-        for signal, item in ITEM_NAMES.items():
-            for outcome in OUTCOMES:
-                name = f"otelml_collector_{item}_{outcome}_total"
-                lines.append(f"# HELP {name} {item.replace('_', ' ')} {_DESCRIPTIONS[outcome]}")
-                lines.append(f"# TYPE {name} counter")
-                rows = [(r, v) for (s, o, r), v in items if s == signal and o == outcome]
-                if not rows and outcome in ("received", "forwarded"):
-                    rows = [("", 0)]
-                for reason, value in rows:
-                    label = f'{{reason="{reason}"}}' if reason else ""
-                    lines.append(f"{name}{label} {value}")
-        name = "otelml_collector_requests_refused_total"
-        lines.append(f"# HELP {name} requests refused before decoding (bad body, too large, wrong type)")
-        lines.append(f"# TYPE {name} counter")
-        for (signal, outcome, reason), value in items:
-            if outcome == "refused_requests":
-                lines.append(f'{name}{{signal="{signal}",reason="{reason}"}} {value}')
-        return "\n".join(lines) + "\n"
-
     def register_instruments(self, meter_provider: MeterProvider) -> None:
-        """Publish the counters as observable counters on `meter_provider`."""
+        """Publish the counters as observable counters on `meter_provider`: the sidecar's own names
+        (`otelml_collector.spans.received`{reason}) and the OTel Collector's shapes
+        (`otelml_collector_receiver_accepted_spans`{receiver, transport},
+        `otelml_collector_exporter_sent_spans`{exporter}, ...)."""
         meter = meter_provider.get_meter("otelml_collector", __version__)
         for signal, item in ITEM_NAMES.items():
+            unit = "{" + item.rstrip("s") + "}"
             for outcome in OUTCOMES:
                 meter.create_observable_counter(
                     f"otelml_collector.{item}.{outcome}",
                     callbacks=[self._callback(signal, outcome)],
-                    unit="{" + item.rstrip("s") + "}",
+                    unit=unit,
                     description=f"{item.replace('_', ' ')} {_DESCRIPTIONS[outcome]}",
+                )
+            for name, (outcome, role, reasons, description) in _COLLECTOR_SHAPES.items():
+                meter.create_observable_counter(
+                    f"otelml_collector_{name}_{item}",
+                    callbacks=[self._by_component(signal, outcome, role, reasons)],
+                    unit=unit,
+                    description=f"{item.replace('_', ' ')} {description}",
                 )
         meter.create_observable_counter(
             "otelml_collector.requests.refused",
@@ -135,19 +166,233 @@ class Counters:
         )
 
     def _requests_callback(self, options: CallbackOptions) -> Iterable[Observation]:
-        with self._lock:
-            rows = [(s, r, v) for (s, o, r), v in self._values.items() if o == "refused_requests"]
-        return [Observation(v, {"signal": s, "reason": r}) for s, r, v in rows]
+        totals: dict[tuple[str, str], int] = {}
+        for (s, o, r, _, _), v in self._rows():
+            if o == "refused_requests":
+                totals[(s, r)] = totals.get((s, r), 0) + v
+        return [Observation(v, {"signal": s, "reason": r}) for (s, r), v in totals.items()]
 
     def _callback(self, signal: str, outcome: str):  # type: ignore[no-untyped-def]
         def observe(options: CallbackOptions) -> Iterable[Observation]:
-            with self._lock:
-                rows = [(r, v) for (s, o, r), v in self._values.items() if s == signal and o == outcome]
-            if not rows and outcome in ("received", "forwarded"):
-                rows = [("", 0)]
-            return [Observation(v, {"reason": r} if r else {}) for r, v in rows]
+            totals: dict[str, int] = {}
+            for (s, o, r, _, _), v in self._rows():
+                if s == signal and o == outcome:
+                    totals[r] = totals.get(r, 0) + v
+            if not totals and outcome in ("received", "forwarded"):
+                totals[""] = 0
+            return [Observation(v, {"reason": r} if r else {}) for r, v in totals.items()]
 
         return observe
+
+    def _by_component(  # type: ignore[no-untyped-def]
+        self, signal: str, outcome: str, role: str, reasons: frozenset[str] | None
+    ):
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            totals: dict[tuple[str, str], int] = {}
+            for (s, o, r, component, transport), v in self._rows():
+                if s == signal and o == outcome and component and (reasons is None or r in reasons):
+                    totals[(component, transport)] = totals.get((component, transport), 0) + v
+            if role == "receiver":
+                return [Observation(v, {"receiver": c, "transport": t}) for (c, t), v in totals.items()]
+            return [Observation(v, {"exporter": c}) for (c, _), v in totals.items()]
+
+        return observe
+
+
+_COLLECTOR_SHAPES: dict[str, tuple[str, str, frozenset[str] | None, str]] = {
+    # name: (outcome counted, role, reasons counted (None: all), description) - as the Collector names them
+    "receiver_accepted": ("received", "receiver", None, "accepted by the receiver"),
+    "receiver_refused": ("refused", "receiver", None, "refused by the receiver"),
+    "exporter_sent": ("forwarded", "exporter", None, "delivered downstream by the exporter"),
+    "exporter_send_failed": (
+        "dropped", "exporter", frozenset({"rejected", "retries_exhausted", "downstream_partial", "shutdown"}),
+        "the exporter failed to deliver",
+    ),
+    "exporter_enqueue_failed": (
+        "dropped", "exporter", frozenset({"queue_full"}), "not queued: sending queue full"
+    ),
+}
+
+
+def register_queue_instruments(
+    meter_provider: MeterProvider, queues: Callable[[], dict[str, tuple[int, int]]]
+) -> None:
+    """`otelml_collector_exporter_queue_size` / `_capacity` {exporter}: `queues()` gives
+    {exporter name: (requests queued, capacity)}."""
+    meter = meter_provider.get_meter("otelml_collector", __version__)
+
+    def observe(index: int) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        return lambda options: [Observation(q[index], {"exporter": n}) for n, q in queues().items()]
+
+    meter.create_observable_gauge(
+        "otelml_collector_exporter_queue_size", callbacks=[observe(0)], unit="{request}",
+        description="requests waiting in the exporter's sending queue",
+    )  # fmt: skip
+    meter.create_observable_gauge(
+        "otelml_collector_exporter_queue_capacity", callbacks=[observe(1)], unit="{request}",
+        description="capacity of the exporter's sending queue (sending_queue.queue_size)",
+    )  # fmt: skip
+
+
+def register_process_instruments(meter_provider: MeterProvider, started_at: float) -> None:
+    """The process's CPU time, resident memory and uptime, named as the Collector names its own."""
+    meter = meter_provider.get_meter("otelml_collector", __version__)
+    meter.create_observable_counter(
+        "otelml_collector_process_cpu_seconds", unit="s",
+        callbacks=[lambda options: [Observation(sum(os.times()[:2]))]],
+        description="user + system CPU time of the sidecar process",
+    )  # fmt: skip
+    meter.create_observable_gauge(
+        "otelml_collector_process_memory_rss", unit="By",
+        callbacks=[lambda options: [Observation(_rss_bytes())]],
+        description="resident set size of the sidecar process",
+    )  # fmt: skip
+    meter.create_observable_counter(
+        "otelml_collector_process_uptime", unit="s",
+        callbacks=[lambda options: [Observation(time.time() - started_at)]],
+        description="seconds since the sidecar started",
+    )  # fmt: skip
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # not Linux: the peak is the best portable figure
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class SparseExemplarReservoir(SimpleFixedSizeExemplarReservoir):
+    """The SDK's fixed-size reservoir, answering a collection at once when nothing was offered since the
+    last one. The drift and performance gauges keep 16 exemplars per point but receive them once per
+    window; without this every collection (each scrape, each export) walked every point's buckets."""
+
+    def __init__(self, size: int = 1, **kwargs: Any) -> None:
+        super().__init__(size, **kwargs)
+        self._offered = False
+
+    def offer(self, value: float, time_unix_nano: int, attributes: Any, context: Any) -> None:
+        super().offer(value, time_unix_nano, attributes, context)
+        self._offered = True  # after storing: a collection that saw False finds the value next time
+
+    def collect(self, point_attributes: Any) -> list[Any]:
+        if not self._offered:
+            return []
+        self._offered = False
+        return super().collect(point_attributes)
+
+
+class PullMetricReader(MetricReader):
+    """Cumulative metrics on demand (for `/metrics`), remembering the latest exemplar of each series.
+
+    The SDK hands a reader each exemplar once, in the collection that follows its measurement, and
+    other collections (a processor's `force_flush`) can come first; Prometheus scrapes later. So the
+    reader keeps, per metric and point attributes (and histogram bucket), the newest exemplar it saw
+    until the series disappears: a scrape always shows the trace of the latest offending prediction."""
+
+    def __init__(self) -> None:
+        super().__init__(preferred_temporality={t: AggregationTemporality.CUMULATIVE for t in _INSTRUMENTS})
+        self._lock = threading.Lock()
+        self._reading = threading.Lock()
+        self._data: MetricsData | None = None
+        self._latest: dict[tuple[str, frozenset[Any], int], Any] = {}
+
+    def _receive_metrics(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
+        if metrics_data is None:
+            return
+        with self._lock:
+            self._data = metrics_data
+            for metric in _exemplar_metrics(metrics_data):
+                for point in metric.data.data_points:
+                    for ex in point.exemplars or ():
+                        key = (metric.name, frozenset(point.attributes.items()), _bucket(point, ex.value))
+                        old = self._latest.get(key)
+                        if old is None or ex.time_unix_nano >= old.time_unix_nano:
+                            self._latest[key] = ex
+
+    def read(self) -> tuple[MetricsData | None, dict[tuple[str, frozenset[Any], int], Any]]:
+        """Collect now; the data and {(metric, point attributes, bucket index): latest exemplar} of the
+        counters and histograms (the only places OpenMetrics allows exemplars)."""
+        with self._reading:
+            self.collect()
+            with self._lock:
+                data, self._data = self._data, None
+                if data is not None and self._latest:
+                    kept = {name for name, _, _ in self._latest}
+                    live = {
+                        (m.name, frozenset(p.attributes.items()))
+                        for m in _exemplar_metrics(data) if m.name in kept for p in m.data.data_points
+                    }  # fmt: skip
+                    for key in [k for k in self._latest if k[:2] not in live]:
+                        del self._latest[key]
+                return data, dict(self._latest)
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        pass
+
+
+def _exemplar_metrics(data: MetricsData) -> Iterable[Any]:
+    """The metrics of `data` whose points may show exemplars: monotonic sums and histograms."""
+    for rm in data.resource_metrics:
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                data = metric.data
+                if isinstance(data, HistogramData) or (isinstance(data, Sum) and data.is_monotonic):
+                    yield metric
+
+
+def _bucket(point: Any, value: float) -> int:
+    """Index of the histogram bucket holding `value` (0 for points that are not histograms)."""
+    bounds = getattr(point, "explicit_bounds", None)
+    return bisect.bisect_left(bounds, value) if bounds is not None else 0
+
+
+class AlertCounter(LogRecordProcessor):
+    """Counts the alerts the sidecar's processors emit (log records of severity WARN or worse with an
+    `ml.*` event name) as `ml.alerts` {event.name, ml.model.name, ...}, in the alert's context, so the
+    counter's exemplar is the trace of the alert's exemplar prediction. Any processor's alerts count
+    (drift, performance, quality, SLO) without its help."""
+
+    LABEL_KEYS = (
+        "ml.model.name", "ml.model.version", "ml.feature.name", "ml.drift.method", "ml.performance.metric",
+        "ml.performance.kind", "ml.data_quality.expectation", "ml.slo.name",
+    )  # fmt: skip
+
+    def __init__(self, meter_provider: MeterProvider) -> None:
+        meter = meter_provider.get_meter("otelml_collector", __version__)
+        self._counter = meter.create_counter(
+            "ml.alerts", unit="{alert}", description="alerts the sidecar raised (WARN log records), by event"
+        )
+
+    def on_emit(self, log_record: Any) -> None:
+        try:
+            record = getattr(log_record, "log_record", log_record)
+            event = getattr(record, "event_name", None) or ""
+            severity = record.severity_number
+            if not event.startswith("ml.") or severity is None or severity.value < SeverityNumber.WARN.value:
+                return
+            source = record.attributes or {}
+            attrs = {"event.name": event}
+            attrs.update({k: str(source[k]) for k in self.LABEL_KEYS if k in source})
+            for key, value in source.items():
+                if key.startswith("ml.segment."):
+                    attrs[key] = str(value)
+            self._counter.add(1, attrs, context=record.context)
+        except Exception:  # counting must never lose the alert itself
+            _log.exception("counting an alert failed")
+
+    def emit(self, log_record: Any) -> None:  # older SDKs call `emit`
+        self.on_emit(log_record)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
 
 
 def build_providers(
@@ -179,6 +424,7 @@ def build_providers(
         shutdown_on_exit=False,
     )
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    logger_provider.add_log_record_processor(AlertCounter(meter_provider))
     if logs_target is not None:
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(_log_exporter(logs_target), schedule_delay_millis=1000)

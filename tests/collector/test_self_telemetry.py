@@ -12,6 +12,7 @@ from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from otelml_collector.downstream import resolve_target
 from otelml_collector.telemetry import Counters, build_providers
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support import sidecar_config, wait_until
 
@@ -51,11 +52,23 @@ def test_counters_exported_as_otlp_metrics_and_prometheus(otlp_sink, sidecar, tm
 
     status, text = sc.get("/metrics")
     assert status == 200
-    lines = set(text.splitlines())
-    assert "otelml_collector_spans_received_total 7" in lines
-    assert f"otelml_collector_spans_forwarded_total {arrived}" in lines
-    assert "# TYPE otelml_collector_spans_dropped_total counter" in lines
-    assert 'otelml_collector_requests_refused_total{signal="traces",reason="invalid_body"} 1' in lines
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert samples[("otelml_collector_spans_received_total", ())] == 7
+    assert samples[("otelml_collector_spans_forwarded_total", ())] == arrived
+    refused = (("reason", "invalid_body"), ("signal", "traces"))
+    assert samples[("otelml_collector_requests_refused_total", refused)] == 1
+    # the OTel Collector's shapes: per receiver and transport, per exporter, queue, process
+    http = (("receiver", "otlp"), ("transport", "http"))
+    assert samples[("otelml_collector_receiver_accepted_spans_total", http)] == 7
+    assert samples[("otelml_collector_exporter_sent_spans_total", (("exporter", "otlp"),))] == arrived
+    assert samples[("otelml_collector_exporter_queue_capacity", (("exporter", "otlp"),))] == 1000
+    assert samples[("otelml_collector_exporter_queue_size", (("exporter", "otlp"),))] == 0
+    assert samples[("otelml_collector_process_memory_rss_bytes", ())] > 10 * 2**20
+    assert samples[("otelml_collector_process_cpu_seconds_total", ())] > 0
     assert sc.counters()["spans"]["refused_requests"] == {"total": 1, "invalid_body": 1}
     health_status, health = sc.get("/healthz")
     assert (health_status, health) == (200, {"status": "ok"})
@@ -104,5 +117,3 @@ def test_counters_snapshot_and_reasons():
     assert snap["spans"]["dropped"] == {"total": 3, "queue_full": 2, "shutdown": 1}
     assert snap["log_records"]["refused"] == {"total": 3, "invalid_item": 3}
     assert counters.get("traces", "dropped") == 3 and counters.get("traces", "dropped", "shutdown") == 1
-    text = counters.prometheus()
-    assert 'otelml_collector_spans_dropped_total{reason="queue_full"} 2' in text

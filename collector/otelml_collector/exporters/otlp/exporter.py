@@ -147,7 +147,7 @@ class OtlpExporter:
         has not acknowledged the request yet can refuse it with a retry hint instead."""
         signal = Signal(request.signal)
         if signal in self.disabled:
-            self.counters.add(signal, "dropped", request.items, "no_downstream")
+            self.counters.add(signal, "dropped", request.items, "no_downstream", component=self.ctx.name)
             return True
         payload = request.payload()
         q = self.config.sending_queue
@@ -191,8 +191,14 @@ class OtlpExporter:
                     "bytes": self._disk.bytes,
                     "in_flight": self.in_flight,
                     "on_disk": self._disk.requests,
+                    "capacity": self.config.sending_queue.queue_size,
                 }
-            return {"requests": len(self._queue), "bytes": self._bytes, "in_flight": self.in_flight}
+            return {
+                "requests": len(self._queue),
+                "bytes": self._bytes,
+                "in_flight": self.in_flight,
+                "capacity": self.config.sending_queue.queue_size,
+            }
 
     def _pending(self) -> bool:
         return bool(self._disk.pending() if self._disk is not None else self._queue)
@@ -277,7 +283,7 @@ class OtlpExporter:
             self._drop(item, reason, str(exc))
             return True
         delivered = item.items - min(result.rejected, item.items)
-        self.counters.add(item.signal, "forwarded", delivered)
+        self.counters.add(item.signal, "forwarded", delivered, component=self.ctx.name)
         if result.rejected:
             self._drop(
                 _Item(item.signal, b"", min(result.rejected, item.items)),
@@ -304,7 +310,7 @@ class OtlpExporter:
             self._stop.wait(seconds)  # ends early when shutdown begins: one more try right away
 
     def _drop(self, item: _Item, reason: str, detail: str) -> None:
-        self.counters.add(item.signal, "dropped", item.items, reason)
+        self.counters.add(item.signal, "dropped", item.items, reason, component=self.ctx.name)
         key = f"{reason}:{item.signal}"
         if key not in self._warned:
             self._warned[key] = 1

@@ -7,6 +7,10 @@ trace-based exemplar filter attaches its trace/span id; `drift_views()` gives th
 reservoir large enough to keep all of them and moves the offending value (`ml.drift.exemplar.value`)
 from the point attributes into the exemplar's filtered attributes. Without those views the SDK keeps
 one exemplar per point and the value attribute is not sent (it would split the series).
+
+Prometheus keeps no exemplars on gauges, so the counter `ml.drift.detections` (same attributes) adds one
+per closed window in which an alerting method flags the feature, in the context of its first exemplar
+prediction: on `/metrics` its exemplar is the trace of the latest offending prediction.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from otelml_collector.telemetry import SparseExemplarReservoir
+
 __all__ = [
     "ATTR_EXEMPLAR_VALUE",
+    "DETECTIONS",
     "FEATURE_DRIFT",
     "PREDICTION_DRIFT",
     "DriftEmitter",
@@ -34,6 +40,7 @@ __all__ = [
 
 FEATURE_DRIFT = "ml.feature.drift"
 PREDICTION_DRIFT = "ml.prediction.drift"
+DETECTIONS = "ml.drift.detections"
 POINT_KEYS = frozenset({"ml.model.name", "ml.model.version", "ml.feature.name", "ml.drift.method"})
 ATTR_EXEMPLAR_VALUE = "ml.drift.exemplar.value"
 SEGMENT_PREFIX = "ml.segment."
@@ -141,7 +148,7 @@ def drift_views(exemplars_per_point: int = 16, segments: tuple[str, ...] | list[
     keys = set(POINT_KEYS) | {SEGMENT_PREFIX + key for key in segments}
 
     def reservoir_factory(_aggregation_type: type) -> Any:
-        return lambda **kw: SimpleFixedSizeExemplarReservoir(size=exemplars_per_point, **kw)
+        return lambda **kw: SparseExemplarReservoir(size=exemplars_per_point, **kw)
 
     return [
         View(
@@ -191,6 +198,10 @@ class DriftEmitter:
                 PREDICTION_DRIFT, unit="1", description="Drift statistic of the model output"
             ),
         }
+        self._detections = meter.create_counter(
+            DETECTIONS, unit="{window}",
+            description="Windows in which an alerting method found the feature (or output) drifted",
+        )  # fmt: skip
         self._logger = logger_provider.get_logger("otelml_collector.drift", __version__)
         self._with_values = _views_installed(meter_provider)
         self._log = log
@@ -205,6 +216,9 @@ class DriftEmitter:
                     gauge.set(r.score, point, context=_context_of(ex))
             else:
                 gauge.set(r.score, attrs)
+            if r.drifted:
+                context = _context_of(r.exemplars[0]) if r.exemplars else None
+                self._detections.add(1, attrs, context=context)
             if r.alert:
                 self._alert(r)
         for provider in (self._meter_provider, self._logger_provider):

@@ -5,6 +5,9 @@ ml.segment.<key>} is set once per wrongest prediction of the window inside a con
 prediction, so its exemplars carry their trace ids (as the drift gauges do); `ml.label.coverage` is
 the labelled share of the window; `ml.label.delay` records each joined label's delay in seconds.
 An alert is a WARN log record (event `ml.performance.alert`) in the context of a wrong prediction.
+The counter `ml.performance.breaches` (attributes of `ml.model.performance`) adds one per window whose
+metric is beyond its threshold, in the context of the wrongest prediction, so Prometheus (which keeps
+no exemplars on gauges) holds the trace of the latest wrong prediction per model and metric.
 """
 
 from __future__ import annotations
@@ -13,24 +16,24 @@ import logging
 from typing import Any
 
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.windows import Window
-from otelml_collector.telemetry import BulkHistogram
+from otelml_collector.telemetry import BulkHistogram, SparseExemplarReservoir
 
-__all__ = ["COVERAGE", "DELAY", "PERFORMANCE", "PerformanceEmitter", "performance_views"]
+__all__ = ["BREACHES", "COVERAGE", "DELAY", "PERFORMANCE", "PerformanceEmitter", "performance_views"]
 
 PERFORMANCE = "ml.model.performance"
 COVERAGE = "ml.label.coverage"
 DELAY = "ml.label.delay"
+BREACHES = "ml.performance.breaches"
 
 
 def performance_views(exemplars: int = 16) -> list[View]:
     def reservoir_factory(_aggregation_type: type) -> Any:
-        return lambda **kw: SimpleFixedSizeExemplarReservoir(size=exemplars, **kw)
+        return lambda **kw: SparseExemplarReservoir(size=exemplars, **kw)
 
     return [View(instrument_name=PERFORMANCE, exemplar_reservoir_factory=reservoir_factory)]
 
@@ -67,6 +70,9 @@ class PerformanceEmitter:
         self._delay = BulkHistogram(
             meter.create_histogram(DELAY, unit="s", description="Delay from prediction to its label")
         )
+        self._breaches = meter.create_counter(
+            BREACHES, unit="{window}", description="Windows whose metric fell beyond its alert threshold"
+        )
         self._logger = logger_provider.get_logger("otelml_collector.performance", __version__)
         self._providers = (meter_provider, logger_provider)
         self._log = log
@@ -98,6 +104,11 @@ class PerformanceEmitter:
                     )
             else:
                 self._performance.set(value, point)
+
+    def breach(self, window: Window, kind: str, metric: str, row: int | None) -> None:
+        point = {**point_attributes(window), "ml.performance.metric": metric, "ml.performance.kind": kind}
+        context = _context(window.trace_ids[row], window.span_ids[row]) if row is not None else None
+        self._breaches.add(1, point, context=context)
 
     def alert(
         self,

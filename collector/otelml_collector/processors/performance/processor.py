@@ -435,6 +435,11 @@ class PerformanceProcessor(Persistence):
             name = f"{kind}:{metric}"
             hit = breach(metric, value, reference, threshold)
             w.breached[name] = hit
+            if hit and name not in w.breach_counted:
+                w.breach_counted.add(name)
+                if rows is None:
+                    rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
+                self._emitter.breach(w, kind, metric, rows[0] if rows else None)
             if hit and name not in w.alerted:
                 w.alerted.append(name)
                 if not (prev is not None and prev.breached.get(name)):

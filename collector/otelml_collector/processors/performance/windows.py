@@ -137,6 +137,7 @@ class Window:
     estimated: dict[str, float] = field(default_factory=dict)
     breached: dict[str, bool] = field(default_factory=dict)  # "realized:f1" -> below reference
     alerted: list[str] = field(default_factory=list)
+    breach_counted: set[str] = field(default_factory=set)  # counted in ml.performance.breaches
     dirty: bool = False  # labels changed since the last evaluation
 
     def __len__(self) -> int:

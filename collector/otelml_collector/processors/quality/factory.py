@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from opentelemetry.sdk.metrics import SimpleFixedSizeExemplarReservoir
 from opentelemetry.sdk.metrics.view import View
 
 from otelml.quality import QualityError, load_expectations
 from otelml_collector.component import ComponentConfig, ComponentContext
 from otelml_collector.processors.quality.config import QualityConfig, config_from_dict
 from otelml_collector.processors.quality.processor import VIOLATIONS, ModelSuite, QualityProcessor
+from otelml_collector.telemetry import SparseExemplarReservoir
 
 __all__ = ["QualityFactory", "load_suites"]
 
@@ -64,7 +64,7 @@ class QualityFactory:
         """Keep up to 16 exemplars (violating predictions) per violations point."""
 
         def reservoir_factory(_aggregation_type: type) -> Any:
-            return lambda **kw: SimpleFixedSizeExemplarReservoir(size=16, **kw)
+            return lambda **kw: SparseExemplarReservoir(size=16, **kw)
 
         return [View(instrument_name=VIOLATIONS, exemplar_reservoir_factory=reservoir_factory)]
 

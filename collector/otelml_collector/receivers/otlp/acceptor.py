@@ -10,8 +10,10 @@ __all__ = ["Acceptor"]
 
 
 class Acceptor(Protocol):
-    def accept(self, signal: Signal, raw: bytes, decoded: Decoded, json_body: bool) -> float | None:
+    def accept(
+        self, signal: Signal, raw: bytes, decoded: Decoded, json_body: bool, transport: str = ""
+    ) -> float | None:
         """Hand a decoded request to the pipeline; None when queued, else retry-after seconds."""
 
-    def refused(self, signal: Signal, reason: str, detail: str) -> None:
+    def refused(self, signal: Signal, reason: str, detail: str, transport: str = "") -> None:
         """Count a request refused before decoding (bad body, too large...)."""

@@ -95,9 +95,9 @@ class GrpcServer(grpc.GenericRpcHandler):
             try:
                 decoded = otlp.decode(signal, raw)
             except otlp.InvalidRequest as exc:
-                receiver.refused(signal, "invalid_body", str(exc))
+                receiver.refused(signal, "invalid_body", str(exc), "grpc")
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            retry_after = receiver.accept(signal, raw, decoded, json_body=False)
+            retry_after = receiver.accept(signal, raw, decoded, json_body=False, transport="grpc")
             if retry_after is not None:
                 _abort_retryable(
                     context, retry_after, f"otelml sidecar queue is full; retry in {retry_after:.1f}s"

@@ -194,7 +194,7 @@ class HttpServer:
             return self._too_large(signal, json_body, exc)
         except otlp.InvalidRequest as exc:
             return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "invalid_body", json_body, str(exc))
-        retry_after = self.receiver.accept(signal, body, decoded, json_body)
+        retry_after = self.receiver.accept(signal, body, decoded, json_body, "http")
         if retry_after is not None:
             resp = self._error(
                 signal,
@@ -213,7 +213,7 @@ class HttpServer:
         self, signal: Signal, http_status: int, code: int, reason: str, json_body: bool, detail: str
     ) -> web.Response:
         if reason:
-            self.receiver.refused(signal, reason, detail)
+            self.receiver.refused(signal, reason, detail, "http")
         return self._encode(status_pb2.Status(code=code, message=detail), http_status, json_body)
 
     @staticmethod

@@ -90,10 +90,13 @@ class OtlpReceiver:
             self._http.stop()
 
     # -- called by the protocol servers -----------------------------------------------------------
-    def accept(self, signal: Signal, raw: bytes, decoded: Decoded, json_body: bool) -> float | None:
+    def accept(
+        self, signal: Signal, raw: bytes, decoded: Decoded, json_body: bool, transport: str = ""
+    ) -> float | None:
         """Hand a decoded request to the pipeline; None when queued, else retry-after seconds."""
+        where = {"component": self.ctx.name, "transport": transport}
         if decoded.rejected:
-            self.counters.add(signal, "refused", decoded.rejected, "invalid_item")
+            self.counters.add(signal, "refused", decoded.rejected, "invalid_item", **where)
             self.warn_once(
                 f"invalid:{signal}",
                 "rejected %d %s: %s (the rest was accepted)",
@@ -113,9 +116,9 @@ class OtlpReceiver:
         assert self.consumer is not None
         retry_after = self.consumer(request)
         if retry_after is None:
-            self.counters.add(signal, "received", decoded.items)
+            self.counters.add(signal, "received", decoded.items, **where)
         else:
-            self.counters.add(signal, "refused", decoded.items, "queue_full")
+            self.counters.add(signal, "refused", decoded.items, "queue_full", **where)
             self.warn_once(
                 f"full:{signal}",
                 "queue full (processors behind, or downstream slow or down): refusing %s with a retry "
@@ -125,9 +128,9 @@ class OtlpReceiver:
             )
         return retry_after
 
-    def refused(self, signal: Signal, reason: str, detail: str) -> None:
+    def refused(self, signal: Signal, reason: str, detail: str, transport: str = "") -> None:
         """Count a request refused before decoding (bad body, too large...); log once per reason."""
-        self.counters.add(signal, "refused_requests", 1, reason)
+        self.counters.add(signal, "refused_requests", 1, reason, component=self.ctx.name, transport=transport)
         self.warn_once(f"{reason}:{signal}", "refused a %s request (%s): %s", signal, reason, detail)
 
     def warn_once(self, key: str, msg: str, *args: Any) -> None:
