@@ -74,7 +74,9 @@ def test_sidecar_image_builds_the_c_accelerator_and_checks_it() -> None:
 def test_compose_runs_grafana_and_tempo_with_the_provisioned_dashboards() -> None:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose not installed (.ci/run installs Debian's docker-compose)")
-    run = subprocess.run(["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "OTELML_TOKEN": "compose-config-test-token"}
+    run = subprocess.run(["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env=env)  # fmt: skip
     assert run.returncode == 0, run.stderr
     services = yaml.safe_load(run.stdout)["services"]
     assert {"grafana", "tempo", "jaeger", "prometheus"} <= set(services)
@@ -126,9 +128,13 @@ def test_prometheus_config_scrapes_the_sidecars() -> None:
     if promtool is None:
         pytest.fail("promtool not installed: `apt-get install prometheus` (.ci/run does this)")
     config = ROOT / "collector/otelcol/prometheus.yaml"
-    run = subprocess.run([promtool, "check", "config", str(config)], capture_output=True, text=True,
-                         timeout=60)  # fmt: skip
+    # --syntax-only: the token file is written by the compose service at start
+    run = subprocess.run([promtool, "check", "config", "--syntax-only", str(config)], capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     jobs = {j["job_name"]: j for j in yaml.safe_load(config.read_text())["scrape_configs"]}
     targets = jobs["otelml-sidecar"]["static_configs"][0]["targets"]
     assert targets == ["otelml-sidecar-1:8890", "otelml-sidecar-2:8890"]  # the dashboards' default job
+    sidecar_job = jobs["otelml-sidecar"]
+    assert sidecar_job["scheme"] == "https"  # service.http takes TLS and the token in the compose stack
+    assert sidecar_job["authorization"]["credentials_file"]
