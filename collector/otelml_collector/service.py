@@ -321,6 +321,9 @@ class Sidecar:
         api.add_get(
             "/metrics", lambda q: self.counters.prometheus(), content_type="text/plain; version=0.0.4"
         )
+        from otelml_collector.ui import register as register_ui
+
+        register_ui(api)  # the web UI (/ui/...), built from the answers of the JSON routes
 
     def status(self) -> dict[str, Any]:
         exporters = {f"exporters.{n}": e.queue_depth() for n, e in self.exporters.items()}

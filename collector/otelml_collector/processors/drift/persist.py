@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from otelml_collector.processors.drift.history import NS_HISTORY
 from otelml_collector.processors.drift.outputs import DriftResult
 from otelml_collector.processors.drift.window import ModelBaseline, OpenWindow, WarmupBuffer
 from otelml_collector.records import ModelKey
@@ -47,6 +48,7 @@ class Persistence:
     _models: dict[ModelKey, ModelState]
     _results: dict[ModelKey, list[DriftResult]]
     _above: set[tuple[str, str, str, str]]
+    _history: Any  # history.WindowHistory
     _last_checkpoint: float
 
     def _state_for(self, key: ModelKey) -> ModelState | None:
@@ -112,6 +114,8 @@ class Persistence:
             results = [DriftResult.from_json(r) for r in rows]
             self._results[key] = results
             self._above.update((r.model, r.version, r.feature, r.method) for r in results if r.drifted)
+        for k, entries in store.items(NS_HISTORY):
+            self._history.restore(tuple(json.loads(k)), entries)
         for state in self._models.values():
             state.dirty = False
         if self._models:

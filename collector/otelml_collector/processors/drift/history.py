@@ -1,0 +1,108 @@
+"""The last closed windows of each model version, for people to look at (`GET /v1/drift/history`).
+
+Each entry is one scored window: its scores (as `/v1/drift` shows the last one) and the window's
+counts per bin of every column, so a page can draw the score over windows and the reference-vs-current
+histogram. The reference side is the baseline profile (edges or categories and counts). Entries are
+kept per model version in a bounded deque (`HISTORY_WINDOWS`) and checkpointed with the results, so
+a restart keeps them. The HTTP handler copies what it needs under the processor's lock and builds the
+answer outside it: reading never holds up the receive path longer than a copy.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from otelml import stats
+from otelml_collector.processors.drift.outputs import DriftResult, _iso
+from otelml_collector.processors.drift.window import ModelBaseline, OpenWindow
+
+__all__ = [
+    "HISTORY_WINDOWS",
+    "NS_HISTORY",
+    "WindowHistory",
+    "history_document",
+    "profile_json",
+    "window_entry",
+]
+
+HISTORY_WINDOWS = 48  # closed windows kept per model version
+NS_HISTORY = "drift.history"
+
+
+def window_entry(w: OpenWindow, results: list[DriftResult]) -> dict[str, Any]:
+    """One closed window as stored: its scores and its counts per bin per column."""
+    return {
+        "start_unix_nano": w.first_ns,
+        "end_unix_nano": w.last_ns,
+        "count": w.count,
+        "scores": [r.to_json() | {"alert": r.alert} for r in results],
+        "counts": {name: win.counts.tolist() for name, win in w.windows.items()},
+    }
+
+
+def profile_json(profile: stats.Profile) -> dict[str, Any]:
+    """The reference side of a histogram: bin labels and the baseline's counts per bin."""
+    if isinstance(profile, stats.NumericProfile):
+        return {"kind": "numeric", "edges": profile.edges.tolist(), "reference": profile.counts.tolist()}
+    assert isinstance(profile, stats.CategoricalProfile)
+    return {
+        "kind": "categorical",
+        "categories": [*profile.categories, "<other>"],
+        "reference": profile.counts.tolist(),
+    }
+
+
+class WindowHistory:
+    """Bounded history of closed windows per model version (not thread-safe: the processor locks)."""
+
+    def __init__(self, limit: int = HISTORY_WINDOWS) -> None:
+        self.limit = limit
+        self.entries: dict[tuple[str, str], deque[dict[str, Any]]] = {}
+
+    def add(self, key: tuple[str, str], entry: dict[str, Any]) -> list[dict[str, Any]]:
+        """Append an entry; returns the model version's entries (to checkpoint)."""
+        entries = self.entries.setdefault(key, deque(maxlen=self.limit))
+        entries.append(entry)
+        return list(entries)
+
+    def restore(self, key: tuple[str, str], entries: list[dict[str, Any]]) -> None:
+        self.entries[key] = deque(entries[-self.limit :], maxlen=self.limit)
+
+    def snapshot(self, model: str | None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        return {k: list(v) for k, v in self.entries.items() if model is None or k[0] == model}
+
+
+def history_document(
+    snapshot: Mapping[tuple[str, str], list[dict[str, Any]]],
+    baselines: Mapping[tuple[str, str], ModelBaseline],
+    last: int | None = None,
+) -> dict[str, Any]:
+    """The `/v1/drift/history` answer: per model version the reference profiles and the windows,
+    oldest first (the last `last` windows only, when given)."""
+    models = []
+    for key in sorted(set(snapshot) | set(baselines)):
+        entries = snapshot.get(key, [])
+        if last is not None:
+            entries = entries[-last:] if last else []
+        baseline = baselines.get(key)
+        profiles = baseline.profiles if baseline is not None else {}
+        models.append(
+            {
+                "model": key[0],
+                "version": key[1],
+                "baseline": baseline.source if baseline is not None else None,
+                "reference": {name: profile_json(p) for name, p in profiles.items()},
+                "windows": [_public(e) for e in entries],
+            }
+        )
+    return {"models": models}
+
+
+def _public(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "start": _iso(entry["start_unix_nano"]) if entry["start_unix_nano"] else None,
+        "end": _iso(entry["end_unix_nano"]) if entry["end_unix_nano"] else None,
+        **entry,
+    }
