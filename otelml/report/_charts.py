@@ -67,11 +67,14 @@ def histogram_figure(
 ) -> dict[str, Any]:
     """Reference (baseline) vs current window over the baseline's bins, as shares of each side.
 
+    `reference` is a profile as a baseline file holds it (`kind`, `edges` or `categories`, `counts`);
+    `current` the counts of the window (or data) over the same bins.
+
     Numeric: quantile bins drawn at their true positions and widths as densities (share / width), so the
     bars read as a histogram; the two open outer bins (values below the baseline minimum / above its
     maximum) are drawn just outside the range, one twentieth of it wide. Categorical: one bar per category.
     """
-    ref = list(reference.get("reference") or [])
+    ref = list(reference.get("counts") or [])
     sides = [("reference (baseline)", ref, REFERENCE)]
     if current is not None and len(current) == len(ref):
         sides.append((current_label, list(current), CURRENT))
@@ -118,7 +121,7 @@ def histogram_figure(
             f"{plain(feature)}: reference vs current", barmode="overlay", yaxis={"title": "density"}
         )
     else:
-        labels = [plain(c) for c in reference.get("categories") or []]
+        labels = [plain(c) for c in [*(reference.get("categories") or []), "<other>"]]
         for name, counts, color in sides:
             total = sum(counts) or 1
             data.append(

@@ -34,7 +34,6 @@ from tests.support.sidecar import sidecar_config
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "tests" / "library" / "services"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WARMUP = WINDOW = 200
 EXPECTATIONS = """
 columns:
@@ -134,26 +133,6 @@ def incident(sidecar: Any, otlp_sink: Any, tmp_path: Path) -> Any:
             proc.terminate()
             proc.wait(10)
         car.stop(60)  # while the downstream sink still listens: the sidecar flushes to it on the way out
-
-
-@pytest.fixture
-def browser() -> Any:
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--proxy-server=direct://", "--proxy-bypass-list=*"):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _screenshot(driver: Any, name: str) -> None:

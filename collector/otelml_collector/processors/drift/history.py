@@ -2,7 +2,7 @@
 
 Each entry is one scored window: its scores (as `/v1/drift` shows the last one) and the window's
 counts per bin of every column, so a page can draw the score over windows and the reference-vs-current
-histogram. The reference side is the baseline profile (edges or categories and counts). Entries are
+histogram. The reference side is the baseline profile, as in a baseline file (`Profile.to_dict`). Entries are
 kept per model version in a bounded deque (`HISTORY_WINDOWS`) and checkpointed with the results, so
 a restart keeps them. The HTTP handler copies what it needs under the processor's lock and builds the
 answer outside it: reading never holds up the receive path longer than a copy.
@@ -14,7 +14,6 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from otelml import stats
 from otelml_collector.processors.drift.outputs import DriftResult, _iso
 from otelml_collector.processors.drift.window import ModelBaseline, OpenWindow
 
@@ -23,7 +22,6 @@ __all__ = [
     "NS_HISTORY",
     "WindowHistory",
     "history_document",
-    "profile_json",
     "window_entry",
 ]
 
@@ -39,18 +37,6 @@ def window_entry(w: OpenWindow, results: list[DriftResult]) -> dict[str, Any]:
         "count": w.count,
         "scores": [r.to_json() | {"alert": r.alert} for r in results],
         "counts": {name: win.counts.tolist() for name, win in w.windows.items()},
-    }
-
-
-def profile_json(profile: stats.Profile) -> dict[str, Any]:
-    """The reference side of a histogram: bin labels and the baseline's counts per bin."""
-    if isinstance(profile, stats.NumericProfile):
-        return {"kind": "numeric", "edges": profile.edges.tolist(), "reference": profile.counts.tolist()}
-    assert isinstance(profile, stats.CategoricalProfile)
-    return {
-        "kind": "categorical",
-        "categories": [*profile.categories, "<other>"],
-        "reference": profile.counts.tolist(),
     }
 
 
@@ -93,7 +79,7 @@ def history_document(
                 "model": key[0],
                 "version": key[1],
                 "baseline": baseline.source if baseline is not None else None,
-                "reference": {name: profile_json(p) for name, p in profiles.items()},
+                "reference": {name: p.to_dict() for name, p in profiles.items()},
                 "windows": [_public(e) for e in entries],
             }
         )
