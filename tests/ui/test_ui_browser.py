@@ -152,7 +152,7 @@ def _charts_drawn(driver: Any) -> int:
 
 
 def test_a_person_follows_a_drifted_feature_to_a_prediction_across_services(
-    incident: Any, browser: Any
+    incident: Any, browser: Any, tmp_path: Path
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -215,6 +215,21 @@ def test_a_person_follows_a_drifted_feature_to_a_prediction_across_services(
     legend = browser.find_element(By.CSS_SELECTOR, "div.chart g.legend").text
     assert "gateway" in legend and "scoring" in legend, legend
     _screenshot(browser, "prediction")
+
+    # the same page as one offline file: `otelml drift --html`, its prediction links lead to the sidecar
+    out = tmp_path / "drift.html"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-m", "otelml.cli", "drift", "--url", api, "--html", str(out)],
+                         capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert run.returncode == 0 and f"report written to {out}" in run.stdout, run.stdout + run.stderr
+    browser.get(out.as_uri())
+    wait_until(lambda: _charts_drawn(browser) >= 4, 20, 0.2, what="plotly charts in the drift report")
+    card = browser.find_element(By.ID, "feature-income")
+    assert "drifted" in card.get_attribute("class")
+    link = card.find_element(By.CSS_SELECTOR, "details.predictions a")
+    assert link.get_attribute("href").startswith(f"{api}/ui/predictions/")
+    link.click()
+    assert "scoring" in browser.find_element(By.ID, "spans").text
 
     # what a person can get wrong: a malformed id, a model name with markup, the chart library's own asset
     status, page = incident.get("/ui/predictions/not-hex")
