@@ -200,9 +200,10 @@ def write_html(path: str, url: str, data: dict[str, Any], timeout: float) -> str
         for model in models:
             rows = [d for d in data["drift"] if d["model"] == model]
             docs: dict[str, Any] = {"drift": {**data, "drift": rows}}
-            for name, route in (("history", "/v1/drift/history"), ("performance", "/v1/performance"),
-                                ("quality", "/v1/quality")):  # fmt: skip
-                status, doc = get_json(base, route, {"model": model}, timeout)
+            for name, route, extra in (("history", "/v1/drift/history", {"counts": "last"}),
+                                       ("performance", "/v1/performance", {}),
+                                       ("quality", "/v1/quality", {})):
+                status, doc = get_json(base, route, {"model": model, **extra}, timeout)
                 docs[name] = doc if status == 200 else None
             docs["explained"] = {}
             for d in docs["drift"]["drift"]:

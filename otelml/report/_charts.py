@@ -85,32 +85,23 @@ def histogram_figure(
         outer = span / 20
         lefts = [edges[0] - outer, *edges[:-1], edges[-1]]
         widths = [outer, *(b - a for a, b in itertools.pairwise(edges)), outer]
+        keep = [i for i, w in enumerate(widths) if w > 0]
+        last = len(widths) - 1
+        texts = [
+            "below the baseline minimum" if i == 0 else "above the baseline maximum" if i == last
+            else f"[{lefts[i]:.4g}, {lefts[i] + widths[i]:.4g})"
+            for i in keep
+        ]  # fmt: skip
+        xs = _rounded([lefts[i] + widths[i] / 2 for i in keep])
+        ws = _rounded([widths[i] for i in keep])
         for name, counts, color in sides:
             total = sum(counts) or 1
-            xs, ys, ws, texts = [], [], [], []
-            for i, (left, width, c) in enumerate(zip(lefts, widths, counts, strict=True)):
-                if width <= 0:
-                    continue
-                share = c / total
-                xs.append(left + width / 2)
-                ws.append(width)
-                ys.append(share / width)
-                where = (
-                    "below the baseline minimum"
-                    if i == 0
-                    else (
-                        "above the baseline maximum"
-                        if i == len(counts) - 1
-                        else f"[{left:.4g}, {left + width:.4g})"
-                    )
-                )
-                texts.append(f"{where}: {share:.1%}")
             data.append(
                 {
                     "type": "bar",
                     "name": name,
                     "x": xs,
-                    "y": ys,
+                    "y": _rounded([counts[i] / total / widths[i] for i in keep]),
                     "width": ws,
                     "hovertext": texts,
                     "hoverinfo": "text+name",
@@ -218,6 +209,15 @@ def _row(span: Mapping[str, Any], i: int) -> str:
 def plain(text: Any) -> str:
     """Text that plotly shows as is: its labels understand a few HTML tags, span data must not use them."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _rounded(values: list[float], digits: int = 6) -> list[float]:
+    """Values rounded to `digits` significant digits of the largest: the page carries what the eye sees."""
+    top = max((abs(v) for v in values), default=0.0)
+    if not top or not math.isfinite(top):
+        return values
+    places = digits - 1 - math.floor(math.log10(top))
+    return [round(v, places) for v in values]
 
 
 def _finite(v: Any) -> bool:

@@ -117,7 +117,7 @@ def model_view(
             if s["feature"] == f["name"] and s.get("alerting", True)
         ]
         f["history_figure"] = drift_history_figure(f["name"], points)
-        last = windows[-1]["counts"].get(f["name"]) if windows else None
+        last = windows[-1].get("counts", {}).get(f["name"]) if windows else None
         f["histogram_figure"] = (
             histogram_figure(f["name"], reference[f["name"]], last, f"last window ({windows[-1]['end']})")
             if f["name"] in reference

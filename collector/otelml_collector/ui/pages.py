@@ -77,7 +77,7 @@ class Pages:
             return error
         model, version = query["model"], query.get("version")
         drift = self._doc("/v1/drift", {"model": model})
-        history = self._doc("/v1/drift/history", {"model": model})
+        history = self._doc("/v1/drift/history", {"model": model, "counts": "last"})
         performance = self._doc("/v1/performance", {"model": model})
         quality = self._doc("/v1/quality", {"model": model})
         if drift is None and not (performance or {}).get("windows"):

@@ -64,9 +64,11 @@ def history_document(
     snapshot: Mapping[tuple[str, str], list[dict[str, Any]]],
     baselines: Mapping[tuple[str, str], ModelBaseline],
     last: int | None = None,
+    last_counts_only: bool = False,
 ) -> dict[str, Any]:
     """The `/v1/drift/history` answer: per model version the reference profiles and the windows,
-    oldest first (the last `last` windows only, when given)."""
+    oldest first (the last `last` windows only, when given; bin counts of the newest one only with
+    `last_counts_only`, what a page needs to draw the current histogram)."""
     models = []
     for key in sorted(set(snapshot) | set(baselines)):
         entries = snapshot.get(key, [])
@@ -80,13 +82,18 @@ def history_document(
                 "version": key[1],
                 "baseline": baseline.source if baseline is not None else None,
                 "reference": {name: p.to_dict() for name, p in profiles.items()},
-                "windows": [_public(e) for e in entries],
+                "windows": [
+                    _public(e, counts=not last_counts_only or i == len(entries) - 1)
+                    for i, e in enumerate(entries)
+                ],
             }
         )
     return {"models": models}
 
 
-def _public(entry: Mapping[str, Any]) -> dict[str, Any]:
+def _public(entry: Mapping[str, Any], counts: bool = True) -> dict[str, Any]:
+    if not counts:
+        entry = {k: v for k, v in entry.items() if k != "counts"}
     return {
         "start": _iso(entry["start_unix_nano"]) if entry["start_unix_nano"] else None,
         "end": _iso(entry["end_unix_nano"]) if entry["end_unix_nano"] else None,

@@ -357,13 +357,16 @@ class DriftProcessor(Persistence):
         }
 
     def history(self, params: Mapping[str, str]) -> Any:
-        """`GET /v1/drift/history?model=&last=`: scores and bin counts of the last closed windows per
-        model version, oldest first, with the reference profiles (docs/ui.md)."""
+        """`GET /v1/drift/history?model=&last=&counts=all|last`: scores and bin counts of the last closed
+        windows per model version, oldest first, with the reference profiles (docs/drift.md)."""
         from otelml_collector.httpapi import ApiError
 
-        unknown = sorted(set(params) - {"model", "last"})
+        unknown = sorted(set(params) - {"model", "last", "counts"})
         if unknown:
-            raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: model, last)")
+            raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: counts, last, model)")
+        counts = params.get("counts", "all")
+        if counts not in ("all", "last"):
+            raise ApiError(400, f"counts: expected all or last, got {counts!r}")
         last = params.get("last")
         if last is not None and not last.isdigit():
             raise ApiError(400, f"last: expected a non-negative integer, got {last!r}")
@@ -375,7 +378,7 @@ class DriftProcessor(Persistence):
                 for k, s in self._models.items()
                 if s.baseline is not None and (model is None or k[0] == model)
             }
-        return history_document(snapshot, baselines, None if last is None else int(last))
+        return history_document(snapshot, baselines, None if last is None else int(last), counts == "last")
 
     def _warn_once(self, site: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         if site not in self._warned:
