@@ -102,7 +102,11 @@ def main() -> int:
                         loaded[name] += times
                 rates[mode].append(rate)
                 print(f"  run {i + 1}: {mode:<5} {rate:>9,.0f} spans/s", file=sys.stderr)
-            idle = {name: [fetch(url) for _ in range(args.idle_reads)] for name, url in pages.items()}
+            idle, cpu_ms = {}, {}
+            for name, url in pages.items():  # sidecar CPU per read: what a reader costs, whatever the noise
+                cpu0 = sidecar.cpu_seconds()
+                idle[name] = [fetch(url) for _ in range(args.idle_reads)]
+                cpu_ms[name] = (sidecar.cpu_seconds() - cpu0) * 1000 / args.idle_reads
             asset = [fetch(f"{api}/ui/assets/plotly.min.js") for _ in range(5)]
         finally:
             sidecar.close()
@@ -117,16 +121,20 @@ def main() -> int:
         r = rates[mode]
         print(f"| {mode} | {statistics.median(r):,.0f} | {min(r):,.0f} | {max(r):,.0f} | "
               f"{statistics.median(r) / quiet:.3f} |")  # fmt: skip
-    print("\n| page | under load: median ms | p95 ms | idle: median ms | p95 ms |")
-    print("|---|---:|---:|---:|---:|")
+    print("\n| page | under load: median ms | p95 ms | idle: median ms | p95 ms | sidecar CPU ms per read |")
+    print("|---|---:|---:|---:|---:|---:|")
     for name in pages:
         lm, lp = quantiles(loaded[name]) if loaded[name] else (float("nan"), float("nan"))
         im, ip = quantiles(idle[name])
-        print(f"| `{name}` | {lm:.1f} | {lp:.1f} | {im:.1f} | {ip:.1f} |")
+        print(f"| `{name}` | {lm:.1f} | {lp:.1f} | {im:.1f} | {ip:.1f} | {cpu_ms[name]:.1f} |")
     am, ap = quantiles(asset)
-    print(f"| `/ui/assets/plotly.min.js` | | | {am:.1f} | {ap:.1f} |")
+    print(f"| `/ui/assets/plotly.min.js` | | | {am:.1f} | {ap:.1f} | |")
+    per_cycle = sum(cpu_ms.values())
+    share = per_cycle / 10 / args.page_interval
+    print(f"\nreading the three pages every {args.page_interval:g} s costs {per_cycle:.0f} ms of sidecar CPU "
+          f"per cycle = {share:.1f} % of one core")  # fmt: skip
     print(json.dumps({"quiet": rates["quiet"], "ui": rates["ui"], "ratio": ui / quiet,
-                      "idle_ms": {n: quantiles(v) for n, v in idle.items()}}))  # fmt: skip
+                      "idle_ms": {n: quantiles(v) for n, v in idle.items()}, "cpu_ms": cpu_ms}))  # fmt: skip
     return 0
 
 
