@@ -12,6 +12,8 @@
    predictions behind the strongest drift (`otelml drift --explain`), then follows the strongest
    alert's exemplar prediction end to end with `otelml trace`: every span of its trace across both
    services, with its label; finally the alert log records that reached the backend.
+5. prints the URL of the sidecar's web UI and, when run in a terminal, keeps everything serving until
+   Ctrl-C (`--no-serve`, or a run without a terminal on stdin, goes straight on to stop).
 
 Everything it starts is stopped at the end; logs and artifacts are under examples/.artifacts/demo.
 Exit code 0 when the shifted features were flagged, 1 otherwise.
@@ -65,7 +67,9 @@ def wait_http(url: str, timeout: float = 90.0) -> None:
 def start(stack: ExitStack, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start a process with its output in WORK/<name>.log; SIGTERM it when the stack closes."""
     log = (WORK / f"{name}.log").open("wb")
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    # own session: Ctrl-C in the terminal reaches the demo only, which then stops everything in order
+    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # fmt: skip
 
     def stop() -> None:
         if proc.poll() is None:
@@ -221,12 +225,27 @@ def follow(api: str) -> None:
     subprocess.run([*cli, "trace", pid, "--url", api], cwd=ROOT, check=False)
 
 
+def serve(api: str, interactive: bool) -> None:
+    """Print where to look; in a terminal keep the stack up until Ctrl-C."""
+    print(f"\nthe web UI: {api}/ui/  (the drifted model: {api}/ui/models/{MODEL_NAME})")
+    if not interactive:
+        return
+    print("serving the sidecar, the services and the web UI; press Ctrl-C to stop")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=3000, help="applications to send (half shifted)")
     parser.add_argument("--window", type=int, default=1000, help="drift window size (observations)")
+    parser.add_argument("--no-serve", action="store_true",
+                        help="stop at the end even in a terminal (default there: serve the UI until Ctrl-C)")
     args = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
@@ -245,6 +264,7 @@ def main() -> int:
         api = f"http://127.0.0.1:{ports['api']}"
         subprocess.run([PY, "-m", "otelml.cli", "drift", "--url", api], cwd=ROOT, check=False)
         follow(api)
+        serve(api, interactive=sys.stdin.isatty() and not args.no_serve)
         sidecar.send_signal(signal.SIGTERM)  # flushes windows, metrics and logs downstream
         sidecar.wait(timeout=60)
         time.sleep(1)

@@ -138,14 +138,34 @@ class HttpApi:
     def routes(self) -> list[str]:
         return sorted(self._routes)
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        route = self._routes.get(request.path)
-        query = dict(request.query)
+    def _resolve(self, path: str, query: dict[str, str]) -> tuple[Handler, str] | None:
+        """The route of `path`; a `{name}` segment goes into `query`."""
+        route = self._routes.get(path)
         if route is None:
-            prefix, _, segment = request.path.rpartition("/")
+            prefix, _, segment = path.rpartition("/")
             name, handler, content_type = self._prefixes.get(prefix + "/", ("", None, ""))
             if handler is not None and segment:
                 route, query[name] = (handler, content_type), segment
+        return route
+
+    def call(self, path: str, query: Mapping[str, str] | None = None) -> tuple[int, Any]:
+        """(status, answer) of a GET route, run in the calling thread: pages built from the API's own
+        answers (the web UI). 404 when no route matches; an `ApiError` becomes its status and message."""
+        params = dict(query or {})
+        route = self._resolve(path, params)
+        if route is None:
+            return 404, {"error": f"no such route {path}"}
+        try:
+            result = route[0](params)
+        except ApiError as exc:
+            return exc.status, {"error": exc.message}
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], int):
+            return result
+        return 200, result
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        query = dict(request.query)
+        route = self._resolve(request.path, query)
         if route is None:
             return web.json_response(
                 {"error": f"no such route {request.path}", "routes": self.routes()}, status=404

@@ -404,6 +404,9 @@ class Sidecar:
         )
         api.add_get("/v1/status", lambda q: self.status())
         api.add_get("/metrics", self._metrics, headers=True)
+        from otelml_collector.ui import register as register_ui
+
+        register_ui(api)  # the web UI (/ui/...), built from the answers of the JSON routes
 
     def _metrics(self, query: Any, headers: Any) -> RawResponse:
         body, content_type = self.exposition.render(headers.get("Accept"))

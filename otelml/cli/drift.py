@@ -62,6 +62,9 @@ def register(subparsers: Any) -> None:
         help="list the stored predictions of the last window that contribute most to FEATURE's score "
         "(needs --model and the predictions processor)",
     )
+    p.add_argument("--html", metavar="FILE",
+                   help="also write one self-contained HTML report (the web UI's model pages, charts "
+                   "inlined) to FILE")  # fmt: skip
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the sidecar (default 5)")
     p.add_argument(
         "--token", default=None, help=f"bearer token of the sidecar's API (default: ${_sidecar.ENV_TOKEN})"
@@ -175,8 +178,61 @@ def run(args: argparse.Namespace) -> int:
     template = (
         args.trace_url_template or os.environ.get(ENV_TRACE_URL_TEMPLATE) or data.get("trace_url_template")
     )
+    if args.html:
+        problem = write_html(args.html, endpoint, data, args.timeout)
+        if problem:
+            print(f"otelml drift: {problem}", file=sys.stderr)
+            return 2
     if args.format == "json":
         print(json.dumps(data, indent=2))
         return 0
     print(format_table(data, template, args.all_methods))
+    if args.html:
+        print(f"\nreport written to {args.html}")
     return 0
+
+
+def write_html(path: str, endpoint: Any, data: dict[str, Any], timeout: float) -> str | None:
+    """The HTML report of every model in `data` (the /v1/drift answer) to `path`; the problem, if any.
+
+    Reads what the web UI's model page reads (`/v1/drift/history`, `/v1/performance`, `/v1/quality`, the
+    predictions behind each drifted feature); links to predictions lead to the sidecar's pages."""
+    from otelml.cli._sidecar import SidecarError as ApiError
+    from otelml.cli._sidecar import get_json
+
+    try:
+        from otelml import report
+    except ImportError as exc:
+        return f"--html needs the `ui` extra ({exc}); pip install 'otelml[ui]'"
+    missing = report.missing()
+    if missing:
+        return f"--html needs {', '.join(missing)}; {report.INSTALL_HINT}"
+    base = str(endpoint).rstrip("/")
+    models = sorted({m["model"] for m in data.get("models", [])} | {d["model"] for d in data["drift"]})
+    pages = []
+    try:
+        for model in models:
+            rows = [d for d in data["drift"] if d["model"] == model]
+            docs: dict[str, Any] = {"drift": {**data, "drift": rows}}
+            for name, route, extra in (("history", "/v1/drift/history", {"counts": "last"}),
+                                       ("performance", "/v1/performance", {}),
+                                       ("quality", "/v1/quality", {})):
+                status, doc = get_json(endpoint, route, {"model": model, **extra}, timeout)
+                docs[name] = doc if status == 200 else None
+            docs["explained"] = {}
+            for d in docs["drift"]["drift"]:
+                if d["drifted"] and d.get("alerting", True) and d["feature"] not in docs["explained"]:
+                    params = {"model": model, "feature": d["feature"], "version": d["version"], "limit": 10}
+                    status, doc = get_json(endpoint, "/v1/drift/predictions", params, timeout)
+                    if status == 200:
+                        docs["explained"][d["feature"]] = doc
+            pages.append((model, docs))
+    except ApiError as exc:
+        return str(exc)
+    text = report.drift_report(pages, source=base, links=base + "/ui")
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        return f"--html {path}: cannot write: {exc.strerror or exc}"
+    return None

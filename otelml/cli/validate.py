@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", metavar="FILE",
                    help="baseline JSON (`otelml baseline build`) for drift checks")
     p.add_argument("--report", metavar="FILE", help="also write the full JSON report to FILE")
+    p.add_argument("--html", metavar="FILE",
+                   help="also write one self-contained HTML report to FILE (expectations, and with "
+                   "--baseline each column's histogram against the reference; works offline)")
     p.add_argument("--format", choices=("table", "json"), default="table",
                    help="stdout format (default table)")
     p.add_argument("--audit-db", metavar="PATH",
@@ -56,13 +59,14 @@ def run(args: argparse.Namespace) -> int:
     run_id = uuid.uuid4().hex
     result = None
     error: str | None = None
+    baseline: Any = None
+    df: Any = None
     try:
         if args.max_examples < 0:
             raise QualityError(f"--max-examples must be >= 0, got {args.max_examples}")
         from otelml.quality._validate import resolve_expectations
 
         exps, _ = resolve_expectations(args.expectations)  # an invalid file fails before reading data
-        baseline = None
         if args.baseline:
             from otelml.quality._drift import load_baseline_file
 
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     problems: list[str] = []
     if args.report:
         problems += _write_report(args.report, report)
+    if args.html:
+        problems += _write_html(args.html, report, baseline, df)
     if error:
         print(f"otelml validate: error: {error}", file=sys.stderr)
     if args.format == "json":  # also on errors: a machine reader gets {"status": "error", "error": ...}
@@ -107,6 +113,27 @@ def _write_report(path: str, report: dict[str, Any]) -> list[str]:
         Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
         return [f"--report {path}: cannot write: {exc.strerror or exc}"]
+    return []
+
+
+def _write_html(path: str, report: dict[str, Any], baseline: Any, df: Any) -> list[str]:
+    """The HTML report: the expectations, and each baseline column of the data against its reference."""
+    try:
+        from otelml import report as html
+    except ImportError as exc:
+        return [f"--html {path}: needs the `ui` extra ({exc}); pip install 'otelml[ui]'"]
+    if html.missing():
+        return [f"--html {path}: needs {', '.join(html.missing())}; {html.INSTALL_HINT}"]
+    histograms = {}
+    if baseline is not None and df is not None:
+        for name, profile in list(baseline.features.items())[:100]:
+            column = profile.column or name
+            if column in df.columns:
+                histograms[column] = (profile.to_dict(), profile.window_of(df[column]).counts.tolist())
+    try:
+        Path(path).write_text(html.validate_report(report, histograms), encoding="utf-8")
+    except OSError as exc:
+        return [f"--html {path}: cannot write: {exc.strerror or exc}"]
     return []
 
 

@@ -128,3 +128,15 @@ def test_no_module_over_450_lines() -> None:
         if p.suffix == ".py" and (n := len(p.read_text(encoding="utf-8").splitlines())) > 450
     }
     assert long == {}
+
+
+def test_the_web_ui_reads_the_http_api_not_the_processors() -> None:
+    """Pages are built from the API's own answers (`HttpApi.call`): the UI room imports the HTTP API and the
+    library's `otelml.report`, never a processor, the prediction store or the state."""
+    allowed = {f"{COLLECTOR}.httpapi", f"{COLLECTOR}.ui", f"{COLLECTOR}.ui.pages", "otelml", "otelml.report"}
+    bad = [where(e) for e in from_room(f"{COLLECTOR}.ui") if ours(e.target) and e.target not in allowed]
+    assert bad == []
+
+
+def test_the_report_package_imports_no_sidecar() -> None:
+    assert [where(e) for e in from_room("otelml.report") if e.target.startswith(COLLECTOR)] == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 import requests
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from werkzeug.serving import make_server
@@ -31,6 +31,16 @@ def decide(customer: str):  # type: ignore[no-untyped-def]
         lookup.set_feature_names(sorted(features))
     answer = requests.post(f"{BACK_URL}/score", json=features, timeout=10).json()
     return jsonify({**answer, "front_prediction_id": otelml.current_prediction_id()})
+
+
+@app.post("/apply")
+def apply():  # type: ignore[no-untyped-def]
+    """An application whose features come in the request (traffic generators)."""
+    with otelml.feature_lookup(view="customer_features", store="inline", version="3") as lookup:
+        features = {name: float(value) for name, value in request.get_json().items()}
+        lookup.set_feature_names(sorted(features))
+    answer = requests.post(f"{BACK_URL}/score", json=features, timeout=10).json()
+    return jsonify(answer)
 
 
 if __name__ == "__main__":

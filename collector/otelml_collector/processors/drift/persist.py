@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from otelml_collector.processors.drift.history import NS_HISTORY
 from otelml_collector.processors.drift.outputs import DriftResult
 from otelml_collector.processors.drift.window import ModelBaseline, OpenWindow, WarmupBuffer
 
@@ -59,6 +60,7 @@ class Persistence:
     _models: dict[StateKey, ModelState]
     _results: dict[StateKey, list[DriftResult]]
     _above: set[tuple[str, ...]]
+    _history: Any  # history.WindowHistory
     _last_checkpoint: float
 
     def _state_for(self, key: StateKey) -> ModelState | None:
@@ -127,6 +129,8 @@ class Persistence:
             results = [DriftResult.from_json(r) for r in rows]
             self._results[key] = results
             self._above.update(r.ident for r in results if r.drifted)
+        for k, entries in store.items(NS_HISTORY):
+            self._history.restore(tuple(json.loads(k)), entries)
         for state in self._models.values():
             state.dirty = False
         if self._models:

@@ -22,6 +22,12 @@ from otelml import stats
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS, DriftConfig
 from otelml_collector.processors.drift.enrich import tag_spans
+from otelml_collector.processors.drift.history import (
+    NS_HISTORY,
+    WindowHistory,
+    history_document,
+    window_entry,
+)
 from otelml_collector.processors.drift.outputs import DriftEmitter, DriftResult, Exemplar
 from otelml_collector.processors.drift.persist import NS_RESULTS, ModelState, Persistence, StateKey, skey
 from otelml_collector.processors.drift.window import (
@@ -55,6 +61,7 @@ class DriftProcessor(Persistence):
         self._results: dict[StateKey, list[DriftResult]] = {}
         self._above: set[tuple[str, ...]] = set()  # DriftResult.ident of scores beyond threshold last window
         self._queue: queue.Queue[tuple[StateKey, OpenWindow] | None] = queue.Queue()
+        self._history = WindowHistory()
         self._emitter = DriftEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
         self._worker: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -68,6 +75,7 @@ class DriftProcessor(Persistence):
         self._restore()
         if getattr(self._ctx, "http_api", None) is not None:
             self._ctx.http_api.add_get("/v1/drift", self.query)
+            self._ctx.http_api.add_get("/v1/drift/history", self.history)
         self._worker = threading.Thread(target=self._run, name=f"otelml-{self._ctx.name}", daemon=True)
         self._worker.start()
 
@@ -363,9 +371,13 @@ class DriftProcessor(Persistence):
                 w.count,
             )
             return
+        entry = window_entry(w, results)
         with self._lock:
             self._results[key] = results
-        self._ctx.state.put(NS_RESULTS, skey(key), [r.to_json() for r in results])
+            entries = self._history.add(key, entry)
+        with self._ctx.state.transaction():
+            self._ctx.state.put(NS_RESULTS, skey(key), [r.to_json() for r in results])
+            self._ctx.state.put(NS_HISTORY, skey(key), entries)
         self._emitter.emit(results)
         self.windows_closed += 1
 
@@ -404,6 +416,30 @@ class DriftProcessor(Persistence):
             "models": status,
             "trace_url_template": (self._ctx.settings or {}).get("trace_url_template"),
         }
+
+    def history(self, params: Mapping[str, str]) -> Any:
+        """`GET /v1/drift/history?model=&last=&counts=all|last`: scores and bin counts of the last closed
+        windows per model version, oldest first, with the reference profiles (docs/drift.md)."""
+        from otelml_collector.httpapi import ApiError
+
+        unknown = sorted(set(params) - {"model", "last", "counts"})
+        if unknown:
+            raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: counts, last, model)")
+        counts = params.get("counts", "all")
+        if counts not in ("all", "last"):
+            raise ApiError(400, f"counts: expected all or last, got {counts!r}")
+        last = params.get("last")
+        if last is not None and not last.isdigit():
+            raise ApiError(400, f"last: expected a non-negative integer, got {last!r}")
+        model = params.get("model")
+        with self._lock:
+            snapshot = self._history.snapshot(model)
+            baselines = {
+                k: s.baseline
+                for k, s in self._models.items()
+                if s.baseline is not None and (model is None or k[0] == model)
+            }
+        return history_document(snapshot, baselines, None if last is None else int(last), counts == "last")
 
     def _warn_once(self, site: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         if site not in self._warned:

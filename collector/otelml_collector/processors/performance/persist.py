@@ -81,6 +81,7 @@ class Persistence:
                             "closed": w.closed,
                             "realized": dict(w.realized),
                             "estimated": dict(w.estimated),
+                            "alerts": list(w.alerted),  # "realized:f1" ... that alerted in this window
                         }
                     )
             out.sort(key=lambda d: (d["start"] or "", d["model"], d["version"]))

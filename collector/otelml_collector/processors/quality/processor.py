@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ __all__ = ["ROW_KINDS", "ModelSuite", "QualityProcessor", "frame_of"]
 VIOLATIONS = "ml.data_quality.violations"
 ROW_KINDS = frozenset({"not_null", "between", "in_set", "not_in_set", "regex"})
 PREDICTION_COLUMNS = ("prediction.value", "prediction.score")
+RECENT_ALERTS = 200  # alerts kept for `GET /v1/quality`
 TIME_COLUMN = "span.time"  # Unix seconds of the inference span, for `freshness`
 
 
@@ -120,6 +122,8 @@ class QualityProcessor:
         self._windows: dict[ModelKey, _Window] = {}
         self._bursts: dict[tuple[str, str, str, str], _Burst] = {}
         self._warned: set[str] = set()
+        self._totals: dict[tuple[str, str, str, str], list[int]] = {}  # -> [violations, last time ns]
+        self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
         meter = ctx.meter_provider.get_meter("otelml_collector.quality", __version__)
         self._violations = meter.create_counter(
             VIOLATIONS, unit="{violation}",
@@ -134,6 +138,8 @@ class QualityProcessor:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
+        if getattr(self._ctx, "http_api", None) is not None:
+            self._ctx.http_api.add_get("/v1/quality", self.query)
         if not self._suites:
             self._log.warning("%s: no expectations file configured (processors.%s.expectations); nothing is "
                               "checked", self._ctx.name, self._ctx.name)
@@ -297,6 +303,10 @@ class QualityProcessor:
             self._violations.add(1, attrs, context=_context(ids, row))
         if count > len(exemplar_rows):
             self._violations.add(count - len(exemplar_rows), attrs)
+        ident = (*key, attrs["ml.feature.name"], attrs["ml.data_quality.expectation"])
+        total = self._totals.setdefault(ident, [0, 0])
+        total[0] += count
+        total[1] = time.time_ns()
         burst = self._bursts.setdefault((*key, attrs["ml.feature.name"], exp.kind), _Burst())
         burst.pending += count
         now = time.monotonic()
@@ -318,11 +328,32 @@ class QualityProcessor:
                                       "ml.data_quality.observed": json.dumps(observed)}
         if exp.source:
             attributes["ml.data_quality.source"] = exp.source
+        self._recent.append({
+            "time_unix_nano": time.time_ns(), "model": key[0], "version": key[1],
+            "feature": attrs["ml.feature.name"], "expectation": attrs["ml.data_quality.expectation"],
+            "violations": count, "message": body,
+            "trace_id": ids[0][row].tobytes().hex() if row is not None else None,
+        })
         self._logger.emit(
             timestamp=time.time_ns(), context=_context(ids, row) if row is not None else None,
             severity_number=SeverityNumber.WARN, severity_text="WARN", body=body, attributes=attributes,
             event_name="ml.data_quality.violation",
         )
+
+    def query(self, params: Any) -> dict[str, Any]:
+        """`GET /v1/quality?model=`: violations per model/version/feature/expectation since start, and the
+        last alerts (newest last, each with the trace id of a violating prediction)."""
+        model = params.get("model")
+        with self._lock:
+            totals = list(self._totals.items())
+            recent = list(self._recent)
+        return {
+            "violations": [
+                {"model": m, "version": v, "feature": f, "expectation": e, "count": c, "last_unix_nano": t}
+                for (m, v, f, e), (c, t) in sorted(totals) if model in (None, m)
+            ],
+            "alerts": [a for a in recent if model in (None, a["model"])],
+        }
 
     def _flush(self) -> None:
         for provider in (self._ctx.meter_provider, self._ctx.logger_provider):
