@@ -22,14 +22,10 @@ from otelml import stats
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS, DriftConfig
 from otelml_collector.processors.drift.enrich import tag_spans
-from otelml_collector.processors.drift.history import (
-    NS_HISTORY,
-    WindowHistory,
-    history_document,
-    window_entry,
-)
+from otelml_collector.processors.drift.history import NS_HISTORY, WindowHistory, window_entry
 from otelml_collector.processors.drift.outputs import DriftEmitter, DriftResult, Exemplar
 from otelml_collector.processors.drift.persist import NS_RESULTS, ModelState, Persistence, StateKey, skey
+from otelml_collector.processors.drift.queries import DriftQueries
 from otelml_collector.processors.drift.window import (
     ModelBaseline,
     OpenWindow,
@@ -45,7 +41,7 @@ __all__ = ["OTHER", "DriftProcessor"]
 OTHER = "__other__"  # the segment value of every value beyond `max_segment_values`
 
 
-class DriftProcessor(Persistence):
+class DriftProcessor(Persistence, DriftQueries):
     def __init__(
         self, config: DriftConfig, ctx: Any, file_baselines: Mapping[tuple[str, str], ModelBaseline]
     ):
@@ -380,66 +376,6 @@ class DriftProcessor(Persistence):
             self._ctx.state.put(NS_HISTORY, skey(key), entries)
         self._emitter.emit(results)
         self.windows_closed += 1
-
-    # -- query API ------------------------------------------------------------------------------
-    def query(self, params: Mapping[str, str]) -> Any:
-        model = params.get("model")
-        with self._lock:
-            results = {k: list(v) for k, v in self._results.items()}
-            states = list(self._models.values())
-            status = [
-                {
-                    "model": s.key[0],
-                    "version": s.key[1],
-                    "segment": dict(zip(s.key[2::2], s.key[3::2], strict=True)),
-                    "baseline": s.baseline.source if s.baseline else None,
-                    "warmup": None
-                    if s.warmup is None
-                    else {"count": s.warmup.count, "target": s.warmup.target},
-                    "open_window": None
-                    if s.window is None
-                    else {"count": s.window.count, "size": self.config.window.size},
-                }
-                for s in states
-                if model is None or s.key[0] == model
-            ]
-        if model is not None and not status and not any(k[0] == model for k in results):
-            from otelml_collector.httpapi import ApiError
-
-            known = sorted({s.key[0] for s in states} | {k[0] for k in results})
-            raise ApiError(404, f"no drift state for model {model!r}; known models: {known or 'none yet'}")
-        rows = [
-            r.to_json() for k, rs in sorted(results.items()) if model is None or k[0] == model for r in rs
-        ]
-        return {
-            "drift": rows,
-            "models": status,
-            "trace_url_template": (self._ctx.settings or {}).get("trace_url_template"),
-        }
-
-    def history(self, params: Mapping[str, str]) -> Any:
-        """`GET /v1/drift/history?model=&last=&counts=all|last`: scores and bin counts of the last closed
-        windows per model version, oldest first, with the reference profiles (docs/drift.md)."""
-        from otelml_collector.httpapi import ApiError
-
-        unknown = sorted(set(params) - {"model", "last", "counts"})
-        if unknown:
-            raise ApiError(400, f"{unknown[0]}: unknown parameter (valid: counts, last, model)")
-        counts = params.get("counts", "all")
-        if counts not in ("all", "last"):
-            raise ApiError(400, f"counts: expected all or last, got {counts!r}")
-        last = params.get("last")
-        if last is not None and not last.isdigit():
-            raise ApiError(400, f"last: expected a non-negative integer, got {last!r}")
-        model = params.get("model")
-        with self._lock:
-            snapshot = self._history.snapshot(model)
-            baselines = {
-                k: s.baseline
-                for k, s in self._models.items()
-                if s.baseline is not None and (model is None or k[0] == model)
-            }
-        return history_document(snapshot, baselines, None if last is None else int(last), counts == "last")
 
     def _warn_once(self, site: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         if site not in self._warned:
