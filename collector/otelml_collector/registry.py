@@ -48,6 +48,7 @@ PROCESSOR_MODULES: dict[str, str] = {
     "quality": "otelml_collector.processors.quality",
     "predictions": "otelml_collector.processors.predictions",
     "performance": "otelml_collector.processors.performance",
+    "slo": "otelml_collector.processors.slo",
 }
 """Processor type -> module that registers it on import."""
 

@@ -20,6 +20,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.view import View
 
 from otelml_collector import __version__
+from otelml_collector.bus import EventBus
 from otelml_collector.component import Component, ComponentContext, Exporter, Processor, Receiver
 from otelml_collector.config import ComponentSpec, SidecarConfig, receiver_endpoints
 from otelml_collector.downstream import Target
@@ -170,7 +171,10 @@ class Sidecar:
         self.state = StateStore(config.state.path)
         svc = config.service
         own = receiver_endpoints(config.receivers)
-        first_exporter = next(iter(config.exporters.values()), None)
+        # the sidecar's own telemetry goes where the first exporter with OTLP targets sends
+        first_exporter = next(
+            (e for e in config.exporters.values() if getattr(e.config, "targets", None) is not None), None
+        )
         targets: dict[Signal, Target] = (
             getattr(first_exporter.config, "targets", dict)() if first_exporter else {}
         )
@@ -185,11 +189,13 @@ class Sidecar:
             hook = getattr(spec.factory, "metric_views", None)
             if hook is not None:
                 views.extend(hook(spec.config))
+        self.bus = EventBus()
         self.meter_provider, self.logger_provider = build_providers(
             metrics_target,
             logs_target,
             export_interval_ms=int(svc.telemetry.metrics.interval * 1000),
             views=views,
+            alert_bus=self.bus,
         )
         self.counters.register_instruments(self.meter_provider)
         self.http_api = HttpApi(svc.http.endpoint) if svc.http.enabled else None
@@ -239,6 +245,7 @@ class Sidecar:
             log=logging.getLogger(f"otelml_collector.{kind}s.{spec.name}"),
             settings=dict(settings),
             http_api=self.http_api,
+            bus=self.bus,
         )
         component = spec.factory.create(spec.config, ctx)
         if not isinstance(component, role):

@@ -9,7 +9,9 @@ Prometheus text on `/metrics`.
 `ComponentContext`: OTLP exporters to the downstream (same endpoint/protocol/headers as the
 forwarding exporter), trace-based exemplar filter so a measurement recorded inside a span context
 of a real prediction carries its trace/span id, plus any metric views the configured factories
-ask for (`Factory.metric_views()`, optional).
+ask for (`Factory.metric_views()`, optional). With an `EventBus`, every log record of severity WARN or
+worse emitted through that LoggerProvider (an alert) is also published on `bus.ALERTS` as a plain
+`bus.Alert`, so a component (the `webhook` exporter) can react to alerts without OTel's private log API.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider, TraceBasedExemplarFilter
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
@@ -29,6 +32,7 @@ from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
 from otelml_collector import __version__
+from otelml_collector.bus import ALERTS, Alert, EventBus
 from otelml_collector.downstream import Target
 
 __all__ = ["ITEM_NAMES", "Counters", "build_providers"]
@@ -155,6 +159,7 @@ def build_providers(
     views: Sequence[View] = (),
     resource_attributes: dict[str, str] | None = None,
     extra_readers: Sequence[MetricReader] = (),
+    alert_bus: EventBus | None = None,
 ) -> tuple[MeterProvider, LoggerProvider]:
     """MeterProvider and LoggerProvider exporting over OTLP to the given targets (None: no export)."""
     attrs: dict[str, str] = {
@@ -180,7 +185,47 @@ def build_providers(
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(_log_exporter(logs_target), schedule_delay_millis=1000)
         )
+    if alert_bus is not None:
+        logger_provider.add_log_record_processor(_AlertPublisher(alert_bus))
     return meter_provider, logger_provider
+
+
+class _AlertPublisher(LogRecordProcessor):
+    """Publishes WARN-or-worse records (alerts) on the bus; subscribers queue and return."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        record = log_record.log_record
+        severity = record.severity_number
+        if severity is None or severity.value < SeverityNumber.WARN.value:
+            return
+        if not self._bus.has_subscribers(ALERTS):
+            return
+        trace_id, span_id = record.trace_id or 0, record.span_id or 0
+        self._bus.publish(
+            ALERTS,
+            Alert(
+                event_name=str(record.event_name or ""),
+                severity=record.severity_text or severity.name,
+                body=str(record.body) if record.body is not None else "",
+                attributes={k: _plain(v) for k, v in (record.attributes or {}).items()},
+                time_unix_nano=int(record.timestamp or record.observed_timestamp or 0),
+                trace_id=f"{trace_id:032x}" if trace_id else "",
+                span_id=f"{span_id:016x}" if span_id else "",
+            ),
+        )
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _metric_exporter(target: Target):  # type: ignore[no-untyped-def]
