@@ -39,8 +39,12 @@ _log = logging.getLogger("otelml_collector.registry")
 
 KINDS = ("receiver", "processor", "exporter")
 
-BUILTIN_MODULES = ("otelml_collector.receivers.otlp", "otelml_collector.exporters.otlp")
-"""Packages of the built-in `otlp` receiver and `otlp` exporter."""
+BUILTIN_MODULES = (
+    "otelml_collector.receivers.otlp",
+    "otelml_collector.exporters.otlp",
+    "otelml_collector.exporters.webhook",
+)
+"""Packages of the built-in `otlp` receiver and the `otlp` and `webhook` exporters."""
 
 PROCESSOR_MODULES: dict[str, str] = {
     "ml_extract": "otelml_collector.processors.extract",
