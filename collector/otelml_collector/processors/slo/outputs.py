@@ -9,6 +9,7 @@ whether or not traffic flows.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class BadEvent:
     value: float | None = None  # the duration, freshness or metric value that made it bad
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return dataclasses.asdict(self)
 
 
 @dataclass
