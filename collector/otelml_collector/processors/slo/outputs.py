@@ -19,6 +19,8 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from otelml import semconv
+
 __all__ = [
     "BURN_RATE",
     "ERROR_BUDGET_REMAINING",
@@ -29,9 +31,9 @@ __all__ = [
     "duration_text",
 ]
 
-BURN_RATE = "ml.slo.burn_rate"
-ERROR_BUDGET_REMAINING = "ml.slo.error_budget.remaining"
-EVENT_NAME = "ml.slo.alert"
+BURN_RATE = semconv.METRIC_ML_SLO_BURN_RATE
+ERROR_BUDGET_REMAINING = semconv.METRIC_ML_SLO_ERROR_BUDGET_REMAINING
+EVENT_NAME = semconv.EVENT_ML_SLO_ALERT
 
 
 @dataclass
