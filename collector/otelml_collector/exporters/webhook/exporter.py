@@ -25,7 +25,8 @@ from tenacity import (
     retry_if_exception_type,
     stop_after_attempt,
     stop_when_event_set,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from otelml_collector.bus import ALERTS, Alert
@@ -182,7 +183,8 @@ class WebhookExporter:
         attempts = retry.max_attempts if retry.enabled else 1
         for attempt in Retrying(
             stop=stop_after_attempt(attempts) | stop_when_event_set(self._stopping),
-            wait=wait_exponential_jitter(initial=retry.initial_interval, max=retry.max_interval),
+            wait=wait_exponential(multiplier=retry.initial_interval, max=retry.max_interval)
+            + wait_random(0, retry.initial_interval),
             retry=retry_if_exception_type(_Retryable),
             sleep=self._stopping.wait,
             before_sleep=self._before_retry,
