@@ -33,10 +33,23 @@ except ImportError:  # older SDKs
     from opentelemetry.sdk._logs.export import InMemoryLogExporter as InMemoryLogRecordExporter
 
 
+def request_of(message: Any) -> Any:
+    """A request holding `message`'s bytes (as received: the processors see the failed statuses)."""
+    from otelml_collector.pipeline import Signal, TelemetryRequest
+
+    return TelemetryRequest(Signal.TRACES, message.SerializeToString(), items=1)
+
+
 class Env:
     """An slo processor on a settable clock, with in-memory metric and log readers and a shared bus."""
 
-    def __init__(self, state: StateStore | None = None, bus: EventBus | None = None, **config: Any) -> None:
+    def __init__(
+        self,
+        state: StateStore | None = None,
+        bus: EventBus | None = None,
+        extract: bool = False,
+        **config: Any,
+    ) -> None:
         self.now = 1_000_000.0
         self.reader = InMemoryMetricReader()
         self.logs = InMemoryLogRecordExporter()
@@ -54,6 +67,17 @@ class Env:
         config.setdefault("evaluate_interval", 0)
         self.proc = SloProcessor(config_from_dict(config), self.ctx, clock=lambda: self.now)
         self.proc.start()
+        factory = registry.get("processor", "ml_extract")
+        self.extract = (
+            factory.create(
+                factory.default_config(), ComponentContext("x", self.state, MeterProvider(), LoggerProvider())
+            )
+            if extract
+            else None
+        )
+
+    def process(self, req: Any) -> None:
+        self.proc.process(self.extract.process(req) if self.extract is not None else req)
 
     def inference(self, durations: list[float], failed: int = 0, model: str = "credit") -> None:
         spans = []
@@ -68,7 +92,9 @@ class Env:
         req = request("svc", spans)
         for s in req.message.resource_spans[0].scope_spans[0].spans[:failed]:
             s.status.code = 2
-        self.proc.process(req)
+        if failed:
+            req = request_of(req.message)
+        self.process(req)
 
     def objective(self, name: str) -> dict[str, Any]:
         (found,) = [o for o in self.proc.query({})[1]["objectives"] if o["name"] == name]
@@ -150,8 +176,12 @@ def test_burn_rates_budget_and_pages_equal_an_independent_simulation_of_the_work
     }
 
 
-def test_errors_objective_counts_failed_spans_and_other_models_not_at_all() -> None:
-    env = Env(objectives=[{"name": "err", "model": "credit", "indicator": "errors", "target": 0.99}])
+@pytest.mark.parametrize("extract", [True, False], ids=["from-ml_extract-records", "attribute-walk"])
+def test_errors_objective_counts_failed_spans_and_other_models_not_at_all(extract: bool) -> None:
+    env = Env(
+        objectives=[{"name": "err", "model": "credit", "indicator": "errors", "target": 0.99}],
+        extract=extract,
+    )
     env.inference([0.01] * 50, failed=2)
     env.inference([0.01] * 30, failed=30, model="other")
     got = env.objective("err")
@@ -202,8 +232,10 @@ def test_performance_windows_arrive_through_the_bus_and_rescoring_counts_once() 
     assert got["last_bad_event"]["value"] == pytest.approx(min(accuracy))
 
 
-def test_freshness_counts_lookups_of_the_view_in_the_models_traces() -> None:
+@pytest.mark.parametrize("extract", [True, False], ids=["from-ml_extract-records", "attribute-walk"])
+def test_freshness_counts_lookups_of_the_view_in_the_models_traces(extract: bool) -> None:
     env = Env(
+        extract=extract,
         objectives=[
             {
                 "name": "fresh",
@@ -213,7 +245,7 @@ def test_freshness_counts_lookups_of_the_view_in_the_models_traces() -> None:
                 "target": 0.9,
                 "feature_view": "tx",
             }
-        ]
+        ],
     )
     spans = []
     for i, (view, age, model) in enumerate(
@@ -245,7 +277,7 @@ def test_freshness_counts_lookups_of_the_view_in_the_models_traces() -> None:
                     {"ml.operation.name": "inference", "ml.model.name": model, "ml.prediction.id": str(i)},
                 )
             )
-    env.proc.process(request("svc", spans))
+    env.process(request("svc", spans))
     got = env.objective("fresh")
     assert got["period"] == {
         "good": 2,

@@ -14,6 +14,9 @@ __all__ = ["SloFactory"]
 class SloFactory:
     type: ClassVar[str] = "slo"
     kind: ClassVar[str] = "processor"
+    # span objectives read model, version and prediction id of inference spans from ml_extract's records
+    # (no attribute walk); without records they walk the decoded attributes
+    needs: ClassVar[tuple[str, ...]] = ("ml_extract",)
 
     def default_config(self) -> SloConfig:
         return SloConfig()

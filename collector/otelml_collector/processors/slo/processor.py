@@ -40,6 +40,11 @@ _WANTED = {"ml.operation.name", "ml.model.name", "ml.model.version", "ml.predict
 _MAX_PERFORMANCE_WINDOWS = 4096
 
 
+def _text(attrs: dict[str, Any], key: str) -> str:
+    value = attrs.get(key)
+    return value.string_value if value is not None else ""
+
+
 class _Tracked:
     """One objective: its config, counts and incident state."""
 
@@ -108,6 +113,7 @@ class SloProcessor:
 
     def _count_spans(self, request: TelemetryRequest) -> None:
         now = self._clock()
+        known = self._extracted(request)
         lookups: list[tuple[bytes, bytes, dict[str, Any]]] = []
         trace_models: dict[bytes, str] = {}
         tallies: dict[int, list[int]] = {}  # id(tracked) -> [good, total]
@@ -115,17 +121,25 @@ class SloProcessor:
             for rs in request.message.resource_spans:
                 for ss in rs.scope_spans:
                     for span in ss.spans:
+                        hit = known.get(span.span_id)
+                        if hit is not None:  # an inference span ml_extract read: no attribute walk
+                            self.counts["spans"] += 1
+                            trace_models[span.trace_id] = hit[0]
+                            self._inference(span, *hit, now, tallies)
+                            continue
+                        if known and not span.name.startswith(("inference", "feature_lookup")):
+                            continue
                         attrs = {kv.key: kv.value for kv in span.attributes if kv.key in _WANTED}
                         op = attrs.get("ml.operation.name")
                         if op is None:
                             continue
                         self.counts["spans"] += 1
-                        operation = op.string_value
-                        if operation == "inference":
-                            model = attrs["ml.model.name"].string_value if "ml.model.name" in attrs else ""
+                        if op.string_value == "inference":
+                            model = _text(attrs, "ml.model.name")
                             trace_models[span.trace_id] = model
-                            self._inference(span, attrs, model, now, tallies)
-                        elif operation == "feature_lookup" and "ml.feature_view.freshness" in attrs:
+                            version, pid = _text(attrs, "ml.model.version"), _text(attrs, "ml.prediction.id")
+                            self._inference(span, model, version, pid, now, tallies)
+                        elif op.string_value == "feature_lookup" and "ml.feature_view.freshness" in attrs:
                             lookups.append((span.trace_id, span.span_id, attrs))
             for trace_id, span_id, attrs in lookups:
                 self._lookup(trace_id, span_id, attrs, trace_models.get(trace_id), now, tallies)
@@ -135,10 +149,20 @@ class SloProcessor:
                     t.ledger.add(now, tally[0], tally[1])
                     self.counts["events"] += tally[1]
 
+    @staticmethod
+    def _extracted(request: TelemetryRequest) -> dict[bytes, tuple[str, str, str]]:
+        """span id -> (model, version, prediction id) of the inference spans `ml_extract` read."""
+        index: dict[bytes, tuple[str, str, str]] = {}
+        for batch in request.records or ():
+            ids = batch.span_id.tobytes()
+            pids = batch.prediction_id
+            for i in range(len(batch)):
+                index.setdefault(ids[8 * i : 8 * i + 8], (batch.model, batch.version, pids[i] or ""))
+        return index
+
     def _inference(
-        self, span: Any, attrs: dict[str, Any], model: str, now: float, tallies: dict[int, list[int]]
+        self, span: Any, model: str, version: str, pid: str, now: float, tallies: dict[int, list[int]]
     ) -> None:
-        version = attrs["ml.model.version"].string_value if "ml.model.version" in attrs else ""
         duration = max(0, span.end_time_unix_nano - span.start_time_unix_nano) / 1e9
         failed = span.status.code == _ERROR
         for indicator, value in (("latency", duration), ("errors", None)):
@@ -147,7 +171,7 @@ class SloProcessor:
                 if o.model != model or (o.version is not None and o.version != version):
                     continue
                 good = not failed if indicator == "errors" else duration <= o.limit
-                self._tally(t, good, tallies, now, span.trace_id, span.span_id, attrs, value)
+                self._tally(t, good, tallies, now, span.trace_id, span.span_id, pid, value)
 
     def _lookup(
         self,
@@ -167,7 +191,8 @@ class SloProcessor:
                 model is not None and model != o.model
             ):
                 continue
-            self._tally(t, age <= o.limit, tallies, now, trace_id, span_id, attrs, age)
+            pid = _text(attrs, "ml.prediction.id")
+            self._tally(t, age <= o.limit, tallies, now, trace_id, span_id, pid, age)
 
     def _tally(
         self,
@@ -177,7 +202,7 @@ class SloProcessor:
         now: float,
         trace_id: bytes,
         span_id: bytes,
-        attrs: dict[str, Any],
+        pid: str,
         value: float | None,
     ) -> None:
         tally = tallies.setdefault(id(t), [0, 0])
@@ -185,7 +210,6 @@ class SloProcessor:
         if good:
             tally[0] += 1
             return
-        pid = attrs["ml.prediction.id"].string_value if "ml.prediction.id" in attrs else ""
         t.bad = BadEvent(now, trace_id.hex(), span_id.hex(), pid, value)
 
     def on_performance_window(self, event: PerformanceWindow) -> None:
