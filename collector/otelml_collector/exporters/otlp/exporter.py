@@ -161,10 +161,7 @@ class OtlpExporter:
         sender = self._senders.get((index, signal))
         if sender is None:
             sender = make_sender(
-                self.targets[signal],
-                self.config.timeout,
-                self.config.compression,
-                self.config.retry_on_failure.max_interval,
+                self.targets[signal], reconnect_cap=self.config.retry_on_failure.max_interval
             )
             self._senders[(index, signal)] = sender
         return sender

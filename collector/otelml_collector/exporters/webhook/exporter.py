@@ -90,7 +90,8 @@ class WebhookExporter:
             return "http://127.0.0.1:8890"
         host, _, port = api.endpoint.rpartition(":")
         host = "127.0.0.1" if host in ("0.0.0.0", "", "::", "[::]") else host
-        return f"http://{host}:{api.port or port}"
+        scheme = "https" if getattr(api, "tls", None) else "http"
+        return f"{scheme}://{host}:{api.port or port}"
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Post what is queued for up to `timeout` seconds, then stop (retries are cut short)."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from otelml_collector.component import ComponentConfig
 from otelml_collector.httpapi import split_hostport
+from otelml_collector.security import AuthConfig, ServerTlsConfig
 
 __all__ = ["GrpcConfig", "HttpConfig", "OtlpReceiverConfig"]
 
@@ -16,6 +17,8 @@ class GrpcConfig:
     max_recv_msg_size_mib: float = 16.0  # after decompression
     max_concurrent_requests: int = 32  # more at once get RESOURCE_EXHAUSTED
     workers: int = 4
+    tls: ServerTlsConfig | None = None  # cert_file, key_file[, client_ca_file for mTLS]
+    auth: AuthConfig | None = None  # authenticator: an extension in service.extensions
 
 
 @dataclass
@@ -23,6 +26,8 @@ class HttpConfig:
     endpoint: str = "127.0.0.1:4318"
     max_request_body_size_mib: float = 16.0  # applies to the body as sent and after decompression
     max_concurrent_requests: int = 32  # bodies read and decoded at once; more wait (bounds memory)
+    tls: ServerTlsConfig | None = None
+    auth: AuthConfig | None = None
 
 
 @dataclass
