@@ -18,6 +18,7 @@ sends `--requests` requests with up to 8 in flight and ends when the sink has al
 - `all` (with --predictions --performance): ml_extract + drift + predictions + performance;
 - `forward+disk`, `extract+disk` (with --disk-queue): the same with the exporter's sending queue on
   disk (`extensions.file_storage`, `sending_queue.storage`), compared with the in-memory queue.
+- `slo` (with --slo): ml_extract + drift + slo with a latency and an errors objective.
 
 With the prediction store on, the report adds what it stored and dropped (its writer queue drops
 when the disk falls behind) and its bytes on disk per stored span (SQLite `dbstat`).
@@ -158,6 +159,15 @@ class Sink:
             self._proc.kill()
 
 
+SLO_CONFIG = {
+    "objectives": [
+        {"name": "latency", "model": "churn", "indicator": "latency", "threshold": "250ms", "target": 0.99},
+        {"name": "errors", "model": "churn", "indicator": "errors", "target": 0.999},
+    ]
+}
+"""`--slo`: the two span objectives of docs/slo.md (each span decoded for its duration and status)."""
+
+
 # -- the sidecar under test --------------------------------------------------------------------
 class Sidecar:
     def __init__(
@@ -170,7 +180,9 @@ class Sidecar:
         disk: bool = False,
     ) -> None:
         self.grpc_port, self.api_port = free_port(), free_port()
-        procs = {p: {} for p in processors}
+        procs: dict[str, dict] = {p: {} for p in processors}
+        if "slo" in procs:
+            procs["slo"] = SLO_CONFIG
         config = {
             "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"127.0.0.1:{self.grpc_port}"}}}},
             "processors": procs,
@@ -410,6 +422,7 @@ def main() -> int:
     parser.add_argument(
         "--disk-queue", action="store_true", help="also run forward and extract with a disk sending queue"
     )
+    parser.add_argument("--slo", action="store_true", help="also run ml_extract + drift + slo")
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     parser.add_argument(
         "--compare",
@@ -429,6 +442,7 @@ def main() -> int:
         "all": ["ml_extract", "drift", "predictions", "performance"],
         "forward+disk": [],
         "extract+disk": ["ml_extract"],
+        "slo": ["ml_extract", "drift", "slo"],
     }
     wanted = {"forward", "extract"}
     wanted |= {"drift"} if args.drift or args.predictions or args.performance else set()
@@ -436,6 +450,7 @@ def main() -> int:
     wanted |= {"performance"} if args.performance else set()
     wanted |= {"all"} if args.predictions and args.performance else set()
     wanted |= {"forward+disk", "extract+disk"} if args.disk_queue else set()
+    wanted |= {"drift", "slo"} if args.slo else set()
     configs = {k: v for k, v in every.items() if k in (set(args.only) if args.only else wanted)}
     trees: dict[str, Path | None] = {name: None for name in configs}
     if args.compare:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from otelml_collector.bus import EventBus
+
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk.metrics import MeterProvider
@@ -60,6 +62,7 @@ class ComponentContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otelml_collector"))
     settings: dict[str, Any] = field(default_factory=dict)  # service-level settings (e.g. trace_url_template)
     http_api: HttpApi | None = None  # register read-only GET routes: ctx.http_api.add_get("/v1/x", handler)
+    bus: EventBus = field(default_factory=EventBus)  # alerts and performance windows between components
     # Started extensions by instance name (those listed in `service.extensions`), e.g. an authenticator
     # named by `auth.authenticator` or a storage named by `sending_queue.storage`.
     extensions: dict[str, Any] = field(default_factory=dict)

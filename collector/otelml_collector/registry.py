@@ -41,8 +41,12 @@ _log = logging.getLogger("otelml_collector.registry")
 
 KINDS = ("receiver", "processor", "exporter", "extension")
 
-BUILTIN_MODULES = ("otelml_collector.receivers.otlp", "otelml_collector.exporters.otlp")
-"""Packages of the built-in `otlp` receiver and `otlp` exporter."""
+BUILTIN_MODULES = (
+    "otelml_collector.receivers.otlp",
+    "otelml_collector.exporters.otlp",
+    "otelml_collector.exporters.webhook",
+)
+"""Packages of the built-in `otlp` receiver and the `otlp` and `webhook` exporters."""
 
 PROCESSOR_MODULES: dict[str, str] = {
     "ml_extract": "otelml_collector.processors.extract",
@@ -50,6 +54,7 @@ PROCESSOR_MODULES: dict[str, str] = {
     "quality": "otelml_collector.processors.quality",
     "predictions": "otelml_collector.processors.predictions",
     "performance": "otelml_collector.processors.performance",
+    "slo": "otelml_collector.processors.slo",
 }
 """Processor type -> module that registers it on import."""
 

@@ -25,6 +25,7 @@ from typing import Any
 from opentelemetry.sdk.metrics.view import View
 
 from otelml_collector import __version__
+from otelml_collector.bus import EventBus
 from otelml_collector.component import (
     Component,
     ComponentContext,
@@ -38,14 +39,13 @@ from otelml_collector.config import ComponentSpec, SidecarConfig, receiver_endpo
 from otelml_collector.downstream import Target
 from otelml_collector.httpapi import EventLoopThread, HttpApi, RawResponse
 from otelml_collector.pipeline import Signal, TelemetryRequest
+from otelml_collector.process_metrics import register_process_instruments, register_queue_instruments
 from otelml_collector.prometheus import PrometheusExposition
 from otelml_collector.state import StateStore
 from otelml_collector.telemetry import (
     Counters,
     PullMetricReader,
     build_providers,
-    register_process_instruments,
-    register_queue_instruments,
 )
 
 __all__ = ["Sidecar", "SignalPipeline"]
@@ -219,7 +219,10 @@ class Sidecar:
         self.state = StateStore(config.state.path)
         svc = config.service
         own = receiver_endpoints(config.receivers)
-        first_exporter = next(iter(config.exporters.values()), None)
+        # the sidecar's own telemetry goes where the first exporter with OTLP targets sends
+        first_exporter = next(
+            (e for e in config.exporters.values() if getattr(e.config, "targets", None) is not None), None
+        )
         targets: dict[Signal, Target] = (
             getattr(first_exporter.config, "targets", dict)() if first_exporter else {}
         )
@@ -235,12 +238,14 @@ class Sidecar:
             if hook is not None:
                 views.extend(hook(spec.config))
         self.metrics_reader = PullMetricReader()
+        self.bus = EventBus()
         self.meter_provider, self.logger_provider = build_providers(
             metrics_target,
             logs_target,
             export_interval_ms=int(svc.telemetry.metrics.interval * 1000),
             views=views,
             extra_readers=[self.metrics_reader],
+            alert_bus=self.bus,
         )
         self.counters.register_instruments(self.meter_provider)
         register_process_instruments(self.meter_provider, self.started_at)
@@ -316,6 +321,7 @@ class Sidecar:
             log=logging.getLogger(f"otelml_collector.{kind}s.{spec.name}"),
             settings=dict(settings),
             http_api=self.http_api,
+            bus=self.bus,
             extensions=dict(self.extensions),
         )
         component = spec.factory.create(spec.config, ctx)

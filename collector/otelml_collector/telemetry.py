@@ -12,7 +12,10 @@ exporters' queue size/capacity they reach `/metrics` like every other metric of 
 `ComponentContext`: OTLP exporters to the downstream (same endpoint, protocol, headers, TLS files,
 timeout and compression as the forwarding exporter), trace-based exemplar filter so a measurement
 recorded inside a span context of a real prediction carries its trace/span id, plus any metric views
-the configured factories ask for (`Factory.metric_views()`, optional).
+the configured factories ask for (`Factory.metric_views()`, optional). With an `EventBus`, every log
+record of severity WARN or worse emitted through that LoggerProvider (an alert) is also published on
+`bus.ALERTS` as a plain `bus.Alert`, so a component (the `webhook` exporter) can react to alerts
+without OTel's private log API.
 """
 
 from __future__ import annotations
@@ -21,15 +24,13 @@ import bisect
 import logging
 import os
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 from opentelemetry._logs import SeverityNumber
-from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
     Counter,
@@ -55,6 +56,7 @@ from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
 from otelml_collector import __version__
+from otelml_collector.bus import ALERTS, Alert, EventBus
 from otelml_collector.counters import ITEM_NAMES, Counters
 from otelml_collector.downstream import Target
 from otelml_collector.security import grpc_client_credentials
@@ -67,8 +69,6 @@ __all__ = [
     "PullMetricReader",
     "SparseExemplarReservoir",
     "build_providers",
-    "register_process_instruments",
-    "register_queue_instruments",
 ]
 
 _log = logging.getLogger("otelml_collector.telemetry")
@@ -76,56 +76,6 @@ _log = logging.getLogger("otelml_collector.telemetry")
 _INSTRUMENTS = (
     Counter, UpDownCounter, Histogram, SdkGauge, ObservableCounter, ObservableUpDownCounter, ObservableGauge,
 )  # fmt: skip
-
-def register_queue_instruments(
-    meter_provider: MeterProvider, queues: Callable[[], dict[str, tuple[int, int]]]
-) -> None:
-    """`otelml_collector_exporter_queue_size` / `_capacity` {exporter}: `queues()` gives
-    {exporter name: (requests queued, capacity)}."""
-    meter = meter_provider.get_meter("otelml_collector", __version__)
-
-    def observe(index: int) -> Callable[[CallbackOptions], Iterable[Observation]]:
-        return lambda options: [Observation(q[index], {"exporter": n}) for n, q in queues().items()]
-
-    meter.create_observable_gauge(
-        "otelml_collector_exporter_queue_size", callbacks=[observe(0)], unit="{request}",
-        description="requests waiting in the exporter's sending queue",
-    )  # fmt: skip
-    meter.create_observable_gauge(
-        "otelml_collector_exporter_queue_capacity", callbacks=[observe(1)], unit="{request}",
-        description="capacity of the exporter's sending queue (sending_queue.queue_size)",
-    )  # fmt: skip
-
-
-def register_process_instruments(meter_provider: MeterProvider, started_at: float) -> None:
-    """The process's CPU time, resident memory and uptime, named as the Collector names its own."""
-    meter = meter_provider.get_meter("otelml_collector", __version__)
-    meter.create_observable_counter(
-        "otelml_collector_process_cpu_seconds", unit="s",
-        callbacks=[lambda options: [Observation(sum(os.times()[:2]))]],
-        description="user + system CPU time of the sidecar process",
-    )  # fmt: skip
-    meter.create_observable_gauge(
-        "otelml_collector_process_memory_rss", unit="By",
-        callbacks=[lambda options: [Observation(_rss_bytes())]],
-        description="resident set size of the sidecar process",
-    )  # fmt: skip
-    meter.create_observable_counter(
-        "otelml_collector_process_uptime", unit="s",
-        callbacks=[lambda options: [Observation(time.time() - started_at)]],
-        description="seconds since the sidecar started",
-    )  # fmt: skip
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):  # not Linux: the peak is the best portable figure
-        import resource
-
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
 
 class SparseExemplarReservoir(SimpleFixedSizeExemplarReservoir):
     """The SDK's fixed-size reservoir, answering a collection at once when nothing was offered since the
@@ -266,6 +216,7 @@ def build_providers(
     views: Sequence[View] = (),
     resource_attributes: dict[str, str] | None = None,
     extra_readers: Sequence[MetricReader] = (),
+    alert_bus: EventBus | None = None,
 ) -> tuple[MeterProvider, LoggerProvider]:
     """MeterProvider and LoggerProvider exporting over OTLP to the given targets (None: no export)."""
     attrs: dict[str, str] = {
@@ -292,7 +243,47 @@ def build_providers(
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(_log_exporter(logs_target), schedule_delay_millis=1000)
         )
+    if alert_bus is not None:
+        logger_provider.add_log_record_processor(_AlertPublisher(alert_bus))
     return meter_provider, logger_provider
+
+
+class _AlertPublisher(LogRecordProcessor):
+    """Publishes WARN-or-worse records (alerts) on the bus; subscribers queue and return."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        record = log_record.log_record
+        severity = record.severity_number
+        if severity is None or severity.value < SeverityNumber.WARN.value:
+            return
+        if not self._bus.has_subscribers(ALERTS):
+            return
+        trace_id, span_id = record.trace_id or 0, record.span_id or 0
+        self._bus.publish(
+            ALERTS,
+            Alert(
+                event_name=str(record.event_name or ""),
+                severity=record.severity_text or severity.name,
+                body=str(record.body) if record.body is not None else "",
+                attributes={k: _plain(v) for k, v in (record.attributes or {}).items()},
+                time_unix_nano=int(record.timestamp or record.observed_timestamp or 0),
+                trace_id=f"{trace_id:032x}" if trace_id else "",
+                span_id=f"{span_id:016x}" if span_id else "",
+            ),
+        )
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _metric_exporter(target: Target):  # type: ignore[no-untyped-def]

@@ -143,6 +143,39 @@ ML_PERFORMANCE_REFERENCE = 'ml.performance.reference'
 #: Allowed absolute drop below the reference.
 ML_PERFORMANCE_THRESHOLD = 'ml.performance.threshold'
 
+#: Name of a service-level objective of the sidecar's slo processor.
+ML_SLO_NAME = 'ml.slo.name'
+
+#: latency | errors | freshness | performance.
+ML_SLO_INDICATOR = 'ml.slo.indicator'
+
+#: Share of good events the objective promises (e.g. 0.99).
+ML_SLO_TARGET = 'ml.slo.target'
+
+#: What makes an event good - seconds (latency, freshness) or the metric's floor (performance).
+ML_SLO_THRESHOLD = 'ml.slo.threshold'
+
+#: Burn-rate window as a duration (1h, 5m, 30s); on an alert the long window of the firing pair.
+ML_SLO_WINDOW = 'ml.slo.window'
+
+#: The short window of the firing pair.
+ML_SLO_WINDOW_SHORT = 'ml.slo.window.short'
+
+#: Burn rate over the long window of the firing pair (1 = spends exactly the budget over the period).
+ML_SLO_BURN_RATE = 'ml.slo.burn_rate'
+
+#: Burn rate over the short window of the firing pair.
+ML_SLO_BURN_RATE_SHORT = 'ml.slo.burn_rate.short'
+
+#: Burn rate both windows of the pair exceeded.
+ML_SLO_BURN_RATE_THRESHOLD = 'ml.slo.burn_rate.threshold'
+
+#: Share of the period's error budget left when the alert fired.
+ML_SLO_ERROR_BUDGET_REMAINING = 'ml.slo.error_budget.remaining'
+
+#: The figure of the bad event the alert links to (seconds, or the metric value).
+ML_SLO_VALUE = 'ml.slo.value'
+
 #: gauge (1): Drift statistic per model, version, feature and method, one point per window; exemplars
 #: are trace ids of predictions in the bins that contribute most.
 METRIC_ML_FEATURE_DRIFT = 'ml.feature.drift'
@@ -175,6 +208,28 @@ METRIC_ML_LABEL_COVERAGE = 'ml.label.coverage'
 #: histogram (s): Delay from a prediction to its joined label, by model and version.
 METRIC_ML_LABEL_DELAY = 'ml.label.delay'
 
+#: gauge (1): Error-budget burn rate of an objective over each alert window (ml.slo.window), observed
+#: at each collection.
+METRIC_ML_SLO_BURN_RATE = 'ml.slo.burn_rate'
+
+#: gauge (1): Share of an objective's error budget left over its period (1 = untouched, below 0 =
+#: overspent).
+METRIC_ML_SLO_ERROR_BUDGET_REMAINING = 'ml.slo.error_budget.remaining'
+
+#: Event name of: A drift score crossed its threshold (processor drift).
+EVENT_ML_DRIFT_ALERT = 'ml.drift.alert'
+
+#: Event name of: Predictions violated a data-quality expectation (processor quality).
+EVENT_ML_DATA_QUALITY_VIOLATION = 'ml.data_quality.violation'
+
+#: Event name of: A window's realized or estimated performance dropped below its reference (processor
+#: performance).
+EVENT_ML_PERFORMANCE_ALERT = 'ml.performance.alert'
+
+#: Event name of: An objective started burning its error budget faster than an alert window pair allows
+#: (processor slo).
+EVENT_ML_SLO_ALERT = 'ml.slo.alert'
+
 FEATURE_NAME_NORMALISATION = (
     'A feature name becomes the suffix of ml.feature.<name> after: lower-casing; every run of '
     'characters outside [a-z0-9_] replaced by one underscore; leading/trailing underscores '
@@ -185,6 +240,10 @@ FEATURE_NAME_NORMALISATION = (
 
 __all__ = [
     "ERROR_TYPE",
+    "EVENT_ML_DATA_QUALITY_VIOLATION",
+    "EVENT_ML_DRIFT_ALERT",
+    "EVENT_ML_PERFORMANCE_ALERT",
+    "EVENT_ML_SLO_ALERT",
     "FEATURE_NAME_NORMALISATION",
     "METRIC_ML_DATA_QUALITY_RUNS",
     "METRIC_ML_DATA_QUALITY_VIOLATIONS",
@@ -195,6 +254,8 @@ __all__ = [
     "METRIC_ML_MODEL_PERFORMANCE",
     "METRIC_ML_PREDICTIONS",
     "METRIC_ML_PREDICTION_DRIFT",
+    "METRIC_ML_SLO_BURN_RATE",
+    "METRIC_ML_SLO_ERROR_BUDGET_REMAINING",
     "ML_BATCH_SAMPLED_ROWS",
     "ML_BATCH_SIZE",
     "ML_DECISION",
@@ -232,6 +293,17 @@ __all__ = [
     "ML_PREDICTION_SCORE",
     "ML_PREDICTION_VALUE",
     "ML_SEGMENT_PREFIX",
+    "ML_SLO_BURN_RATE",
+    "ML_SLO_BURN_RATE_SHORT",
+    "ML_SLO_BURN_RATE_THRESHOLD",
+    "ML_SLO_ERROR_BUDGET_REMAINING",
+    "ML_SLO_INDICATOR",
+    "ML_SLO_NAME",
+    "ML_SLO_TARGET",
+    "ML_SLO_THRESHOLD",
+    "ML_SLO_VALUE",
+    "ML_SLO_WINDOW",
+    "ML_SLO_WINDOW_SHORT",
     "OPERATION_FEATURE_LOOKUP",
     "OPERATION_INFERENCE",
     "OPERATION_LABEL",

@@ -46,6 +46,9 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, Any]:
             missing = [k for k in keys if not isinstance(entry, dict) or k not in entry]
             if missing:
                 raise RegistryError(f"{path}: {section}[{i}] lacks key(s) {', '.join(missing)}")
+    for i, event in enumerate(data.get("events") or []):
+        if not isinstance(event, dict) or "name" not in event or "brief" not in event:
+            raise RegistryError(f"{path}: events[{i}] lacks key(s) name, brief")
     if not isinstance(data.get("feature_name_normalisation"), str):
         raise RegistryError(f"{path}: 'feature_name_normalisation' must be a string")
     return data
@@ -80,6 +83,8 @@ def _constants(reg: dict[str, Any]) -> list[tuple[str, str, str]]:
     for metric in reg["metrics"]:
         out.append((f"METRIC_{_const(metric['name'])}", metric["name"],
                     f"{metric['instrument']} ({metric['unit']}): {metric['brief']}"))
+    for event in reg.get("events", []):
+        out.append((f"EVENT_{_const(event['name'])}", event["name"], f"Event name of: {event['brief']}"))
     names = [c[0] for c in out]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -156,6 +161,11 @@ def render_markdown(reg: dict[str, Any]) -> str:
     for metric in reg["metrics"]:
         out.append(f"| `{metric['name']}` | {metric['instrument']} | `{metric['unit']}` | "
                    f"{_cell(metric['brief'])} | `METRIC_{_const(metric['name'])}` |")
+    if reg.get("events"):
+        out += ["", "## Events", "", "Alerts are log records of severity WARN with one of these event names.",
+                "", "| event | meaning | constant |", "|---|---|---|"]
+        for event in reg["events"]:
+            out.append(f"| `{event['name']}` | {_cell(event['brief'])} | `EVENT_{_const(event['name'])}` |")
     out += ["", "## Feature-name normalisation", "", *_wrap(reg["feature_name_normalisation"], 110), "",
             "Implemented by `otelml.semconv.normalize_feature_name` (one name) and "
             "`otelml.semconv.normalize_feature_names` (a model's columns, with the duplicate rule).", ""]

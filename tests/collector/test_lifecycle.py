@@ -13,12 +13,14 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider
 from otelml_collector import registry
+from otelml_collector.bus import ALERTS, Alert
 from otelml_collector.component import ComponentContext
 from otelml_collector.httpapi import HttpApi
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.state import StateStore
 from otelml_collector.telemetry import Counters
 
+from tests.collector.slo.webhook_receiver import WebhookReceiver
 from tests.support import wait_until
 
 FACTORIES = registry.all_factories()
@@ -65,7 +67,7 @@ def test_lifecycle(factory: Any, tmp_path, otlp_sink):
     counters = Counters()
     ctx = make_ctx(factory.type, tmp_path, counters)
     default = factory.default_config()
-    if factory.kind != "extension":
+    if factory.kind != "extension" and (factory.kind, factory.type) != ("exporter", "webhook"):
         default.validate()
     raw = inference_request()
     if factory.kind == "extension":
@@ -86,6 +88,13 @@ def test_lifecycle(factory: Any, tmp_path, otlp_sink):
                 raw, timeout=10
             )
         assert [r.items for r in got] == [4] and got[0].raw == raw
+    elif (factory.kind, factory.type) == ("exporter", "webhook"):
+        with WebhookReceiver() as hook:
+            component = factory.create(factory.config_from_dict({"endpoint": hook.url}), ctx)
+            component.start()
+            component.consume(TelemetryRequest(Signal.TRACES, raw, items=4))
+            ctx.bus.publish(ALERTS, Alert("ml.drift.alert", "WARN", "drift alert: feature f", {}, 1))
+            wait_until(hook.received, timeout=10, what="the alert at the webhook")
     elif factory.kind == "exporter":
         config = factory.config_from_dict({"endpoint": otlp_sink.endpoint, "protocol": "http/protobuf"})
         component = factory.create(config, ctx)

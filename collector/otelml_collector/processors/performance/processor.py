@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from otelml.semconv import ML_MODEL_NAME, ML_MODEL_TASK, ML_MODEL_VERSION
+from otelml_collector.bus import PERFORMANCE_WINDOWS, PerformanceWindow
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
@@ -421,6 +422,8 @@ class PerformanceProcessor(Persistence):
             rows = wrongest(w, task, self.config.positive_label, self.config.exemplars, ref)
             self._emitter.window(w, kind, values, rows)
             self._emitted = True
+        if self._ctx.bus.has_subscribers(PERFORMANCE_WINDOWS):
+            self._ctx.bus.publish(PERFORMANCE_WINDOWS, self._window_event(w, kind, values, rows))
         if kind == "realized" and w.coverage < self.config.min_coverage:
             return
         windows = self._windows.get(w.key, deque())
@@ -448,3 +451,21 @@ class PerformanceProcessor(Persistence):
                     self._emitter.alert(
                         w, kind, metric, value, reference, threshold, rows[0] if rows else None
                     )
+
+    def _window_event(
+        self, w: Window, kind: str, values: dict[str, float], rows: list[int] | None
+    ) -> PerformanceWindow:
+        model, version, seg_key, seg_value = w.key
+        return PerformanceWindow(
+            window_id=f"{model}/{version}/{seg_key}={seg_value}/{w.seq}",
+            model=model,
+            version=version,
+            segment={seg_key: seg_value} if seg_key else {},
+            kind=kind,
+            values=dict(values),
+            n=len(w),
+            coverage=w.coverage,
+            min_coverage=self.config.min_coverage,
+            end_unix_nano=w.end_ns or (w.times[-1] if w.times else w.start_ns),
+            trace_id=w.trace_ids[rows[0]].hex() if rows else "",
+        )
