@@ -19,11 +19,20 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
+from otelml_collector.bus import PerformanceWindow
 from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.windows import Window
 from otelml_collector.telemetry import BulkHistogram, SparseExemplarReservoir
 
-__all__ = ["BREACHES", "COVERAGE", "DELAY", "PERFORMANCE", "PerformanceEmitter", "performance_views"]
+__all__ = [
+    "BREACHES",
+    "COVERAGE",
+    "DELAY",
+    "PERFORMANCE",
+    "PerformanceEmitter",
+    "performance_views",
+    "window_event",
+]
 
 PERFORMANCE = "ml.model.performance"
 COVERAGE = "ml.label.coverage"
@@ -157,3 +166,23 @@ class PerformanceEmitter:
                 provider.force_flush()
             except Exception as exc:  # a downstream outage must not stop the evaluation
                 self._log.warning("performance: flushing %s failed: %s", type(provider).__name__, exc)
+
+
+def window_event(
+    w: Window, kind: str, values: dict[str, float], rows: list[int] | None, min_coverage: float
+) -> PerformanceWindow:
+    """What the `performance` processor publishes on the bus for one evaluated window."""
+    model, version, seg_key, seg_value = w.key
+    return PerformanceWindow(
+        window_id=f"{model}/{version}/{seg_key}={seg_value}/{w.seq}",
+        model=model,
+        version=version,
+        segment={seg_key: seg_value} if seg_key else {},
+        kind=kind,
+        values=dict(values),
+        n=len(w),
+        coverage=w.coverage,
+        min_coverage=min_coverage,
+        end_unix_nano=w.end_ns or (w.times[-1] if w.times else w.start_ns),
+        trace_id=w.trace_ids[rows[0]].hex() if rows else "",
+    )

@@ -12,7 +12,6 @@ state database every `checkpoint_interval` and at shutdown.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from otelml.semconv import ML_MODEL_NAME, ML_MODEL_TASK, ML_MODEL_VERSION
-from otelml_collector.bus import PERFORMANCE_WINDOWS, PerformanceWindow
+from otelml_collector.bus import PERFORMANCE_WINDOWS
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
@@ -33,7 +32,7 @@ from otelml_collector.processors.performance.metrics import (
     multiclass_metrics,
     regression_metrics,
 )
-from otelml_collector.processors.performance.outputs import PerformanceEmitter
+from otelml_collector.processors.performance.outputs import PerformanceEmitter, window_event
 from otelml_collector.processors.performance.persist import Persistence, load_reference_file
 from otelml_collector.processors.performance.windows import (
     ModelReference,
@@ -44,6 +43,7 @@ from otelml_collector.processors.performance.windows import (
     evaluate,
     infer_task,
     is_positive,
+    records_column,
     task_from_span,
     wrongest,
 )
@@ -58,18 +58,6 @@ TASK_LOOKS = 16  # requests of a model version searched for `ml.model.task` befo
 OTHER = "__other__"
 _MISSING = object()
 _TASK_KEYS = frozenset({ML_MODEL_NAME, ML_MODEL_VERSION, ML_MODEL_TASK})
-
-
-def _column(values: Any, n: int) -> list[Any]:
-    """A records column as a list, NaN (missing) as None."""
-    if values is None:
-        return [None] * n
-    out = values.tolist()
-    if values.dtype.kind == "f":
-        if np.isnan(values).any():
-            return [None if math.isnan(v) else v for v in out]
-        return out
-    return [None if isinstance(v, float) and math.isnan(v) else v for v in out]
 
 
 class PerformanceProcessor(Persistence):
@@ -227,8 +215,8 @@ class PerformanceProcessor(Persistence):
             return
         pids = batch.prediction_id
         tids, sids = batch.trace_id.tobytes(), batch.span_id.tobytes()
-        values = _column(batch.prediction_value, n)
-        scores = _column(batch.prediction_score, n)
+        values = records_column(batch.prediction_value, n)
+        scores = records_column(batch.prediction_score, n)
         times = batch.time_unix_nano.tolist()
         rows = [i for i in range(n) if pids[i] is not None]
         self.counts["no_prediction_id"] += n - len(rows)
@@ -380,7 +368,6 @@ class PerformanceProcessor(Persistence):
 
     def _learn(self, model: str, version: str, ref: ModelReference) -> None:
         """Reference metrics (and score calibration) from the warm-up's labelled predictions."""
-        import numpy as np
 
         preds, labels, scores = zip(*ref.warmup, strict=True)
         task = ref.task or self._task(model, version, self._windows[(model, version, "", "")][-1])
@@ -423,7 +410,8 @@ class PerformanceProcessor(Persistence):
             self._emitter.window(w, kind, values, rows)
             self._emitted = True
         if self._ctx.bus.has_subscribers(PERFORMANCE_WINDOWS):
-            self._ctx.bus.publish(PERFORMANCE_WINDOWS, self._window_event(w, kind, values, rows))
+            event = window_event(w, kind, values, rows, self.config.min_coverage)
+            self._ctx.bus.publish(PERFORMANCE_WINDOWS, event)
         if kind == "realized" and w.coverage < self.config.min_coverage:
             return
         windows = self._windows.get(w.key, deque())
@@ -451,21 +439,3 @@ class PerformanceProcessor(Persistence):
                     self._emitter.alert(
                         w, kind, metric, value, reference, threshold, rows[0] if rows else None
                     )
-
-    def _window_event(
-        self, w: Window, kind: str, values: dict[str, float], rows: list[int] | None
-    ) -> PerformanceWindow:
-        model, version, seg_key, seg_value = w.key
-        return PerformanceWindow(
-            window_id=f"{model}/{version}/{seg_key}={seg_value}/{w.seq}",
-            model=model,
-            version=version,
-            segment={seg_key: seg_value} if seg_key else {},
-            kind=kind,
-            values=dict(values),
-            n=len(w),
-            coverage=w.coverage,
-            min_coverage=self.config.min_coverage,
-            end_unix_nano=w.end_ns or (w.times[-1] if w.times else w.start_ns),
-            trace_id=w.trace_ids[rows[0]].hex() if rows else "",
-        )

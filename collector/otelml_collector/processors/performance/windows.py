@@ -9,6 +9,7 @@ reference metrics and the score calibration (from a baseline file or from warm-u
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "evaluate",
     "infer_task",
     "is_positive",
+    "records_column",
     "task_from_span",
 ]
 
@@ -260,3 +262,15 @@ def wrongest(window: Window, task: str, positive_label: str | None, k: int, ref:
     prob = ref.calibration(score)
     doubt = np.abs(positives(window.preds, positive_label) - prob)
     return [int(i) for i in np.argsort(-doubt, kind="mergesort")[:k]]
+
+
+def records_column(values: Any, n: int) -> list[Any]:
+    """A records column as a list, NaN (missing) as None."""
+    if values is None:
+        return [None] * n
+    out = values.tolist()
+    if values.dtype.kind == "f":
+        if np.isnan(values).any():
+            return [None if math.isnan(v) else v for v in out]
+        return out
+    return [None if isinstance(v, float) and math.isnan(v) else v for v in out]
