@@ -59,6 +59,7 @@ bench: venv feast
 	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 60 --rss-spans 0 --only forward --only extract --only drift
 	$(BIN)/python benchmarks/bench_drift_processor.py --runs 5 --requests 100 --breakdown
 	$(BIN)/python benchmarks/bench_ingest.py --runs 5 --requests 60
+	$(BIN)/python benchmarks/bench_tls.py --runs 7 --requests 200
 	$(BIN)/python benchmarks/bench_drift.py --rows 100000 --runs 5
 	$(BIN)/python benchmarks/bench_validate.py --runs 7 --ge-runs 7
 

@@ -80,8 +80,10 @@ def sidecar(tmp_path: Path) -> Iterator[Callable[..., SidecarProcess]]:
     """Factory: `sidecar(config_dict, env=None)` starts a sidecar subprocess and waits until healthy."""
     started: list[SidecarProcess] = []
 
-    def start(config: dict[str, Any], env: dict[str, str] | None = None, wait: bool = True) -> SidecarProcess:
-        process = SidecarProcess(config, tmp_path / f"sidecar{len(started)}", env=env)
+    def start(
+        config: dict[str, Any], env: dict[str, str] | None = None, wait: bool = True, **auth: Any
+    ) -> SidecarProcess:
+        process = SidecarProcess(config, tmp_path / f"sidecar{len(started)}", env=env, **auth)
         started.append(process)
         return process.start() if wait else process
 

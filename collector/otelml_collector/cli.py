@@ -61,6 +61,8 @@ def _summary(config: SidecarConfig) -> str:
             for signal, target in targets().items():
                 where = target.endpoint if target.explicit else f"{target.endpoint} (default; not configured)"
                 lines.append(f"  exporter {name} {signal}: {target.protocol} -> {where}")
+    if config.extensions:  # names only: settings may hold secrets (bearertokenauth's token)
+        lines.append(f"  extensions: {', '.join(config.extensions)}")
     lines.append(f"  state.path: {config.state.path}")
     return "\n".join(lines)
 

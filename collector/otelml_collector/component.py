@@ -10,7 +10,7 @@ requests, and shut down idempotently. Processor factories are registered in
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -28,10 +28,12 @@ __all__ = [
     "ComponentContext",
     "Consumer",
     "Exporter",
+    "Extension",
     "Factory",
     "Processor",
     "ProcessorComponent",
     "Receiver",
+    "ServerAuthenticator",
 ]
 
 Consumer = Callable[["TelemetryRequest"], "float | None"]
@@ -58,6 +60,9 @@ class ComponentContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otelml_collector"))
     settings: dict[str, Any] = field(default_factory=dict)  # service-level settings (e.g. trace_url_template)
     http_api: HttpApi | None = None  # register read-only GET routes: ctx.http_api.add_get("/v1/x", handler)
+    # Started extensions by instance name (those listed in `service.extensions`), e.g. an authenticator
+    # named by `auth.authenticator` or a storage named by `sending_queue.storage`.
+    extensions: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -106,9 +111,24 @@ class Exporter(Protocol):
         """Flush for at most `timeout` seconds; safe to call more than once."""
 
 
+@runtime_checkable
+class Extension(Component, Protocol):
+    """Under `extensions:`, enabled by `service.extensions`; started before and shut down after every
+    pipeline component."""
+
+
+@runtime_checkable
+class ServerAuthenticator(Extension, Protocol):
+    """An extension a server names in `auth.authenticator` (e.g. `bearertokenauth`)."""
+
+    def authenticate(self, headers: Mapping[str, str]) -> bool:
+        """True when the request's headers (names lower-case) carry valid credentials. Must not log
+        the credentials and should compare in constant time."""
+
+
 class Factory(Protocol):
     type: ClassVar[str]
-    kind: ClassVar[str]  # "receiver" | "processor" | "exporter"
+    kind: ClassVar[str]  # "receiver" | "processor" | "exporter" | "extension"
     # Processors only, optional: processor types that must run before this one in its pipeline (e.g.
     # ("ml_extract",) for one that reads `request.records`); the config loader inserts a missing one.
     # needs: ClassVar[tuple[str, ...]]

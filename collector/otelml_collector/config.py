@@ -1,10 +1,10 @@
 """Load and validate the sidecar's YAML config (shaped like the OpenTelemetry Collector's).
 
-Top-level keys: `receivers`, `processors`, `exporters` (each a mapping of instance name -> settings,
-the name being `type` or `type/label`), `service` (pipelines, HTTP API, queue, self-telemetry) and
-`state` (`path`). String values may reference environment variables as `${env:NAME}`,
-`${env:NAME:-default}` or `${NAME}`. Every error is a `ConfigError` whose message starts with the
-file and the full key path, e.g.
+Top-level keys: `receivers`, `processors`, `exporters`, `extensions` (each a mapping of instance name
+-> settings, the name being `type` or `type/label`), `service` (pipelines, enabled extensions, HTTP API,
+queue, self-telemetry) and `state` (`path`). String values may reference environment variables as
+`${env:NAME}`, `${env:NAME:-default}` or `${NAME}`. Every error is a `ConfigError` whose message
+starts with the file and the full key path, e.g.
 `sidecar.yaml: exporters.otlp.protocol: must be one of grpc, http/protobuf, got 'http'`.
 Keys are documented in docs/configuration.md.
 """
@@ -24,7 +24,8 @@ from otelml_collector import registry
 from otelml_collector.component import ComponentConfig, Factory
 from otelml_collector.configutil import Duration, from_mapping
 from otelml_collector.downstream import grpc_authority
-from otelml_collector.extensions import check_storage_refs, enabled_extensions, parse_extensions
+from otelml_collector.extensions import check_server_security, check_storage_refs, enabled_extensions
+from otelml_collector.security import AuthConfig, ServerTlsConfig
 
 __all__ = [
     "DEFAULT_CONFIG_YAML",
@@ -74,6 +75,8 @@ class PipelineSpec:
 class HttpApiSettings:
     endpoint: str = "127.0.0.1:8890"
     enabled: bool = True
+    tls: ServerTlsConfig | None = None
+    auth: AuthConfig | None = None  # every path (API, UI, /metrics) then needs the credentials
 
 
 @dataclass
@@ -104,6 +107,7 @@ class TelemetrySettings:
 @dataclass
 class ServiceSettings:
     pipelines: dict[str, PipelineSpec] = field(default_factory=dict)
+    extensions: list[str] = field(default_factory=list)  # instance names under `extensions:` to start
     http: HttpApiSettings = field(default_factory=HttpApiSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
@@ -134,7 +138,7 @@ class SidecarConfig:
     state: StateSettings
     pipelines: dict[str, PipelineSpec]  # effective wiring (explicit or default), one per signal present
     notes: list[str] = field(default_factory=list)  # what the loader added (printed by --validate)
-    extensions: dict[str, Any] = field(default_factory=dict)  # enabled extensions: name -> typed config
+    extensions: dict[str, ComponentSpec] = field(default_factory=dict)  # enabled, in service.extensions order
 
 
 def load_config(path: str | os.PathLike[str] | None) -> SidecarConfig:
@@ -227,17 +231,18 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         raise ValueError(
             "connectors: not supported by otelml-collector (run them in an upstream OTel Collector)"
         )
-    extensions = parse_extensions(doc.get("extensions"))
 
     if embedded and not doc.get("processors"):
         available = registry.types("processor")
         doc["processors"] = {t: {} for t in (_EXTRACTION_TYPE, "drift") if t in available}
 
-    sections = {kind: _components(doc, kind) for kind in ("receiver", "processor", "exporter")}
+    sections = {kind: _components(doc, kind) for kind in ("receiver", "processor", "exporter", "extension")}
     raw_service = dict(doc.get("service") or {})
     raw_pipelines = raw_service.pop("pipelines", None)
     service = from_mapping(ServiceSettings, raw_service, "service.")
     _check_log_level(service.telemetry.logs.level)
+    extensions = enabled_extensions(service.extensions, sections["extension"])
+    check_server_security(_servers(service, sections["receiver"]), extensions)
     state = from_mapping(StateSettings, doc.get("state"), "state.")
     if not state.path.strip():
         raise ValueError("state.path: must not be empty (a directory for the sidecar's SQLite state)")
@@ -254,8 +259,7 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
     notes = _insert_needed(pipelines, sections["processor"], explicit=raw_pipelines is not None)
     service.pipelines = pipelines
     _check_loops(sections)
-    enabled = enabled_extensions(extensions, service.extensions)
-    check_storage_refs(sections["exporter"], enabled)
+    check_storage_refs(sections["exporter"], extensions)
     return SidecarConfig(
         source,
         sections["receiver"],
@@ -265,7 +269,7 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         state,
         pipelines,
         notes,
-        enabled,
+        extensions,
     )
 
 
@@ -388,6 +392,17 @@ def _insert_needed(
                 )
             i += 1
     return notes
+
+
+def _servers(service: ServiceSettings, receivers: dict[str, ComponentSpec]) -> list[tuple[str, Any]]:
+    """(key, settings) of every server: the HTTP API and each receiver protocol."""
+    servers: list[tuple[str, Any]] = [("service.http", service.http)]
+    for name, spec in receivers.items():
+        for proto in ("grpc", "http"):
+            conf = getattr(spec.config, proto, None)
+            if conf is not None:
+                servers.append((f"receivers.{name}.protocols.{proto}", conf))
+    return servers
 
 
 def _check_log_level(level: str) -> None:

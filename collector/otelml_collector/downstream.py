@@ -11,10 +11,18 @@ Resolution order for each signal, most specific first (the OTel SDK's rules for 
 Protocol: config `protocol` > `OTEL_EXPORTER_OTLP_<SIGNAL>_PROTOCOL` > `OTEL_EXPORTER_OTLP_PROTOCOL` >
 `grpc`. Headers: config `headers` (mapping) merged over `OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS`, or if that is
 unset `OTEL_EXPORTER_OTLP_HEADERS`.
+
+TLS files, compression and timeout, config first, then the per-signal variable, then the generic one:
+`tls.ca_file` / `OTEL_EXPORTER_OTLP_[<SIGNAL>_]CERTIFICATE` (CA to trust), `tls.cert_file` /
+`..._CLIENT_CERTIFICATE` and `tls.key_file` / `..._CLIENT_KEY` (client certificate for mTLS),
+`compression` / `..._COMPRESSION` (gzip or none), `timeout` / `..._TIMEOUT` (the variable in
+milliseconds, as the specification says; the Python SDK reads it as seconds, so a value under 100
+is logged as suspicious).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +30,10 @@ from urllib.parse import urlsplit
 
 from opentelemetry.util.re import parse_env_headers
 
-__all__ = ["PROTOCOLS", "Target", "grpc_authority", "resolve_target"]
+__all__ = ["PROTOCOLS", "Target", "grpc_authority", "resolve_target", "tls_sources"]
+
+_log = logging.getLogger("otelml_collector.downstream")
+_warned: set[str] = set()
 
 PROTOCOLS = ("grpc", "http/protobuf")
 _PATHS = {"traces": "v1/traces", "metrics": "v1/metrics", "logs": "v1/logs"}
@@ -36,6 +47,11 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict)
     insecure: bool = True  # grpc only: plaintext channel
     explicit: bool = True  # False when nothing configured it (SDK default endpoint)
+    ca_file: str | None = None  # PEM CA to verify the downstream with (None: the system's)
+    cert_file: str | None = None  # client certificate (mTLS), with key_file
+    key_file: str | None = None
+    compression: str = "none"  # none | gzip
+    timeout: float = 10.0  # seconds per export call
 
     @property
     def authority(self) -> str:
@@ -53,7 +69,8 @@ def resolve_target(signal: str, cfg: Mapping[str, object], env: Mapping[str, str
     """The downstream target of `signal` from the exporter's config mapping and the environment.
 
     `cfg` keys used: protocol, endpoint, traces_endpoint/metrics_endpoint/logs_endpoint, headers,
-    tls.insecure. Values are assumed validated by the config loader.
+    tls.{insecure,ca_file,cert_file,key_file}, compression, timeout. Values are assumed validated by
+    the config loader (`tls_sources`, `env_compression`, `env_timeout` raise on bad variables).
     """
     env = os.environ if env is None else env
     sig = signal.upper()
@@ -96,7 +113,83 @@ def resolve_target(signal: str, cfg: Mapping[str, object], env: Mapping[str, str
         insecure = raw.strip().lower() == "true"
     if insecure_cfg is not None:
         insecure = bool(insecure_cfg)
-    return Target(signal, protocol, endpoint, headers, insecure, explicit)
+    files = {field_: path for field_, (_, path) in tls_sources(signal, cfg, env).items()}
+    compression = str(cfg.get("compression") or env_compression(signal, env)[1] or "none")
+    timeout = cfg.get("timeout")
+    return Target(
+        signal,
+        protocol,
+        endpoint,
+        headers,
+        insecure,
+        explicit,
+        ca_file=files.get("ca_file"),
+        cert_file=files.get("cert_file"),
+        key_file=files.get("key_file"),
+        compression=compression,
+        timeout=float(timeout) if timeout is not None else env_timeout(signal, env)[1] or 10.0,  # type: ignore[arg-type]
+    )
+
+
+_TLS_VARIABLES = {"ca_file": "CERTIFICATE", "cert_file": "CLIENT_CERTIFICATE", "key_file": "CLIENT_KEY"}
+
+
+def _env(signal: str, name: str, env: Mapping[str, str]) -> tuple[str, str | None]:
+    """(variable, value) of the per-signal variable if set, else of the generic one."""
+    specific = f"OTEL_EXPORTER_OTLP_{signal.upper()}_{name}"
+    if env.get(specific, "").strip():
+        return specific, env[specific].strip()
+    generic = f"OTEL_EXPORTER_OTLP_{name}"
+    return generic, (env.get(generic, "").strip() or None)
+
+
+def tls_sources(
+    signal: str, cfg: Mapping[str, object], env: Mapping[str, str] | None = None
+) -> dict[str, tuple[str, str]]:
+    """{"ca_file": ("tls.ca_file" or the variable that set it, path), ...} for the files that are set."""
+    env = os.environ if env is None else env
+    tls = cfg.get("tls") or {}
+    out: dict[str, tuple[str, str]] = {}
+    for field_, variable in _TLS_VARIABLES.items():
+        configured = tls.get(field_) if isinstance(tls, Mapping) else None
+        if configured:
+            out[field_] = (f"tls.{field_}", str(configured))
+            continue
+        name, value = _env(signal, variable, env)
+        if value:
+            out[field_] = (f"environment variable {name}", value)
+    return out
+
+
+def env_compression(signal: str, env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """(variable, gzip|none|None); ValueError naming the variable for anything else."""
+    name, value = _env(signal, "COMPRESSION", os.environ if env is None else env)
+    if value is not None and value.lower() not in ("gzip", "none"):
+        raise ValueError(f"environment variable {name}: must be gzip or none, got {value!r}")
+    return name, value.lower() if value else None
+
+
+def env_timeout(signal: str, env: Mapping[str, str] | None = None) -> tuple[str, float | None]:
+    """(variable, seconds or None) from the variable in milliseconds; ValueError naming it if invalid."""
+    name, value = _env(signal, "TIMEOUT", os.environ if env is None else env)
+    if value is None:
+        return name, None
+    try:
+        millis = float(value)
+    except ValueError:
+        millis = -1.0
+    if not millis > 0:
+        raise ValueError(
+            f"environment variable {name}: expected a positive number of milliseconds, got {value!r}"
+        )
+    if millis < 100 and name not in _warned:
+        _warned.add(name)
+        _log.warning(
+            "%s=%s is read as milliseconds (the OTel specification's unit); the Python SDK reads seconds",
+            name,
+            value,
+        )
+    return name, millis / 1000.0
 
 
 def _join(base: str, signal: str) -> str:

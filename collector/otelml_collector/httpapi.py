@@ -9,6 +9,10 @@ A component adds its own in `start()` through `ctx.http_api`::
 A path may end in one `{name}` segment (`/v1/traces/{trace_id}`): the handler then finds that
 segment of the requested path in the mapping under `name`.
 
+With `service.http.tls` the server speaks HTTPS (mTLS with `client_ca_file`); with `service.http.auth`
+every path, `/healthz` and `/metrics` included, answers 401 without valid credentials (a Prometheus
+scrape config sends a token with `authorization: {credentials: ...}`).
+
 A handler receives the query string as a mapping and returns something `json` can encode (or a
 `str` for text routes); it runs in a worker thread, so it may take locks. Raise `ApiError(status,
 message)` for a client error; any other exception becomes a logged 500.
@@ -22,9 +26,14 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+
+from otelml_collector.security import ServerTlsConfig, server_ssl_context
+
+if TYPE_CHECKING:
+    from otelml_collector.component import ServerAuthenticator
 
 __all__ = ["ApiError", "EventLoopThread", "Handler", "HttpApi"]
 
@@ -66,6 +75,15 @@ class EventLoopThread:
             self.loop.close()
 
 
+def unauthorized() -> web.Response:
+    """401 with the Bearer challenge (RFC 6750); says nothing about what was wrong."""
+    return web.json_response(
+        {"error": "unauthorized: send Authorization: Bearer <token>"},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="otelml"'},
+    )
+
+
 def split_hostport(endpoint: str, key: str) -> tuple[str, int]:
     """`127.0.0.1:8890` -> ("127.0.0.1", 8890); `[::1]:80` works too. ValueError names `key`."""
     host, sep, port = endpoint.rpartition(":")
@@ -79,8 +97,16 @@ def split_hostport(endpoint: str, key: str) -> tuple[str, int]:
 class HttpApi:
     """GET-only JSON API; routes can be added before or after `start()`."""
 
-    def __init__(self, endpoint: str = "127.0.0.1:8890") -> None:
+    def __init__(
+        self,
+        endpoint: str = "127.0.0.1:8890",
+        *,
+        tls: ServerTlsConfig | None = None,
+        authenticator: ServerAuthenticator | None = None,
+    ) -> None:
         self.endpoint = endpoint
+        self.tls = tls
+        self.authenticator = authenticator
         self._routes: dict[str, tuple[Handler, str]] = {}
         self._prefixes: dict[str, tuple[str, Handler, str]] = {}  # "/v1/traces/" -> ("trace_id", ...)
         self._runner: web.AppRunner | None = None
@@ -128,13 +154,22 @@ class HttpApi:
             )
         return web.Response(text=str(result), status=status, headers={"Content-Type": content_type})
 
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.authenticator is not None and not self.authenticator.authenticate(
+            {k.lower(): v for k, v in request.headers.items()}
+        ):
+            return unauthorized()
+        return await handler(request)
+
     async def _start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._authenticate])
         app.router.add_route("GET", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         host, port = split_hostport(self.endpoint, "service.http.endpoint")
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        ssl_context = server_ssl_context(self.tls, "service.http.tls") if self.tls is not None else None
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, ssl_context=ssl_context)
         await site.start()
         server = site._server
         sockets = getattr(server, "sockets", None) or []

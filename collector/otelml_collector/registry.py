@@ -1,4 +1,4 @@
-"""Factory registry: every receiver, processor and exporter type the config loader can build.
+"""Factory registry: every receiver, processor, exporter and extension type the config loader can build.
 
 A component module registers its factory at import time::
 
@@ -6,7 +6,8 @@ A component module registers its factory at import time::
     registry.register(DriftFactory())
 
 Built-in receivers/exporters live in this package; processor modules are imported from
-`PROCESSOR_MODULES` by `load_builtin()`. A module that does not exist (yet) is skipped; one that
+`PROCESSOR_MODULES`, extension modules (`extensions:`, e.g. `bearertokenauth`) from
+`EXTENSION_MODULES`, by `load_builtin()`. A module that does not exist (yet) is skipped; one that
 exists but fails to import is remembered, and asking for its type raises an error that says why.
 """
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_MODULES",
+    "EXTENSION_MODULES",
     "KINDS",
     "PROCESSOR_MODULES",
     "UnknownComponentError",
@@ -37,7 +39,7 @@ __all__ = [
 
 _log = logging.getLogger("otelml_collector.registry")
 
-KINDS = ("receiver", "processor", "exporter")
+KINDS = ("receiver", "processor", "exporter", "extension")
 
 BUILTIN_MODULES = ("otelml_collector.receivers.otlp", "otelml_collector.exporters.otlp")
 """Packages of the built-in `otlp` receiver and `otlp` exporter."""
@@ -50,6 +52,13 @@ PROCESSOR_MODULES: dict[str, str] = {
     "performance": "otelml_collector.processors.performance",
 }
 """Processor type -> module that registers it on import."""
+
+EXTENSION_MODULES: dict[str, str] = {
+    "bearertokenauth": "otelml_collector.extensions.bearertokenauth",
+    "file_storage": "otelml_collector.extensions.file_storage",
+}
+"""Extension type -> module that registers it on import (extensions are started before, and shut down
+after, every other component; components find them by instance name in `ComponentContext.extensions`)."""
 
 _factories: dict[tuple[str, str], Factory] = {}
 _import_errors: dict[str, str] = {}
@@ -89,7 +98,7 @@ def load_builtin() -> None:
     if _loaded:
         return
     _loaded = True
-    for module in (*BUILTIN_MODULES, *PROCESSOR_MODULES.values()):
+    for module in (*BUILTIN_MODULES, *PROCESSOR_MODULES.values(), *EXTENSION_MODULES.values()):
         _import(module)
 
 
@@ -123,16 +132,17 @@ def get(kind: str, type_: str) -> Factory:
     base = type_.split("/", 1)[0]
     for builtin in BUILTIN_MODULES:
         _import(builtin)
-    if kind == "processor" and base in PROCESSOR_MODULES:
-        _import(PROCESSOR_MODULES[base])
+    modules = {"processor": PROCESSOR_MODULES, "extension": EXTENSION_MODULES}.get(kind, {})
+    if base in modules:
+        _import(modules[base])
     with _lock:
         factory = _factories.get((kind, base))
     if factory is not None:
         return factory
     known = ", ".join(sorted(types(kind))) or "none"
     hint = ""
-    module = PROCESSOR_MODULES.get(base) if kind == "processor" else None
-    broken = [m for m in BUILTIN_MODULES if m in _import_errors] if kind != "processor" else []
+    module = modules.get(base)
+    broken = [m for m in BUILTIN_MODULES if m in _import_errors] if kind in ("receiver", "exporter") else []
     if broken:
         hint = f" (module {broken[0]} failed to import: {_import_errors[broken[0]]})"
     elif module and module in _import_errors:
@@ -149,7 +159,7 @@ def types(kind: str) -> list[str]:
 
 
 def all_factories() -> list[Factory]:
-    """Every registered factory, receivers first, then processors, then exporters."""
+    """Every registered factory, receivers first, then processors, exporters and extensions."""
     load_builtin()
     with _lock:
         return [f for kind in KINDS for (k, _), f in sorted(_factories.items()) if k == kind]

@@ -25,7 +25,15 @@ from typing import Any
 from opentelemetry.sdk.metrics.view import View
 
 from otelml_collector import __version__
-from otelml_collector.component import Component, ComponentContext, Exporter, Processor, Receiver
+from otelml_collector.component import (
+    Component,
+    ComponentContext,
+    Exporter,
+    Extension,
+    Processor,
+    Receiver,
+    ServerAuthenticator,
+)
 from otelml_collector.config import ComponentSpec, SidecarConfig, receiver_endpoints
 from otelml_collector.downstream import Target
 from otelml_collector.httpapi import EventLoopThread, HttpApi
@@ -226,11 +234,21 @@ class Sidecar:
             views=views,
         )
         self.counters.register_instruments(self.meter_provider)
-        self.http_api = HttpApi(svc.http.endpoint) if svc.http.enabled else None
+        self.extensions: dict[str, Extension] = {}
+        self.http_api: HttpApi | None = None  # extensions are created before it and get none
+        for name, spec in config.extensions.items():  # in service.extensions order; later ones see earlier
+            self.extensions[name] = self._create(spec, {}, Extension)
+        self.http_api = (
+            HttpApi(
+                svc.http.endpoint,
+                tls=svc.http.tls,
+                authenticator=self._authenticator(svc.http.auth, "service.http"),
+            )
+            if svc.http.enabled
+            else None
+        )
         self._api_loop: EventLoopThread | None = None
-        self.extensions = _start_extensions(config.extensions)
         settings = {
-            "extensions": self.extensions,
             "counters": self.counters,
             "own_endpoints": own,
             "trace_url_template": svc.trace_url_template,
@@ -265,6 +283,16 @@ class Sidecar:
         for name, receiver in self.receivers.items():
             receiver.set_consumer(self._consumer(name))
 
+    def _authenticator(self, auth: Any, key: str) -> ServerAuthenticator | None:
+        if auth is None:
+            return None
+        extension = self.extensions.get(auth.authenticator)
+        if not isinstance(extension, ServerAuthenticator):
+            raise ValueError(
+                f"{key}.auth.authenticator: {auth.authenticator!r} is not an enabled authenticator"
+            )
+        return extension
+
     def _create(self, spec: ComponentSpec, settings: dict[str, Any], role: type[Any]) -> Any:
         kind = role.__name__.lower()
         ctx = ComponentContext(
@@ -275,6 +303,7 @@ class Sidecar:
             log=logging.getLogger(f"otelml_collector.{kind}s.{spec.name}"),
             settings=dict(settings),
             http_api=self.http_api,
+            extensions=dict(self.extensions),
         )
         component = spec.factory.create(spec.config, ctx)
         if not isinstance(component, role):
@@ -298,8 +327,13 @@ class Sidecar:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        """Exporters, processors, pipeline workers, HTTP API, then receivers (so nothing is refused)."""
-        starting: list[Component | Exporter] = [*self.exporters.values(), *self.processors.values()]
+        """Extensions, exporters, processors, pipeline workers, HTTP API, then receivers (so nothing is
+        refused)."""
+        starting: list[Component | Exporter] = [
+            *self.extensions.values(),
+            *self.exporters.values(),
+            *self.processors.values(),
+        ]
         for component in starting:
             component.start()
         for pipeline in self.pipelines.values():
@@ -345,7 +379,7 @@ class Sidecar:
             _safe("http_api", self.http_api.shutdown)
         if self._api_loop is not None:
             self._api_loop.stop()
-        for name, extension in self.extensions.items():
+        for name, extension in reversed(self.extensions.items()):
             _safe(f"extensions.{name}", extension.shutdown)
         _safe("state", self.state.close)
         _log.info("otelml-collector stopped: %s", self.counters.snapshot())
@@ -380,17 +414,6 @@ class Sidecar:
             "exporters": exporters,
             "routes": self.http_api.routes() if self.http_api else [],
         }
-
-
-def _start_extensions(configs: dict[str, Any]) -> dict[str, Any]:
-    from otelml_collector.extensions.file_storage import FileStorage, FileStorageConfig
-
-    running: dict[str, Any] = {}
-    for name, config in configs.items():
-        if isinstance(config, FileStorageConfig):
-            running[name] = FileStorage(config, name)
-            running[name].start()
-    return running
 
 
 def _safe(what: str, fn: Any) -> None:

@@ -6,10 +6,10 @@ as OTel observable counters (`otelml_collector.spans.received`, ...), on `/v1/st
 Prometheus text on `/metrics`.
 
 `build_providers()` creates the MeterProvider and LoggerProvider handed to every component in
-`ComponentContext`: OTLP exporters to the downstream (same endpoint/protocol/headers as the
-forwarding exporter), trace-based exemplar filter so a measurement recorded inside a span context
-of a real prediction carries its trace/span id, plus any metric views the configured factories
-ask for (`Factory.metric_views()`, optional).
+`ComponentContext`: OTLP exporters to the downstream (same endpoint, protocol, headers, TLS files,
+timeout and compression as the forwarding exporter), trace-based exemplar filter so a measurement
+recorded inside a span context of a real prediction carries its trace/span id, plus any metric views
+the configured factories ask for (`Factory.metric_views()`, optional).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk._logs import LoggerProvider
@@ -30,6 +31,7 @@ from opentelemetry.sdk.resources import Resource
 
 from otelml_collector import __version__
 from otelml_collector.downstream import Target
+from otelml_collector.security import grpc_client_credentials
 
 __all__ = ["ITEM_NAMES", "Counters", "build_providers"]
 
@@ -187,20 +189,56 @@ def _metric_exporter(target: Target):  # type: ignore[no-untyped-def]
     if target.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
-        return OTLPMetricExporter(endpoint=target.authority, insecure=target.insecure, headers=target.headers)
+        return OTLPMetricExporter(endpoint=target.authority, **_grpc_options(target))
     from opentelemetry.exporter.otlp.proto.http import metric_exporter
 
-    return metric_exporter.OTLPMetricExporter(endpoint=target.endpoint, headers=target.headers)
+    return metric_exporter.OTLPMetricExporter(endpoint=target.endpoint, **_http_options(target))
 
 
 def _log_exporter(target: Target):  # type: ignore[no-untyped-def]
     if target.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 
-        return OTLPLogExporter(endpoint=target.authority, insecure=target.insecure, headers=target.headers)
+        return OTLPLogExporter(endpoint=target.authority, **_grpc_options(target))
     from opentelemetry.exporter.otlp.proto.http import _log_exporter
 
-    return _log_exporter.OTLPLogExporter(endpoint=target.endpoint, headers=target.headers)
+    return _log_exporter.OTLPLogExporter(endpoint=target.endpoint, **_http_options(target))
+
+
+def _grpc_options(target: Target) -> dict[str, Any]:
+    """The SDK gRPC exporter's TLS, headers, timeout and compression, as the forwarding exporter's."""
+    from grpc import Compression
+
+    options: dict[str, Any] = {
+        "insecure": target.insecure,
+        "headers": target.headers,
+        "timeout": target.timeout,
+        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
+    }
+    if not target.insecure:
+        options["credentials"] = grpc_client_credentials(target.ca_file, target.cert_file, target.key_file)
+    return options
+
+
+def _http_options(target: Target) -> dict[str, Any]:
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    client = target.cert_file and target.key_file
+    session = None
+    if target.ca_file:  # else $REQUESTS_CA_BUNDLE would replace it (psf/requests#3829)
+        import requests
+
+        session = requests.Session()
+        session.trust_env = False
+    return {
+        "session": session,
+        "headers": target.headers,
+        "timeout": target.timeout,
+        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
+        "certificate_file": target.ca_file,
+        "client_certificate_file": target.cert_file if client else None,
+        "client_key_file": target.key_file if client else None,
+    }
 
 
 def env_interval_ms(default: int) -> int:

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from otelml.cli._sidecar import SidecarError, get_json
+from otelml.cli._sidecar import SidecarEndpoint, SidecarError, get_json
 
 __all__ = ["explain"]
 
@@ -19,7 +19,9 @@ def _range(bin_range: Any) -> str:
     return str(bin_range)
 
 
-def explain(url: str, model: str | None, feature: str, as_json: bool, timeout: float) -> int:
+def explain(
+    url: str | SidecarEndpoint, model: str | None, feature: str, as_json: bool, timeout: float
+) -> int:
     if not model:
         print("otelml drift: --explain needs --model", file=sys.stderr)
         return 2

@@ -14,10 +14,11 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
+
+from otelml.cli import _sidecar
+from otelml.cli._sidecar import SidecarEndpoint, get_json, sidecar
 
 __all__ = ["DEFAULT_URL", "ENV_TRACE_URL_TEMPLATE", "ENV_URL", "fetch", "format_table", "register", "run"]
 
@@ -60,26 +61,27 @@ def register(subparsers: Any) -> None:
         "(needs --model and the predictions processor)",
     )
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the sidecar (default 5)")
+    p.add_argument(
+        "--token", default=None, help=f"bearer token of the sidecar's API (default: ${_sidecar.ENV_TOKEN})"
+    )
+    p.add_argument(
+        "--cacert", default=None, help=f"PEM CA of an https:// sidecar (default: ${_sidecar.ENV_CA})"
+    )
     p.set_defaults(func=run)
 
 
-def fetch(url: str, model: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
-    """The sidecar's /v1/drift answer as a dict; `SidecarError` naming the URL otherwise."""
-    target = url.rstrip("/") + "/v1/drift"
-    if model:
-        target += "?" + urllib.parse.urlencode({"model": model})
+def fetch(url: str | SidecarEndpoint, model: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+    """The sidecar's /v1/drift answer as a dict; `SidecarError` naming the URL otherwise. A plain URL
+    takes its token and CA from $OTELML_SIDECAR_TOKEN / $OTELML_SIDECAR_CA."""
+    query = f"?{urllib.parse.urlencode({'model': model})}" if model else ""
+    target = str(url).rstrip("/") + "/v1/drift" + query
     try:
-        with urllib.request.urlopen(target, timeout=timeout) as resp:
-            body = resp.read()
-    except urllib.error.HTTPError as exc:
-        raise SidecarError(f"{target}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise SidecarError(f"cannot reach the otelml sidecar at {target}: {reason}") from exc
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise SidecarError(f"{target}: the answer is not JSON ({exc})") from exc
+        status, data = get_json(url, "/v1/drift", {"model": model or None}, timeout=timeout)
+    except _sidecar.SidecarError as exc:
+        raise SidecarError(str(exc)) from exc
+    if status != 200:
+        message = data.get("error") if isinstance(data, dict) else data
+        raise SidecarError(f"{target}: HTTP {status}: {message}")
     if not isinstance(data, dict) or not isinstance(data.get("drift"), list):
         raise SidecarError(f"{target}: the answer has no 'drift' list; is this an otelml sidecar?")
     return data
@@ -148,13 +150,13 @@ def _link(template: str, trace_id: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    url = args.url or os.environ.get(ENV_URL) or DEFAULT_URL
+    endpoint = sidecar(args)
     if args.explain:
         from otelml.cli._explain import explain
 
-        return explain(url.rstrip("/"), args.model, args.explain, args.format == "json", args.timeout)
+        return explain(endpoint, args.model, args.explain, args.format == "json", args.timeout)
     try:
-        data = fetch(url, args.model, args.timeout)
+        data = fetch(endpoint, args.model, args.timeout)
     except SidecarError as exc:
         print(f"otelml drift: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from otelml.cli._sidecar import SidecarError, add_url_argument, get_json, sidecar_url
+from otelml.cli._sidecar import SidecarError, add_url_argument, get_json, sidecar
 
 __all__ = ["format_table", "register", "run"]
 
@@ -53,7 +53,7 @@ def format_table(windows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    base = sidecar_url(args.url)
+    base = sidecar(args)
     params = {"model": args.model, "version": args.version, "segment": args.segment}
     try:
         status, doc = get_json(base, "/v1/performance", params, timeout=args.timeout)

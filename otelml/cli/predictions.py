@@ -13,7 +13,7 @@ import json
 import sys
 from typing import Any
 
-from otelml.cli._sidecar import SidecarError, add_url_argument, get_json, sidecar_url
+from otelml.cli._sidecar import SidecarError, add_url_argument, get_json, sidecar
 
 __all__ = ["format_table", "register", "run"]
 
@@ -87,7 +87,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    base = sidecar_url(args.url)
+    base = sidecar(args)
     params = {name: getattr(args, name) for name in _FILTERS}
     try:
         status, doc = get_json(base, "/v1/predictions", params, timeout=args.timeout)

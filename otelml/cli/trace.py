@@ -16,7 +16,7 @@ import re
 import sys
 from typing import Any
 
-from otelml.cli._sidecar import SidecarError, add_url_argument, get_json, sidecar_url
+from otelml.cli._sidecar import SidecarEndpoint, SidecarError, add_url_argument, get_json, sidecar
 
 __all__ = ["format_tree", "register", "run"]
 
@@ -136,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
             f"otelml trace: ID must be a prediction id or trace id in hex, got {args.id!r}", file=sys.stderr
         )
         return 2
-    base = sidecar_url(args.url)
+    base = sidecar(args)
     try:
         status, doc = get_json(base, f"/v1/predictions/{ident}", timeout=args.timeout)
         if status == 404 and len(ident) == 32:
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _drifted_features(base: str, doc: dict[str, Any], timeout: float) -> set[str]:
+def _drifted_features(base: SidecarEndpoint, doc: dict[str, Any], timeout: float) -> set[str]:
     """Features of the prediction's model version that drifted in the last closed window (empty when
     the sidecar runs no drift processor)."""
     model = doc.get("model")

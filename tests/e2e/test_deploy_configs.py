@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,14 +11,23 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.certs import make_pki
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("config", ["collector/otelcol/sidecar.yaml", "collector/config.example.yaml"])
-def test_sidecar_configs_validate(config: str) -> None:
+def test_sidecar_configs_validate(config: str, tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)  # the compose sidecar serves TLS with a bearer token (docs/security.md)
+    env = {
+        **os.environ,
+        "OTELML_TOKEN": "deploy-config-test-token",
+        "OTELML_TLS_CERT_FILE": str(pki.server_cert),
+        "OTELML_TLS_KEY_FILE": str(pki.server_key),
+    }
     run = subprocess.run(
         [sys.executable, "-m", "otelml_collector", "--config", config, "--validate"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env=env,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert "ml_extract" in run.stdout and "drift" in run.stdout
@@ -26,7 +36,10 @@ def test_sidecar_configs_validate(config: str) -> None:
 def test_docker_compose_file_is_valid_and_wires_the_stack() -> None:
     if shutil.which("docker-compose") is None:
         pytest.skip("docker-compose not installed (.ci/run installs Debian's docker-compose)")
-    run = subprocess.run(["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "OTELML_TOKEN": "compose-config-test-token"}  # the stack requires a token
+    run = subprocess.run(
+        ["docker-compose", "config"], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env
+    )
     assert run.returncode == 0, run.stderr
     services = yaml.safe_load(run.stdout)["services"]
     expected = ("gateway", "model-service", "otel-gateway", "otelml-sidecar-1", "otelml-sidecar-2", "jaeger")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -67,8 +68,19 @@ def sidecar_config(
 class SidecarProcess:
     """The sidecar as a child process; `start()` waits for /healthz, `stop()` sends SIGTERM."""
 
-    def __init__(self, config: dict[str, Any], workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        token: str | None = None,
+        cacert: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """`token`: sent as a bearer token on API calls; `cacert`: the API serves TLS signed by it."""
         self.config = config
+        self.token = token
+        self.ssl_context = ssl.create_default_context(cafile=str(cacert)) if cacert else None
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / f"sidecar-{id(self)}.yaml"
@@ -81,7 +93,7 @@ class SidecarProcess:
         protocols = config["receivers"]["otlp"]["protocols"]
         self.grpc_endpoint = protocols.get("grpc", {}).get("endpoint")
         self.http_endpoint = protocols.get("http", {}).get("endpoint")
-        self.api = "http://" + config["service"]["http"]["endpoint"]
+        self.api = ("https://" if cacert else "http://") + config["service"]["http"]["endpoint"]
 
     @property
     def http_url(self) -> str:
@@ -114,8 +126,11 @@ class SidecarProcess:
 
     def get(self, path: str) -> tuple[int, Any]:
         """GET on the sidecar's HTTP API: (status, parsed JSON or text)."""
+        request = urllib.request.Request(self.api + path)
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(self.api + path, timeout=5) as resp:
+            with urllib.request.urlopen(request, timeout=5, context=self.ssl_context) as resp:
                 status, body, ctype = resp.status, resp.read(), resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             status, body, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")

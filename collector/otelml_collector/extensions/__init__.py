@@ -1,54 +1,68 @@
-"""Extensions (`extensions:` in the config, enabled by `service.extensions`), as in the Collector:
-parsing of the section and the checks of references to them."""
+"""Extensions (`extensions:` in the config, enabled by `service.extensions`): components that are not
+in a pipeline but serve the others, e.g. `bearertokenauth`, which servers name in `auth.authenticator`.
+
+Each extension type lives in its own module here and registers its factory (kind "extension") in
+`otelml_collector.registry` on import; `registry.EXTENSION_MODULES` maps the type to that module.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["check_storage_refs", "enabled_extensions", "parse_extensions"]
-
-_EXTENSION_TYPES = ("file_storage",)
+__all__ = ["check_server_security", "check_storage_refs", "enabled_extensions"]
 
 
-def parse_extensions(raw: Any) -> dict[str, Any]:
-    """`extensions:` -> name -> typed config (`file_storage` or `file_storage/<label>`)."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"extensions: expected a mapping of extension names to settings, got {raw!r}")
-    from otelml_collector.extensions.file_storage import parse_file_storage
-
-    out: dict[str, Any] = {}
-    for name in raw:
-        kind = str(name).split("/", 1)[0]
-        if kind == "file_storage":
-            out[str(name)] = parse_file_storage(raw[name], f"extensions.{name}.")
-        else:
-            raise ValueError(
-                f"extensions.{name}: unknown extension type {kind!r} "
-                f"(available: {', '.join(_EXTENSION_TYPES)})"
-            )
-    return out
-
-
-def enabled_extensions(defined: dict[str, Any], listed: list[str]) -> dict[str, Any]:
+def enabled_extensions(listed: Sequence[str], defined: Mapping[str, Any]) -> dict[str, Any]:
+    """The specs of the extensions `service.extensions` lists, in its order (as in the Collector, one
+    defined but not listed is not started). ValueError names the bad entry."""
+    enabled: dict[str, Any] = {}
     for i, name in enumerate(listed):
         if name not in defined:
             raise ValueError(
                 f"service.extensions[{i}]: extension {name!r} is not defined under extensions: "
                 f"(defined: {', '.join(defined) or 'none'})"
             )
-    return {name: defined[name] for name in listed}
+        if name in enabled:
+            raise ValueError(f"service.extensions[{i}]: lists {name!r} twice")
+        enabled[name] = defined[name]
+    return enabled
 
 
-def check_storage_refs(exporters: dict[str, Any], enabled: dict[str, Any]) -> None:
+def check_server_security(servers: Sequence[tuple[str, Any]], extensions: Mapping[str, Any]) -> None:
+    """For each (key, server settings): TLS files readable; `auth.authenticator` an enabled extension
+    whose factory authenticates requests (`server_authenticator = True`)."""
+    for key, conf in servers:
+        tls, auth = getattr(conf, "tls", None), getattr(conf, "auth", None)
+        if tls is not None:
+            tls.validate(f"{key}.tls")
+        if auth is None:
+            continue
+        auth.validate(f"{key}.auth")
+        spec = extensions.get(auth.authenticator)
+        if spec is None:
+            raise ValueError(
+                f"{key}.auth.authenticator: {auth.authenticator!r} is not an extension listed in "
+                f"service.extensions (listed: {', '.join(extensions) or 'none'})"
+            )
+        if not getattr(spec.factory, "server_authenticator", False):
+            raise ValueError(
+                f"{key}.auth.authenticator: extension {auth.authenticator!r} does not authenticate "
+                "requests (use e.g. bearertokenauth)"
+            )
+
+
+def check_storage_refs(exporters: Mapping[str, Any], extensions: Mapping[str, Any]) -> None:
+    """Each exporter's `sending_queue.storage` names an enabled extension that stores queues
+    (`file_storage`)."""
     for name, spec in exporters.items():
-        queue = getattr(spec.config, "sending_queue", None)
-        storage = getattr(queue, "storage", None)
+        storage = getattr(getattr(spec.config, "sending_queue", None), "storage", None)
         if storage is None:
             continue
-        if storage not in enabled or str(storage).split("/", 1)[0] != "file_storage":
+        ext = extensions.get(storage)
+        if ext is None or not getattr(ext.factory, "storage", False):
             raise ValueError(
                 f"exporters.{name}.sending_queue.storage: {storage!r} is not an enabled file_storage "
-                f"extension (define it under extensions: and list it in service.extensions)"
+                f"extension (define it under extensions: and list it in service.extensions; "
+                f"listed: {', '.join(extensions) or 'none'})"
             )

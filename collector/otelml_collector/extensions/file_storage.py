@@ -26,12 +26,13 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from otelml_collector.component import ComponentConfig
+from otelml_collector import registry
+from otelml_collector.component import ComponentConfig, ComponentContext
 from otelml_collector.configutil import from_mapping
 
-__all__ = ["DiskQueue", "FileStorage", "FileStorageConfig", "QueuedRequest"]
+__all__ = ["DiskQueue", "FileStorage", "FileStorageConfig", "FileStorageFactory", "QueuedRequest"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -165,10 +166,20 @@ class FileStorage:
         self._queues.clear()
 
 
-def parse_file_storage(raw: dict[str, Any] | None, prefix: str) -> FileStorageConfig:
-    config = from_mapping(FileStorageConfig, raw, prefix)
-    try:
-        config.validate()
-    except ValueError as exc:
-        raise ValueError(f"{prefix}{exc}") from None
-    return config
+class FileStorageFactory:
+    type: ClassVar[str] = "file_storage"
+    kind: ClassVar[str] = "extension"
+    storage: ClassVar[bool] = True  # exporters may name it in sending_queue.storage
+
+    def default_config(self) -> FileStorageConfig:
+        return FileStorageConfig()
+
+    def config_from_dict(self, raw: dict[str, Any] | None) -> FileStorageConfig:
+        return from_mapping(FileStorageConfig, raw)
+
+    def create(self, config: ComponentConfig, ctx: ComponentContext) -> FileStorage:
+        assert isinstance(config, FileStorageConfig)
+        return FileStorage(config, ctx.name)
+
+
+registry.register(FileStorageFactory())

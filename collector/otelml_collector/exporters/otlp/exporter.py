@@ -61,7 +61,7 @@ class OtlpExporter:
         self._disk: DiskQueue | None = None
         storage = config.sending_queue.storage
         if storage is not None:
-            extension = ctx.settings.get("extensions", {}).get(storage)
+            extension = ctx.extensions.get(storage)
             if not isinstance(extension, FileStorage):
                 raise ValueError(f"exporters.{ctx.name}.sending_queue.storage: {storage!r} is not running")
             self._disk = extension.queue(f"exporter_{ctx.name}")
@@ -239,10 +239,7 @@ class OtlpExporter:
         sender = self._senders.get((index, signal))
         if sender is None:
             sender = make_sender(
-                self.targets[signal],
-                self.config.timeout,
-                self.config.compression,
-                self.config.retry_on_failure.max_interval,
+                self.targets[signal], reconnect_cap=self.config.retry_on_failure.max_interval
             )
             self._senders[(index, signal)] = sender
         return sender

@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2, status_pb2
 from otelml_collector import otlp
 from otelml_collector.downstream import Target
 from otelml_collector.otlp import Signal
+from otelml_collector.security import grpc_client_credentials
 
 __all__ = ["ExportError", "GrpcSender", "HttpSender", "SendResult", "make_sender"]
 
@@ -79,7 +80,9 @@ class GrpcSender:
             self.channel = grpc.insecure_channel(target.authority, options=options)
         else:
             self.channel = grpc.secure_channel(
-                target.authority, grpc.ssl_channel_credentials(), options=options
+                target.authority,
+                grpc_client_credentials(target.ca_file, target.cert_file, target.key_file),
+                options=options,
             )
         self.call = self.channel.unary_unary(otlp.GRPC_PATHS[Signal(target.signal)])
 
@@ -128,13 +131,19 @@ class HttpSender:
         self.session = requests.Session()
         self.session.headers.update(target.headers)
         self.session.headers["Content-Type"] = "application/x-protobuf"
+        # Per request: a session-level `verify` loses to $REQUESTS_CA_BUNDLE (psf/requests#3829).
+        self.verify: str | bool = target.ca_file or True
+        if target.cert_file and target.key_file:
+            self.session.cert = (target.cert_file, target.key_file)
         if self.gzip:
             self.session.headers["Content-Encoding"] = "gzip"
 
     def send(self, payload: bytes) -> SendResult:
         data = gzip.compress(payload, compresslevel=1) if self.gzip else payload
         try:
-            resp = self.session.post(self.target.endpoint, data=data, timeout=self.timeout)
+            resp = self.session.post(
+                self.target.endpoint, data=data, timeout=self.timeout, verify=self.verify
+            )
         except requests.RequestException as exc:
             raise ExportError(f"{self.target.endpoint}: {type(exc).__name__}: {exc}", True) from None
         if 200 <= resp.status_code < 300:
@@ -164,8 +173,12 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def make_sender(
-    target: Target, timeout: float, compression: str, reconnect_cap: float = 5.0
+    target: Target, timeout: float | None = None, compression: str | None = None, reconnect_cap: float = 5.0
 ) -> GrpcSender | HttpSender:
+    """A sender for `target`; `timeout` and `compression` default to the target's (config, then the
+    OTEL_EXPORTER_OTLP_* variables)."""
+    timeout = target.timeout if timeout is None else timeout
+    compression = target.compression if compression is None else compression
     if target.protocol == "grpc":
         return GrpcSender(target, timeout, compression, reconnect_cap)
     return HttpSender(target, timeout, compression)

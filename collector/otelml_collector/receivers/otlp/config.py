@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from otelml_collector.component import ComponentConfig
 from otelml_collector.configutil import Duration
 from otelml_collector.httpapi import split_hostport
+from otelml_collector.security import AuthConfig, ServerTlsConfig
 
 __all__ = ["GrpcConfig", "HttpConfig", "OtlpReceiverConfig"]
 
@@ -17,6 +18,8 @@ class GrpcConfig:
     max_recv_msg_size_mib: float = 16.0  # after decompression
     max_concurrent_requests: int = 32  # more at once get RESOURCE_EXHAUSTED
     workers: int = 4
+    tls: ServerTlsConfig | None = None  # cert_file, key_file[, client_ca_file for mTLS]
+    auth: AuthConfig | None = None  # authenticator: an extension in service.extensions
 
 
 @dataclass
@@ -26,6 +29,8 @@ class HttpConfig:
     max_concurrent_requests: int = 32  # bodies decoded at once; more wait (bounds memory)
     max_concurrent_readers: int = 256  # bodies being received at once; more get 503 + Retry-After
     read_timeout: Duration = 10.0  # a body not received within this gets 408
+    tls: ServerTlsConfig | None = None
+    auth: AuthConfig | None = None
 
 
 @dataclass

@@ -14,8 +14,10 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from otelml_collector import otlp
 from otelml_collector.httpapi import split_hostport
 from otelml_collector.otlp import Signal
+from otelml_collector.security import grpc_server_credentials
 
 if TYPE_CHECKING:
+    from otelml_collector.component import ServerAuthenticator
     from otelml_collector.receivers.otlp.acceptor import Acceptor
     from otelml_collector.receivers.otlp.config import GrpcConfig
 
@@ -23,9 +25,12 @@ _MIB = 1024 * 1024
 
 
 class GrpcServer(grpc.GenericRpcHandler):
-    def __init__(self, receiver: Acceptor, config: GrpcConfig) -> None:
+    def __init__(
+        self, receiver: Acceptor, config: GrpcConfig, authenticator: ServerAuthenticator | None = None
+    ) -> None:
         self.receiver = receiver
         self.config = config
+        self.authenticator = authenticator
         self._server: grpc.Server | None = None
         limit = int(config.max_recv_msg_size_mib * _MIB)
         self._handlers = {
@@ -49,8 +54,13 @@ class GrpcServer(grpc.GenericRpcHandler):
             maximum_concurrent_rpcs=self.config.max_concurrent_requests,
         )
         address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        tls = self.config.tls
         try:
-            bound = server.add_insecure_port(address)
+            if tls is None:
+                bound = server.add_insecure_port(address)
+            else:
+                key = "receivers.otlp.protocols.grpc.tls"
+                bound = server.add_secure_port(address, grpc_server_credentials(tls, key))
         except RuntimeError as exc:
             bound = 0
             cause: Exception | None = exc
@@ -72,8 +82,16 @@ class GrpcServer(grpc.GenericRpcHandler):
 
     def _make_export(self, signal: Signal):  # type: ignore[no-untyped-def]
         receiver = self.receiver
+        authenticator = self.authenticator
 
         def export(raw: bytes, context: grpc.ServicerContext) -> bytes:
+            if authenticator is not None and not authenticator.authenticate(
+                {k.lower(): v for k, v in context.invocation_metadata() if isinstance(v, str)}
+            ):
+                receiver.refused(signal, "unauthenticated", "no valid authorization metadata")
+                context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "unauthenticated: send authorization: Bearer <token>"
+                )
             try:
                 decoded = otlp.decode(signal, raw)
             except otlp.InvalidRequest as exc:

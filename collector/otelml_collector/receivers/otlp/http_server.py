@@ -20,10 +20,12 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 
 from otelml_collector import otlp
-from otelml_collector.httpapi import EventLoopThread, split_hostport
+from otelml_collector.httpapi import EventLoopThread, split_hostport, unauthorized
 from otelml_collector.otlp import Signal
+from otelml_collector.security import server_ssl_context
 
 if TYPE_CHECKING:
+    from otelml_collector.component import ServerAuthenticator
     from otelml_collector.receivers.otlp.acceptor import Acceptor
     from otelml_collector.receivers.otlp.config import HttpConfig
 
@@ -52,9 +54,12 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 class HttpServer:
-    def __init__(self, receiver: Acceptor, config: HttpConfig) -> None:
+    def __init__(
+        self, receiver: Acceptor, config: HttpConfig, authenticator: ServerAuthenticator | None = None
+    ) -> None:
         self.receiver = receiver
         self.config = config
+        self.authenticator = authenticator
         self.limit = int(config.max_request_body_size_mib * _MIB)
         self._loop: EventLoopThread | None = None
         self._runner: web.AppRunner | None = None
@@ -82,7 +87,9 @@ class HttpServer:
             app.router.add_post(path, self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, auto_decompress=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
+        tls = self.config.tls
+        ssl_context = server_ssl_context(tls, "receivers.otlp.protocols.http.tls") if tls else None
+        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         return int(sockets[0].getsockname()[1]) if sockets else port
@@ -106,6 +113,11 @@ class HttpServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         signal = otlp.HTTP_PATHS[request.path]
+        if self.authenticator is not None and not self.authenticator.authenticate(
+            {k.lower(): v for k, v in request.headers.items()}
+        ):  # refused before the body is read
+            self.receiver.refused(signal, "unauthenticated", "no valid Authorization header")
+            return unauthorized()
         ctype = request.content_type
         json_body = ctype == JSON
         if ctype not in (PROTOBUF, JSON, "application/protobuf"):  # the last: a common alias

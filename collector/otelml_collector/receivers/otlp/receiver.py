@@ -14,10 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from otelml_collector.component import ComponentContext, Consumer
+from otelml_collector.component import ComponentContext, Consumer, ServerAuthenticator
 from otelml_collector.otlp import Decoded, Signal
 from otelml_collector.pipeline import TelemetryRequest
 from otelml_collector.receivers.otlp.config import OtlpReceiverConfig
+from otelml_collector.security import AuthConfig
 from otelml_collector.telemetry import Counters
 
 __all__ = ["Consumer", "OtlpReceiver"]
@@ -52,13 +53,28 @@ class OtlpReceiver:
         if self.config.grpc is not None:
             from otelml_collector.receivers.otlp.grpc_server import GrpcServer
 
-            self._grpc = GrpcServer(self, self.config.grpc)
+            self._grpc = GrpcServer(
+                self, self.config.grpc, self._authenticator(self.config.grpc.auth, "grpc")
+            )
             self.grpc_port = self._grpc.start()
         if self.config.http is not None:
             from otelml_collector.receivers.otlp.http_server import HttpServer
 
-            self._http = HttpServer(self, self.config.http)
+            self._http = HttpServer(
+                self, self.config.http, self._authenticator(self.config.http.auth, "http")
+            )
             self.http_port = self._http.start()
+
+    def _authenticator(self, auth: AuthConfig | None, proto: str) -> ServerAuthenticator | None:
+        if auth is None:
+            return None
+        extension = self.ctx.extensions.get(auth.authenticator)
+        if not isinstance(extension, ServerAuthenticator):
+            raise RuntimeError(
+                f"receivers.{self.ctx.name}.protocols.{proto}.auth.authenticator: {auth.authenticator!r} "
+                "is not an enabled authenticator extension (list it in service.extensions)"
+            )
+        return extension
 
     def listening(self) -> dict[str, int | None]:
         return {"grpc_port": self.grpc_port, "http_port": self.http_port}
