@@ -101,7 +101,6 @@ class Sidecar:
         )
         self._api_loop: EventLoopThread | None = None
         settings = {
-            "extensions": self.extensions,
             "counters": self.counters,
             "own_endpoints": own,
             "trace_url_template": svc.trace_url_template,

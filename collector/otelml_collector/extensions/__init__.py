@@ -53,14 +53,16 @@ def check_server_security(servers: Sequence[tuple[str, Any]], extensions: Mappin
 
 
 def check_storage_refs(exporters: Mapping[str, Any], extensions: Mapping[str, Any]) -> None:
-    """Each `exporters.*.sending_queue.storage` names an enabled `file_storage` extension."""
+    """Each exporter's `sending_queue.storage` names an enabled extension that stores queues
+    (`file_storage`)."""
     for name, spec in exporters.items():
         storage = getattr(getattr(spec.config, "sending_queue", None), "storage", None)
         if storage is None:
             continue
-        enabled = extensions.get(storage)
-        if enabled is None or getattr(enabled.factory, "type", "") != "file_storage":
+        ext = extensions.get(storage)
+        if ext is None or not getattr(ext.factory, "storage", False):
             raise ValueError(
                 f"exporters.{name}.sending_queue.storage: {storage!r} is not an enabled file_storage "
-                "extension (define it under extensions: and list it in service.extensions)"
+                f"extension (define it under extensions: and list it in service.extensions; "
+                f"listed: {', '.join(extensions) or 'none'})"
             )

@@ -166,23 +166,15 @@ class FileStorage:
         self._queues.clear()
 
 
-def parse_file_storage(raw: dict[str, Any] | None, prefix: str) -> FileStorageConfig:
-    config = from_mapping(FileStorageConfig, raw, prefix)
-    try:
-        config.validate()
-    except ValueError as exc:
-        raise ValueError(f"{prefix}{exc}") from None
-    return config
-
-
 class FileStorageFactory:
     type: ClassVar[str] = "file_storage"
     kind: ClassVar[str] = "extension"
+    storage: ClassVar[bool] = True  # exporters may name it in sending_queue.storage
 
     def default_config(self) -> FileStorageConfig:
         return FileStorageConfig()
 
-    def config_from_dict(self, raw: dict[str, Any]) -> FileStorageConfig:
+    def config_from_dict(self, raw: dict[str, Any] | None) -> FileStorageConfig:
         return from_mapping(FileStorageConfig, raw)
 
     def create(self, config: ComponentConfig, ctx: ComponentContext) -> FileStorage:

@@ -61,7 +61,7 @@ class OtlpExporter:
         self._disk: DiskQueue | None = None
         storage = config.sending_queue.storage
         if storage is not None:
-            extension = ctx.settings.get("extensions", {}).get(storage)
+            extension = ctx.extensions.get(storage)
             if not isinstance(extension, FileStorage):
                 raise ValueError(f"exporters.{ctx.name}.sending_queue.storage: {storage!r} is not running")
             self._disk = extension.queue(f"exporter_{ctx.name}")
