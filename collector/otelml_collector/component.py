@@ -58,6 +58,7 @@ class ComponentContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("otelml_collector"))
     settings: dict[str, Any] = field(default_factory=dict)  # service-level settings (e.g. trace_url_template)
     http_api: HttpApi | None = None  # register read-only GET routes: ctx.http_api.add_get("/v1/x", handler)
+    peers: Callable[[], dict[str, Any]] = dict  # the sidecar's processors by name (read at query time)
 
 
 @runtime_checkable

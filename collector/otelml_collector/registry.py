@@ -48,6 +48,8 @@ PROCESSOR_MODULES: dict[str, str] = {
     "quality": "otelml_collector.processors.quality",
     "predictions": "otelml_collector.processors.predictions",
     "performance": "otelml_collector.processors.performance",
+    "diagnose": "otelml_collector.processors.diagnose",
+    "canary": "otelml_collector.processors.canary",
 }
 """Processor type -> module that registers it on import."""
 

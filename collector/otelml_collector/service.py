@@ -239,6 +239,7 @@ class Sidecar:
             log=logging.getLogger(f"otelml_collector.{kind}s.{spec.name}"),
             settings=dict(settings),
             http_api=self.http_api,
+            peers=lambda: dict(getattr(self, "processors", {})),
         )
         component = spec.factory.create(spec.config, ctx)
         if not isinstance(component, role):

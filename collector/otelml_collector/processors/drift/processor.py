@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from otelml import stats
+from otelml_collector.findings import Finding
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.drift.config import CATEGORICAL_METHODS, NUMERIC_METHODS, DriftConfig
 from otelml_collector.processors.drift.enrich import tag_spans
@@ -343,6 +344,26 @@ class DriftProcessor(Persistence):
             "models": status,
             "trace_url_template": (self._ctx.settings or {}).get("trace_url_template"),
         }
+
+    def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
+        """Drifted features (data layer) and drifted predictions (model layer) of the last closed
+        window of each version of `model` that ended after `since_unix_nano` (`FindingSource`)."""
+        with self._lock:
+            rows = [r for k, rs in self._results.items() if k[0] == model for r in rs]
+        out = []
+        for r in rows:
+            if not r.drifted or r.window_end_ns < since_unix_nano:
+                continue
+            detail = {"version": r.version, "feature": r.feature, "method": r.method,
+                      "score": round(r.score, 6), "threshold": r.threshold, "window_n": r.count}
+            out.append(Finding(
+                "data" if r.kind == "feature" else "model",
+                "feature_drift" if r.kind == "feature" else "prediction_drift",
+                detail,
+                tuple(dict.fromkeys(e.trace_id.hex() for e in r.exemplars)),
+                r.window_start_ns,
+            ))
+        return out
 
     def _warn_once(self, site: str, msg: str, *args: Any, exc_info: bool = False) -> None:
         if site not in self._warned:

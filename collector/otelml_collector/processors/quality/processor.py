@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from otelml.quality import CheckContext, Expectation, ExpectationResult, run_check, within_bounds
 from otelml.semconv import normalize_feature_name
+from otelml_collector.findings import Finding
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.quality.config import QualityConfig
 from otelml_collector.records import ModelBatch, ModelKey
@@ -115,6 +117,7 @@ class QualityProcessor:
         self._lock = threading.Lock()
         self._windows: dict[ModelKey, _Window] = {}
         self._bursts: dict[tuple[str, str, str, str], _Burst] = {}
+        self._recent: deque[Finding] = deque(maxlen=256)  # violations, newest last (for `findings`)
         self._warned: set[str] = set()
         meter = ctx.meter_provider.get_meter("otelml_collector.quality", __version__)
         self._violations = meter.create_counter(
@@ -257,6 +260,11 @@ class QualityProcessor:
             self._violations.add(1, attrs, context=_context(ids, row))
         if count > len(exemplar_rows):
             self._violations.add(count - len(exemplar_rows), attrs)
+        traces = tuple(dict.fromkeys(bytes(ids[0][r]).hex() for r in exemplar_rows))
+        detail = {"version": key[1], "feature": attrs["ml.feature.name"], "expectation": exp.label,
+                  "violations": count}
+        self._recent.append(Finding("data", "quality_violation", detail, traces, time.time_ns(),
+                                    {"model": key[0]}))
         burst = self._bursts.setdefault((*key, attrs["ml.feature.name"], exp.kind), _Burst())
         burst.pending += count
         now = time.monotonic()
@@ -283,6 +291,11 @@ class QualityProcessor:
             severity_number=SeverityNumber.WARN, severity_text="WARN", body=body, attributes=attributes,
             event_name="ml.data_quality.violation",
         )
+
+    def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
+        """Quality violations of `model` since `since_unix_nano`, newest 256 kept (`FindingSource`)."""
+        return [f for f in list(self._recent)
+                if f.extra.get("model") == model and f.first_seen_unix_nano >= since_unix_nano]
 
     def _flush(self) -> None:
         for provider in (self._ctx.meter_provider, self._ctx.logger_provider):
