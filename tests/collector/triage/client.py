@@ -4,7 +4,7 @@ SDK's OTLP exporter (configured by `import otelml.auto` from OTEL_* variables) s
     python client.py PHASES_JSON   ->  one JSON line per call on stdout
 
 Each phase: {"n", "model", "version", "role" (primary|shadow|canary), "shift" (added to x0),
-"inverted" (a model trained on the inverted rule), "fail" (share of calls that raise), "sleep_ms",
+"inverted" (a model trained on the inverted rule), "tilted" (one trained on x0 > 0 alone), "fail" (share of calls that raise), "sleep_ms",
 "labels" (record the true label), "shadow": {version, inverted} (a shadow call on the same
 prediction), "seed"}. The true label of a row is x0 + x1 > 0.
 """
@@ -26,11 +26,16 @@ import otelml.auto  # noqa: F401  (providers from OTEL_* variables)
 FEATURES = ["x0", "x1", "x2", "x3"]
 
 
-def models() -> dict[bool, LogisticRegression]:
+def models() -> dict[str, LogisticRegression]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(2000, 4))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
-    return {False: LogisticRegression().fit(X, y), True: LogisticRegression().fit(X, 1 - y)}
+    return {"good": LogisticRegression().fit(X, y), "inverted": LogisticRegression().fit(X, 1 - y),
+            "tilted": LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))}
+
+
+def kind(phase: dict) -> str:
+    return "inverted" if phase.get("inverted") else "tilted" if phase.get("tilted") else "good"
 
 
 def call(model: LogisticRegression, name: str, version: str, role: str, row: np.ndarray,
@@ -68,7 +73,7 @@ def main() -> None:
                     with otelml.feature_lookup(view="customer", freshness=phase.get("freshness", 5.0)):
                         pass
                     value, score, error, seconds = call(
-                        fitted[phase.get("inverted", False)], phase["model"], phase["version"],
+                        fitted[kind(phase)], phase["model"], phase["version"],
                         phase.get("role", "primary"), row, fail, phase.get("sleep_ms", 0))
                     pid = otelml.current_prediction_id()
                     out = {"pid": pid, "trace_id": format(server.get_span_context().trace_id, "032x"),
@@ -76,7 +81,7 @@ def main() -> None:
                            "error": error, "seconds": seconds}
                     shadow = phase.get("shadow")
                     if shadow:
-                        sv, ss, se, sec = call(fitted[shadow.get("inverted", False)], phase["model"],
+                        sv, ss, se, sec = call(fitted[kind(shadow)], phase["model"],
                                                shadow["version"], "shadow", row, False, shadow.get("sleep_ms", 0))
                         out["shadow"] = {"value": sv, "score": ss, "error": se, "seconds": sec}
                 if error:

@@ -135,9 +135,10 @@ class CanaryProcessor:
         except ValueError as exc:
             raise ApiError(400, str(exc)) from None
         out = self.evaluate(query["model"], query["baseline"], query["candidate"], since)
-        if not out["samples"]["baseline"] and not out["samples"]["candidate"]:
-            raise ApiError(404, f"no stored calls of model {query['model']!r} versions "
-                                f"{query['baseline']!r} or {query['candidate']!r}")
+        absent = [query[k] for k in ("baseline", "candidate") if not out["samples"][k]]
+        if absent:
+            raise ApiError(404, f"no stored calls of model {query['model']!r} version {absent[0]!r} "
+                                "in the look-back (check the version, or widen since=)")
         # gate=rollback: non-2xx only on rollback (Flagger rollout webhook); gate=promote: 2xx only on promote
         if (gate == "rollback" and out["verdict"] == "rollback") or (gate == "promote" and out["verdict"] != "promote"):
             return 409, out
