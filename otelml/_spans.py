@@ -192,8 +192,8 @@ class InferenceSpan(_OperationSpan):
         self._pending = None if features is None else (features, feature_names)
 
     def _clone(self) -> InferenceSpan:
-        clone = InferenceSpan(self._model, self._version, self._attributes.get(ML_MODEL_FRAMEWORK), self._task,
-                              tracer=self._tracer)
+        framework = self._attributes.get(ML_MODEL_FRAMEWORK)
+        clone = InferenceSpan(self._model, self._version, framework, self._task, tracer=self._tracer)
         if ML_DEPLOYMENT_ROLE in self._attributes:
             clone._attributes[ML_DEPLOYMENT_ROLE] = self._attributes[ML_DEPLOYMENT_ROLE]
         return clone
@@ -331,7 +331,8 @@ def inference(model: str, version: str | None = None, *, framework: str | None =
                          framework, task, features, feature_names)
     if role is not None:
         if role not in _models.ROLES:
-            raise ValueError(f"otelml.inference: role must be one of {', '.join(_models.ROLES)}, got {role!r}")
+            roles = ", ".join(_models.ROLES)
+            raise ValueError(f"otelml.inference: role must be one of {roles}, got {role!r}")
         span._attributes[ML_DEPLOYMENT_ROLE] = role
     return span
 

@@ -83,17 +83,24 @@ class HttpApi:
         self.endpoint = endpoint
         self._routes: dict[str, tuple[Handler, str]] = {}
         self._prefixes: dict[str, tuple[str, Handler, str]] = {}  # "/v1/traces/" -> ("trace_id", ...)
+        self._post: set[str] = set()  # routes that also answer POST (body ignored), e.g. for webhooks
         self._runner: web.AppRunner | None = None
         self._loop_thread: EventLoopThread | None = None
         self.port: int | None = None
 
-    def add_get(self, path: str, handler: Handler, content_type: str = "application/json") -> None:
+    def add_get(
+        self, path: str, handler: Handler, content_type: str = "application/json", post: bool = False
+    ) -> None:
+        """`post=True`: a POST to the path is answered like the GET (its body is ignored), for
+        callers that only POST (Flagger webhooks)."""
         if not path.startswith("/"):
             raise ValueError(f"route path must start with '/', got {path!r}")
         prefix, brace, name = path.rpartition("/{")
         if brace and name.endswith("}") and "{" not in prefix:
             self._prefixes[prefix + "/"] = (name[:-1], handler, content_type)
         self._routes[path] = (handler, content_type)
+        if post:
+            self._post.add(path)
 
     def routes(self) -> list[str]:
         return sorted(self._routes)
@@ -101,6 +108,8 @@ class HttpApi:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         route = self._routes.get(request.path)
         query = dict(request.query)
+        if request.method == "POST" and request.path not in self._post:
+            return web.json_response({"error": f"{request.path} answers GET only"}, status=405)
         if route is None:
             prefix, _, segment = request.path.rpartition("/")
             name, handler, content_type = self._prefixes.get(prefix + "/", ("", None, ""))
@@ -131,6 +140,7 @@ class HttpApi:
     async def _start(self) -> None:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._dispatch)
+        app.router.add_route("POST", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         host, port = split_hostport(self.endpoint, "service.http.endpoint")

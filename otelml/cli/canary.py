@@ -56,7 +56,8 @@ def format_table(doc: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     base = sidecar_url(args.url)
-    params = {"model": args.model, "baseline": args.baseline, "candidate": args.candidate, "since": args.since}
+    params = {"model": args.model, "baseline": args.baseline, "candidate": args.candidate}
+    params["since"] = args.since
     try:
         status, doc = get_json(base, "/v1/canary", params, timeout=args.timeout)
     except SidecarError as exc:

@@ -143,6 +143,16 @@ ML_PERFORMANCE_REFERENCE = 'ml.performance.reference'
 #: Allowed absolute drop below the reference.
 ML_PERFORMANCE_THRESHOLD = 'ml.performance.threshold'
 
+#: Canary rollback alert (event ml.canary.rollback) - the baseline version the candidate
+#: (ml.model.version) was compared with.
+ML_CANARY_BASELINE = 'ml.canary.baseline'
+
+#: promote | rollback | inconclusive.
+ML_CANARY_VERDICT = 'ml.canary.verdict'
+
+#: Checks that failed: prediction_shift, agreement, performance, latency, error_rate.
+ML_CANARY_FAILED_CHECKS = 'ml.canary.failed_checks'
+
 #: gauge (1): Drift statistic per model, version, feature and method, one point per window; exemplars
 #: are trace ids of predictions in the bins that contribute most.
 METRIC_ML_FEATURE_DRIFT = 'ml.feature.drift'
@@ -197,6 +207,9 @@ __all__ = [
     "METRIC_ML_PREDICTION_DRIFT",
     "ML_BATCH_SAMPLED_ROWS",
     "ML_BATCH_SIZE",
+    "ML_CANARY_BASELINE",
+    "ML_CANARY_FAILED_CHECKS",
+    "ML_CANARY_VERDICT",
     "ML_DECISION",
     "ML_DEPLOYMENT_ROLE",
     "ML_DRIFT_FEATURES",

@@ -4,7 +4,8 @@ SDK's OTLP exporter (configured by `import otelml.auto` from OTEL_* variables) s
     python client.py PHASES_JSON   ->  one JSON line per call on stdout
 
 Each phase: {"n", "model", "version", "role" (primary|shadow|canary), "shift" (added to x0),
-"inverted" (a model trained on the inverted rule), "tilted" (one trained on x0 > 0 alone), "fail" (share of calls that raise), "sleep_ms",
+"inverted" (a model trained on the inverted rule), "tilted" (one trained on x0 > 0 alone),
+"fail" (share of calls that raise), "sleep_ms",
 "labels" (record the true label), "shadow": {version, inverted} (a shadow call on the same
 prediction), "seed"}. The true label of a row is x0 + x1 > 0.
 """
@@ -21,7 +22,7 @@ from opentelemetry.trace import Status, StatusCode
 from sklearn.linear_model import LogisticRegression
 
 import otelml
-import otelml.auto  # noqa: F401  (providers from OTEL_* variables)
+import otelml.auto
 
 FEATURES = ["x0", "x1", "x2", "x3"]
 
@@ -81,8 +82,8 @@ def main() -> None:
                            "error": error, "seconds": seconds}
                     shadow = phase.get("shadow")
                     if shadow:
-                        sv, ss, se, sec = call(fitted[kind(shadow)], phase["model"],
-                                               shadow["version"], "shadow", row, False, shadow.get("sleep_ms", 0))
+                        sv, ss, se, sec = call(fitted[kind(shadow)], phase["model"], shadow["version"],
+                                               "shadow", row, False, shadow.get("sleep_ms", 0))
                         out["shadow"] = {"value": sv, "score": ss, "error": se, "seconds": sec}
                 if error:
                     server.set_status(Status(StatusCode.ERROR, "500"))

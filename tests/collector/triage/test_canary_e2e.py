@@ -6,6 +6,8 @@ sklearn's on the client's own record of what it served."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,8 @@ def _canary(car: Any, model: str, expect_calls: int, *extra: str) -> tuple[int, 
     wait_until(stored, 60, what=f"{expect_calls} calls of {model} stored")
     done = cli("canary", "--model", model, "--baseline", "1", "--candidate", "2", "--url", car.api,
                "--format", "json", *extra)
-    return done.returncode, json.loads(done.stdout) if done.stdout.startswith("{") else {"stderr": done.stderr}
+    doc = json.loads(done.stdout) if done.stdout.startswith("{") else {"stderr": done.stderr}
+    return done.returncode, doc
 
 
 def _check(doc: dict[str, Any], name: str) -> dict[str, Any]:
@@ -70,8 +73,13 @@ def test_a_worse_canary_is_rolled_back_and_alerts_once(sidecar: Any, otlp_sink: 
     attrs = {kv.key: kv.value for kv in alert.attributes}
     assert attrs["ml.model.version"].string_value == "2" and attrs["ml.canary.baseline"].string_value == "1"
     assert alert.trace_id.hex() in wrong and alert.severity_text == "WARN"
-    status, _ = car.get("/v1/canary?model=scoring&baseline=1&candidate=2&gate=rollback")
-    assert status == 409  # the Flagger rollout webhook fails
+    # a Flagger rollout webhook POSTs its own JSON body; the query string decides
+    hook = urllib.request.Request(car.api + "/v1/canary?model=scoring&baseline=1&candidate=2&gate=rollback",
+                                  data=json.dumps({"name": "scoring", "phase": "Progressing"}).encode(),
+                                  headers={"Content-Type": "application/json"}, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(hook, timeout=10)
+    assert failed.value.code == 409 and json.loads(failed.value.read())["verdict"] == "rollback"
 
 
 def test_an_equal_canary_is_promoted(sidecar: Any, tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ class CanaryConfig(ComponentConfig):
                 raise ValueError(f"{key} must be a positive integer, got {getattr(self, key)}")
         metrics = ("auto", *BINARY, *MULTICLASS, *REGRESSION)
         if self.metric not in metrics:
-            raise ValueError(f"metric: must be one of {', '.join(dict.fromkeys(metrics))}, got {self.metric!r}")
+            valid = ", ".join(dict.fromkeys(metrics))
+            raise ValueError(f"metric: must be one of {valid}, got {self.metric!r}")
         for key in ("max_prediction_shift", "min_agreement", "max_error_increase", "p_value"):
             if not 0 <= getattr(self, key) <= 1:
                 raise ValueError(f"{key} must be between 0 and 1, got {getattr(self, key)}")

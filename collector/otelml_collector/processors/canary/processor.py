@@ -48,7 +48,7 @@ class CanaryProcessor:
     def start(self) -> None:
         self.store = predstore.open_store(self._ctx.state.file)  # after `predictions` created it
         if self._ctx.http_api is not None:
-            self._ctx.http_api.add_get("/v1/canary", self.query)
+            self._ctx.http_api.add_get("/v1/canary", self.query, post=True)  # Flagger webhooks POST
         self._worker = threading.Thread(target=self._run, name=f"otelml-{self._ctx.name}", daemon=True)
         self._worker.start()
 
@@ -74,7 +74,9 @@ class CanaryProcessor:
                 except Exception as exc:
                     self._log.warning("canary: comparing %s failed: %s", pair, exc, exc_info=True)
 
-    def evaluate(self, model: str, baseline: str, candidate: str, since_s: float | None = None) -> dict[str, Any]:
+    def evaluate(
+        self, model: str, baseline: str, candidate: str, since_s: float | None = None
+    ) -> dict[str, Any]:
         """Compare the two versions now; raise the rollback alert when the verdict turns rollback."""
         store = self.store
         if store is None:
@@ -140,6 +142,7 @@ class CanaryProcessor:
             raise ApiError(404, f"no stored calls of model {query['model']!r} version {absent[0]!r} "
                                 "in the look-back (check the version, or widen since=)")
         # gate=rollback: non-2xx only on rollback (Flagger rollout webhook); gate=promote: 2xx only on promote
-        if (gate == "rollback" and out["verdict"] == "rollback") or (gate == "promote" and out["verdict"] != "promote"):
+        verdict = out["verdict"]
+        if (gate == "rollback" and verdict == "rollback") or (gate == "promote" and verdict != "promote"):
             return 409, out
         return out

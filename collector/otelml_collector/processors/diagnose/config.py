@@ -87,7 +87,9 @@ def load_reference_file(path: str) -> dict[str, Any]:
     for key in REFERENCE_KEYS:
         value = section.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float) or value < 0):
-            raise ValueError(f"baseline.path: {path}: diagnose.{key} must be a non-negative number, got {value!r}")
+            raise ValueError(
+                f"baseline.path: {path}: diagnose.{key} must be a non-negative number, got {value!r}"
+            )
     return section
 
 

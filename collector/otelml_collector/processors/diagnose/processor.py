@@ -43,8 +43,8 @@ def verdict_of(findings: list[Finding]) -> dict[str, Any]:
     first: dict[str, int] = {}
     for layer in LAYERS:
         mine = sorted((f for f in findings if f.layer == layer), key=lambda f: f.first_seen_unix_nano)
-        layers[layer] = {"status": "degraded" if mine else "ok",
-                         "evidence": [{**f.to_json(), "first_seen": _iso(f.first_seen_unix_nano)} for f in mine]}
+        evidence = [{**f.to_json(), "first_seen": _iso(f.first_seen_unix_nano)} for f in mine]
+        layers[layer] = {"status": "degraded" if mine else "ok", "evidence": evidence}
         if mine:
             first[layer] = min(f.first_seen_unix_nano for f in mine)
     order = sorted(first, key=lambda layer: (first[layer], LAYERS.index(layer)))
@@ -137,7 +137,9 @@ class DiagnoseProcessor:
         ref.until_ns = calls[-1].end_ns
         self._refs[(model, version)] = ref
         self._ctx.state.put(NS_REFERENCE, json.dumps([model, version]), ref.to_json())
-        self._log.info("diagnose: reference of %s version %s learned from %d calls", model, version or "-", len(calls))
+        self._log.info(
+            "diagnose: reference of %s version %s learned from %d calls", model, version or "-", len(calls)
+        )
         return ref
 
     # -- diagnosis ---------------------------------------------------------------------------------
@@ -167,7 +169,9 @@ class DiagnoseProcessor:
             current = [c for c in mine if c.end_ns > ref.until_ns]
             findings.extend(span_findings(version, current, ref, self.config))
         drifted = {f.detail.get("version") for f in findings if f.signal == "feature_drift"}
-        findings = [f for f in findings if not (f.signal == "prediction_drift" and f.detail.get("version") in drifted)]
+        findings = [  # prediction drift counts against the model only without feature drift
+            f for f in findings if not (f.signal == "prediction_drift" and f.detail.get("version") in drifted)
+        ]
         known = bool(calls or findings) or any(k[0] == model for k in (*self._seen, *self._refs))
         out = {"model": model, "since": _iso(since_ns), **verdict_of(findings),
                "calls": len(calls), "references": references}

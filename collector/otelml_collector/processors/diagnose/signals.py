@@ -6,14 +6,14 @@ Every signal is a rate of "bad" calls: slow (slower than the reference p95), fai
 whose server span failed, with a stale lookup, missing a feature. A signal degrades when its rate
 exceeds the reference rate by more than `max_increase` and a one-sided binomial test
 (`scipy.stats.binomtest`) rejects the reference rate at `p_value`; latency also needs its p95 above
-`latency_factor` × the reference p95. Its first sighting is the first call of the first run of three
+`latency_factor` times the reference p95. Its first sighting is the first call of the first run of three
 consecutive bad calls (or the first bad call), so one unlucky call does not date an incident.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,7 @@ class Reference:
     until_ns: int = 0  # end of the last warm-up call: later calls are compared with the reference
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Reference:
@@ -57,9 +57,9 @@ def _features(call: Call) -> set[str]:
 def _stale(call: Call, config: DiagnoseConfig) -> bool:
     for span in call.others:
         age = span.attributes.get(_FRESHNESS)
-        if isinstance(age, int | float) and not isinstance(age, bool):
-            if age > config.sla(str(span.attributes.get(_VIEW, ""))):
-                return True
+        fresh_enough = not isinstance(age, int | float) or isinstance(age, bool)
+        if not fresh_enough and age > config.sla(str(span.attributes.get(_VIEW, ""))):
+            return True
     return False
 
 
@@ -155,5 +155,7 @@ def span_findings(version: str, calls: list[Call], ref: Reference, config: Diagn
             for f in expected - _features(c):
                 absent[f] = absent.get(f, 0) + 1
         detail = {**base, "features": dict(sorted(absent.items(), key=lambda kv: -kv[1])[:10])}
-        out.append(_rate_finding("data", "missing_features", missing, calls, ref.missing_rate, config, detail))
+        out.append(
+            _rate_finding("data", "missing_features", missing, calls, ref.missing_rate, config, detail)
+        )
     return [f for f in out if f is not None and not math.isnan(f.first_seen_unix_nano)]
