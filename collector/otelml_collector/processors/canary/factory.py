@@ -14,7 +14,8 @@ __all__ = ["CanaryFactory"]
 class CanaryFactory:
     type: ClassVar[str] = "canary"
     kind: ClassVar[str] = "processor"
-    needs: ClassVar[tuple[str, ...]] = ("ml_extract", "predictions")
+    # reads the prediction store when asked, so `predictions` may run anywhere in the pipeline
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def default_config(self) -> CanaryConfig:
         return CanaryConfig()

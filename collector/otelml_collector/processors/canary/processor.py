@@ -47,6 +47,10 @@ class CanaryProcessor:
 
     def start(self) -> None:
         self.store = predstore.open_store(self._ctx.state.file)  # after `predictions` created it
+        if not any(n.split("/", 1)[0] == "predictions" for n in self._ctx.peers()):
+            self._log.warning("%s: no `predictions` processor: the prediction store stays empty, so "
+                              "span signals and stored calls are missing (add processors.predictions)",
+                              self._ctx.name)
         if self._ctx.http_api is not None:
             self._ctx.http_api.add_get("/v1/canary", self.query, post=True)  # Flagger webhooks POST
         self._worker = threading.Thread(target=self._run, name=f"otelml-{self._ctx.name}", daemon=True)

@@ -14,7 +14,8 @@ __all__ = ["DiagnoseFactory"]
 class DiagnoseFactory:
     type: ClassVar[str] = "diagnose"
     kind: ClassVar[str] = "processor"
-    needs: ClassVar[tuple[str, ...]] = ("ml_extract", "predictions")
+    # reads the prediction store when asked, so `predictions` may run anywhere in the pipeline
+    needs: ClassVar[tuple[str, ...]] = ("ml_extract",)
 
     def default_config(self) -> DiagnoseConfig:
         return DiagnoseConfig()

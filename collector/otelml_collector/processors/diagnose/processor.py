@@ -76,6 +76,10 @@ class DiagnoseProcessor:
         # Opened at start, after every processor was created, so the `predictions` processor's
         # retention and size options are the store's.
         self.store = predstore.open_store(self._ctx.state.file)
+        if not any(n.split("/", 1)[0] == "predictions" for n in self._ctx.peers()):
+            self._log.warning("%s: no `predictions` processor: the prediction store stays empty, so "
+                              "span signals and stored calls are missing (add processors.predictions)",
+                              self._ctx.name)
         for key, ref in self._ctx.state.items(NS_REFERENCE):
             self._refs[tuple(json.loads(key))] = Reference.from_json(ref)  # type: ignore[index]
         if self._ctx.http_api is not None:

@@ -50,6 +50,7 @@ class DriftProcessor(Persistence):
         self._models: dict[ModelKey, ModelState] = {}
         self._results: dict[ModelKey, list[DriftResult]] = {}
         self._above: set[tuple[str, str, str, str]] = set()  # alerting scores beyond threshold last window
+        self._since: dict[tuple[str, str, str, str], int] = {}  # start of the window an alert crossed in
         self._queue: queue.Queue[tuple[ModelKey, OpenWindow] | None] = queue.Queue()
         self._emitter = DriftEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
         self._worker: threading.Thread | None = None
@@ -276,6 +277,10 @@ class DriftProcessor(Persistence):
                 ident = (model, version, name, s.method)
                 crossed = s.alert and ident not in self._above
                 (self._above.add if s.alert else self._above.discard)(ident)
+                if s.alert:
+                    self._since.setdefault(ident, w.first_ns)
+                else:
+                    self._since.pop(ident, None)
                 results.append(
                     DriftResult(
                         model=model,
@@ -347,9 +352,11 @@ class DriftProcessor(Persistence):
 
     def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
         """Drifted features (data layer) and drifted predictions (model layer) of the last closed
-        window of each version of `model` that ended after `since_unix_nano` (`FindingSource`)."""
+        window of each version of `model` that ended after `since_unix_nano` (`FindingSource`); first
+        seen at the start of the window the score crossed its threshold in (since this start)."""
         with self._lock:
             rows = [r for k, rs in self._results.items() if k[0] == model for r in rs]
+            since = dict(self._since)
         out = []
         for r in rows:
             if not r.drifted or r.window_end_ns < since_unix_nano:
@@ -361,7 +368,7 @@ class DriftProcessor(Persistence):
                 "feature_drift" if r.kind == "feature" else "prediction_drift",
                 detail,
                 tuple(dict.fromkeys(e.trace_id.hex() for e in r.exemplars)),
-                r.window_start_ns,
+                since.get((r.model, r.version, r.feature, r.method), r.window_start_ns),
             ))
         return out
 
