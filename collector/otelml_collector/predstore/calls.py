@@ -18,11 +18,13 @@ __all__ = ["Call", "TraceSpan", "model_calls"]
 
 _PAGE = 64
 _SERVER, _ERROR = 2, 2
+_LOOKUP = "feature_lookup"
 
 
 @dataclass
 class TraceSpan:
-    """A span of a prediction trace other than the inference span itself."""
+    """A span of a prediction trace other than the inference span itself (attributes only for
+    `feature_lookup` spans)."""
 
     name: str
     service: str
@@ -118,8 +120,7 @@ def model_calls(
         return []
     traces = {t for t, _ in wanted}
     if with_traces:
-        for tid in traces:
-            chunks |= store.chunks_of_trace(tid)
+        chunks |= store.chunks_of_traces(list(traces))
     calls: dict[tuple[bytes, bytes], Call] = {}
     others: dict[bytes, dict[bytes, TraceSpan]] = {}
     for body in store.bodies(chunks):
@@ -130,13 +131,18 @@ def model_calls(
             key = (tid, span.span_id)
             row = wanted.get(key)
             error = span.status.code == _ERROR
-            attrs = {kv.key: any_value(kv.value) for kv in span.attributes}
             if row is not None:
+                attrs = {kv.key: any_value(kv.value) for kv in span.attributes}
                 if key not in calls:
                     pid, version, value, score = row
                     calls[key] = Call(pid, tid, span.span_id, version, span.start_time_unix_nano,
                                       span.end_time_unix_nano, error, value, score, attrs)
-            elif with_traces:
+            elif with_traces:  # only feature lookups' attributes are read (freshness, view)
+                attrs = (
+                    {kv.key: any_value(kv.value) for kv in span.attributes}
+                    if span.name.startswith(_LOOKUP)
+                    else {}
+                )
                 others.setdefault(tid, {})[span.span_id] = TraceSpan(
                     span.name, service, span.kind == _SERVER, error, attrs
                 )

@@ -67,3 +67,18 @@ def test_diagnose_needs_extraction_and_canary_nothing() -> None:
     config = parse_config(_config("{predictions: {}, canary: {}, diagnose: {}}"), "sidecar.yaml")
     order = config.pipelines["traces"].processors
     assert order.index("ml_extract") < order.index("diagnose") and order.count("ml_extract") == 1
+
+
+def test_lookup_many_equals_one_lookup_per_key() -> None:
+    import numpy as np
+    from otelml_collector.predstore.keyindex import KeyIndex
+
+    rng = np.random.default_rng(5)
+    index = KeyIndex()
+    pool = rng.integers(0, 2**63, 300, dtype=np.uint64)
+    for chunk in range(40):
+        index.add(rng.choice(pool, 20), chunk)
+    index.evict_below(7)
+    probes = np.concatenate([rng.choice(pool, 50), rng.integers(0, 2**63, 10, dtype=np.uint64)])
+    expected = set().union(*(index.lookup(int(k)) for k in probes))
+    assert index.lookup_many(probes) == expected and expected
