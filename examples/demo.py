@@ -98,6 +98,8 @@ def sidecar_config(ports: dict[str, int], baseline: Path, window: int) -> dict[s
                 "baseline": {"warmup": window},
                 "thresholds": {"roc_auc": 0.05, "f1": 0.05},
             },
+            "diagnose": {},
+            "canary": {"min_samples": CANARY_CALLS, "min_labels": 100},
         },
         "exporters": {"otlp": {"endpoint": backend, "protocol": "http/protobuf"}},
         "service": {
@@ -238,6 +240,44 @@ def serve(api: str, interactive: bool) -> None:
         print("\nstopping ...")
 
 
+CANARY_VERSION, CANARY_CALLS = "2026.12", 300
+
+
+def triage(api: str) -> None:
+    """`otelml diagnose` on the incident, then a canary: a retrained second version scores
+    CANARY_CALLS applications (same mix as the service saw) beside the service's version, with their
+    outcomes, and `otelml canary` judges it. Scored in this process, which `send_traffic` set up."""
+    import joblib
+    import pandas as pd
+    from opentelemetry import trace
+
+    import otelml
+    from examples.credit_data import applications
+
+    cli = [PY, "-m", "otelml.cli"]
+    print("\nis it the data, the model or the system? (otelml diagnose)\n")
+    diagnose = [*cli, "diagnose", "--model", MODEL_NAME, "--since", "1h", "--url", api]
+    subprocess.run(diagnose, cwd=ROOT, check=False)
+    path = WORK / "credit_risk_v2.joblib"
+    train(path, seed=7)
+    candidate = joblib.load(path)
+    otelml.register_model(candidate, name=MODEL_NAME, version=CANARY_VERSION, role="canary")
+    half = CANARY_CALLS // 2
+    normal, shifted = applications(half, seed=21), applications(half, seed=22, shift=1.0)
+    frame = pd.concat([normal, shifted]).reset_index(drop=True)
+    # the same outcomes as the service's traffic: the shifted half defaults for other reasons too
+    truth = [*default_labels(normal, seed=23), *default_labels(shifted, seed=24, shift=1.0)]
+    for i in range(len(frame)):
+        with otelml.prediction():
+            candidate.predict_proba(frame.iloc[i : i + 1])
+            otelml.record_label(otelml.current_prediction_id(), int(truth[i]), model=MODEL_NAME)
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    time.sleep(3)
+    print(f"\ncanary: {MODEL_NAME} {CANARY_VERSION} against {MODEL_VERSION} (otelml canary)\n")
+    subprocess.run([*cli, "canary", "--model", MODEL_NAME, "--baseline", MODEL_VERSION, "--candidate",
+                    CANARY_VERSION, "--since", "1h", "--url", api], cwd=ROOT, check=False)  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -264,6 +304,7 @@ def main() -> int:
         api = f"http://127.0.0.1:{ports['api']}"
         subprocess.run([PY, "-m", "otelml.cli", "drift", "--url", api], cwd=ROOT, check=False)
         follow(api)
+        triage(api)
         serve(api, interactive=sys.stdin.isatty() and not args.no_serve)
         sidecar.send_signal(signal.SIGTERM)  # flushes windows, metrics and logs downstream
         sidecar.wait(timeout=60)

@@ -33,6 +33,7 @@ from otelml._config import get_config
 from otelml._errors import log_once
 from otelml._lifecycle import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN, get_current
 from otelml.semconv import (
+    ML_DEPLOYMENT_ROLE,
     ML_MODEL_FRAMEWORK,
     ML_MODEL_NAME,
     ML_MODEL_RUN_ID,
@@ -97,8 +98,8 @@ class Framework:
 
 
 def static_attributes(name: str, version: str | None, framework: str | None, task: str | None,
-                      run_id: str | None = None) -> dict[str, Any]:
-    """The attributes fixed per model: operation, name, version, framework, task, run."""
+                      run_id: str | None = None, role: str | None = None) -> dict[str, Any]:
+    """The attributes fixed per model: operation, name, version, framework, task, run, deployment role."""
     attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_INFERENCE, ML_MODEL_NAME: name}
     if version is not None:
         attrs[ML_MODEL_VERSION] = version
@@ -108,6 +109,8 @@ def static_attributes(name: str, version: str | None, framework: str | None, tas
         attrs[ML_MODEL_TASK] = task
     if run_id is not None:
         attrs[ML_MODEL_RUN_ID] = run_id
+    if role is not None:
+        attrs[ML_DEPLOYMENT_ROLE] = role
     return attrs
 
 
@@ -145,7 +148,7 @@ class Model:
         self.names = described.names
         self.span_name = f"{OPERATION_INFERENCE} {self.name}"
         self.static = static_attributes(self.name, self.version, described.framework, self.task,
-                                        info.run_id if info else None)
+                                        info.run_id if info else None, info.role if info else None)
         self.generation = _models.generation
         self.classes: Any = None
         self.classes_list: list[Any] = []

@@ -19,8 +19,10 @@ class ModelInfo(NamedTuple):
     name: str
     version: str | None
     run_id: str | None = None
+    role: str | None = None
 
 
+ROLES = ("primary", "shadow", "canary")
 _registry: weakref.WeakKeyDictionary[Any, ModelInfo] = weakref.WeakKeyDictionary()
 # Unhashable models (MLflow's PyFuncModel defines __eq__ only) by id, with a weak reference that confirms
 # the id was not reused and drops the entry when the model is collected.
@@ -31,18 +33,23 @@ generation = 0
 
 
 def register_model(estimator: T, name: str, version: str | int | float | None = None, *,
-                   run_id: str | None = None) -> T:
+                   run_id: str | None = None, role: str | None = None) -> T:
     """Give ``estimator`` the model name (and version) its inference spans carry. Returns the estimator.
 
     ``run_id`` (the training run, e.g. MLflow's) becomes ``ml.model.run_id``; the MLflow instrumentor
     sets all three for models loaded from the registry. Raises ``ValueError`` for an empty ``name`` and
     ``TypeError`` for an object that cannot be weakly referenced (register the estimator object itself,
-    not a plain function or builtin).
+    not a plain function or builtin). ``role`` (``primary``, ``shadow`` or ``canary``) becomes
+    ``ml.deployment.role``: how this version serves traffic beside another version of the same model
+    (a ``shadow`` answers the same requests as the ``primary`` without being used; a ``canary`` gets a
+    share of the traffic); the sidecar's ``canary`` processor compares them.
     """
     global generation
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"otelml.register_model: name must be a non-empty string, got {name!r}")
-    info = ModelInfo(name, None if version is None else str(version), run_id)
+    if role is not None and role not in ROLES:
+        raise ValueError(f"otelml.register_model: role must be one of {', '.join(ROLES)}, got {role!r}")
+    info = ModelInfo(name, None if version is None else str(version), run_id, role)
     try:
         with _lock:
             try:

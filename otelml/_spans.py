@@ -18,10 +18,11 @@ from typing import Any, Literal, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import Span
 
-from otelml import _config, _errors, _lifecycle, _telemetry
+from otelml import _config, _errors, _lifecycle, _models, _telemetry
 from otelml._inference import log_prediction, remember, static_attributes
 from otelml.semconv import (
     ML_DECISION,
+    ML_DEPLOYMENT_ROLE,
     ML_FEATURE_NAMES,
     ML_FEATURE_STORE_NAME,
     ML_FEATURE_VIEW_FRESHNESS,
@@ -191,8 +192,11 @@ class InferenceSpan(_OperationSpan):
         self._pending = None if features is None else (features, feature_names)
 
     def _clone(self) -> InferenceSpan:
-        return InferenceSpan(self._model, self._version, self._attributes.get(ML_MODEL_FRAMEWORK), self._task,
-                             tracer=self._tracer)
+        framework = self._attributes.get(ML_MODEL_FRAMEWORK)
+        clone = InferenceSpan(self._model, self._version, framework, self._task, tracer=self._tracer)
+        if ML_DEPLOYMENT_ROLE in self._attributes:
+            clone._attributes[ML_DEPLOYMENT_ROLE] = self._attributes[ML_DEPLOYMENT_ROLE]
+        return clone
 
     def _before_start(self) -> None:
         if self._pending is not None:
@@ -317,13 +321,20 @@ def _name(value: object, arg: str, op: str) -> str:
 
 def inference(model: str, version: str | None = None, *, framework: str | None = None,
               task: str | None = None, features: Any = None,
-              feature_names: Sequence[str] | None = None) -> InferenceSpan:
+              feature_names: Sequence[str] | None = None, role: str | None = None) -> InferenceSpan:
     """An ``inference {model}`` span. ``features=`` captures inputs at start (cheapest); or call
-    ``set_features`` / ``set_prediction`` on the handle ``with`` yields."""
+    ``set_features`` / ``set_prediction`` on the handle ``with`` yields. ``role`` (``primary``,
+    ``shadow``, ``canary``) sets ``ml.deployment.role``."""
     if type(model) is not str or not model:
         model = _name(model, "model", "inference")
-    return InferenceSpan(model, None if version is None else str(version),
+    span = InferenceSpan(model, None if version is None else str(version),
                          framework, task, features, feature_names)
+    if role is not None:
+        if role not in _models.ROLES:
+            roles = ", ".join(_models.ROLES)
+            raise ValueError(f"otelml.inference: role must be one of {roles}, got {role!r}")
+        span._attributes[ML_DEPLOYMENT_ROLE] = role
+    return span
 
 
 def feature_lookup(view: str, store: str | None = None, version: str | None = None, *,

@@ -66,6 +66,7 @@ class ComponentContext:
     # Started extensions by instance name (those listed in `service.extensions`), e.g. an authenticator
     # named by `auth.authenticator` or a storage named by `sending_queue.storage`.
     extensions: dict[str, Any] = field(default_factory=dict)
+    peers: Callable[[], dict[str, Any]] = dict  # the sidecar's processors by name (read at query time)
 
 
 @runtime_checkable

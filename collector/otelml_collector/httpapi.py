@@ -119,13 +119,21 @@ class HttpApi:
         self._routes: dict[str, tuple[Handler, str]] = {}
         self._with_headers: set[Handler] = set()
         self._prefixes: dict[str, tuple[str, Handler, str]] = {}  # "/v1/traces/" -> ("trace_id", ...)
+        self._post: set[str] = set()  # routes that also answer POST (body ignored), e.g. for webhooks
         self._runner: web.AppRunner | None = None
         self._loop_thread: EventLoopThread | None = None
         self.port: int | None = None
 
     def add_get(
-        self, path: str, handler: Handler, content_type: str = "application/json", headers: bool = False
+        self,
+        path: str,
+        handler: Handler,
+        content_type: str = "application/json",
+        headers: bool = False,
+        post: bool = False,
     ) -> None:
+        """`headers=True`: the handler also receives the request headers. `post=True`: a POST to the path
+        is answered like the GET (its body is ignored), for callers that only POST (Flagger webhooks)."""
         if headers:
             self._with_headers.add(handler)
         if not path.startswith("/"):
@@ -134,6 +142,8 @@ class HttpApi:
         if brace and name.endswith("}") and "{" not in prefix:
             self._prefixes[prefix + "/"] = (name[:-1], handler, content_type)
         self._routes[path] = (handler, content_type)
+        if post:
+            self._post.add(path)
 
     def routes(self) -> list[str]:
         return sorted(self._routes)
@@ -165,6 +175,8 @@ class HttpApi:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
+        if request.method == "POST" and request.path not in self._post:
+            return web.json_response({"error": f"{request.path} answers GET only"}, status=405)
         route = self._resolve(request.path, query)
         if route is None:
             return web.json_response(
@@ -205,6 +217,7 @@ class HttpApi:
     async def _start(self) -> None:
         app = web.Application(middlewares=[self._authenticate])
         app.router.add_route("GET", "/{tail:.*}", self._dispatch)
+        app.router.add_route("POST", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         host, port = split_hostport(self.endpoint, "service.http.endpoint")

@@ -55,6 +55,8 @@ PROCESSOR_MODULES: dict[str, str] = {
     "predictions": "otelml_collector.processors.predictions",
     "performance": "otelml_collector.processors.performance",
     "slo": "otelml_collector.processors.slo",
+    "diagnose": "otelml_collector.processors.diagnose",
+    "canary": "otelml_collector.processors.canary",
 }
 """Processor type -> module that registers it on import."""
 

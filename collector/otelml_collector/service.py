@@ -157,6 +157,7 @@ class Sidecar:
             http_api=self.http_api,
             bus=self.bus,
             extensions=dict(self.extensions),
+            peers=lambda: dict(getattr(self, "processors", {})),
         )
         component = spec.factory.create(spec.config, ctx)
         if not isinstance(component, role):

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 __all__ = ["main"]
 
 # (module under otelml.cli) in the order shown by --help
-_COMMAND_MODULES = ("baseline", "validate", "audit", "drift", "trace", "predictions", "performance")
+_COMMAND_MODULES = (
+    "baseline", "validate", "audit", "drift", "trace", "predictions", "performance", "diagnose", "canary",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

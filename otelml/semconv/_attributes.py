@@ -176,6 +176,16 @@ ML_SLO_ERROR_BUDGET_REMAINING = 'ml.slo.error_budget.remaining'
 #: The figure of the bad event the alert links to (seconds, or the metric value).
 ML_SLO_VALUE = 'ml.slo.value'
 
+#: Canary rollback alert (event ml.canary.rollback) - the baseline version the candidate
+#: (ml.model.version) was compared with.
+ML_CANARY_BASELINE = 'ml.canary.baseline'
+
+#: promote | rollback | inconclusive.
+ML_CANARY_VERDICT = 'ml.canary.verdict'
+
+#: Checks that failed: prediction_shift, agreement, performance, latency, error_rate.
+ML_CANARY_FAILED_CHECKS = 'ml.canary.failed_checks'
+
 #: gauge (1): Drift statistic per model, version, feature and method, one point per window; exemplars
 #: are trace ids of predictions in the bins that contribute most.
 METRIC_ML_FEATURE_DRIFT = 'ml.feature.drift'
@@ -258,6 +268,9 @@ __all__ = [
     "METRIC_ML_SLO_ERROR_BUDGET_REMAINING",
     "ML_BATCH_SAMPLED_ROWS",
     "ML_BATCH_SIZE",
+    "ML_CANARY_BASELINE",
+    "ML_CANARY_FAILED_CHECKS",
+    "ML_CANARY_VERDICT",
     "ML_DECISION",
     "ML_DEPLOYMENT_ROLE",
     "ML_DRIFT_FEATURES",

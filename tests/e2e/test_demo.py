@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from examples.demo import CANARY_CALLS
+
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "examples" / ".artifacts" / "demo"
 
@@ -60,9 +62,9 @@ def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_service
     records = [json.loads(x) for x in (WORK / "backend.log").read_text().splitlines() if x.startswith("{")]
     spans = [r for r in records if "spanId" in r and "name" in r and "severityNumber" not in r]
     inference = [s for s in spans if s["name"] == "inference credit_risk"]
-    assert len(inference) == 2000  # every prediction forwarded to the backend
+    assert len(inference) == 2000 + CANARY_CALLS  # every prediction forwarded (service and canary)
     labels = [s for s in spans if s["name"] == "label credit_risk"]
-    assert len(labels) == 2000
+    assert len(labels) == 2000 + CANARY_CALLS
     by_id = {_attrs(s)["ml.prediction.id"]: s for s in inference}
     label = _attrs(labels[0])
     assert label["ml.prediction.id"] in by_id and label["ml.label.value"] in ("0", "1", 0, 1)

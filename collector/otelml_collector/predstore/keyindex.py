@@ -78,5 +78,20 @@ class KeyIndex:
             out.update(int(c) for c in chunks[lo:hi] if c >= self.floor)
         return out
 
+    def lookup_many(self, keys: np.ndarray) -> set[int]:
+        """Chunk ids of any of `keys` (uint64), vectorised per run."""
+        probes = np.asarray(keys, dtype=np.uint64)
+        out: set[int] = set()
+        for run_keys, chunks in self._runs:
+            lo = np.searchsorted(run_keys, probes, side="left")
+            counts = np.searchsorted(run_keys, probes, side="right") - lo
+            total = int(counts.sum())
+            if not total:
+                continue
+            starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            found = chunks[starts + np.arange(total)]
+            out.update(np.unique(found[found >= self.floor]).tolist())
+        return out
+
     def evict_below(self, chunk_id: int) -> None:
         self.floor = max(self.floor, chunk_id)

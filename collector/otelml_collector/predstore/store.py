@@ -333,6 +333,11 @@ class PredictionStore:
     def chunks_of_trace(self, trace_id: bytes) -> set[int]:
         return self.trace_index.lookup(int.from_bytes(trace_id[:8], "little"))
 
+    def chunks_of_traces(self, trace_ids: list[bytes]) -> set[int]:
+        """Chunks holding spans of any of `trace_ids` (one vectorised index probe)."""
+        keys = np.array([int.from_bytes(t[:8], "little") for t in trace_ids], dtype=np.uint64)
+        return self.trace_index.lookup_many(keys)
+
     def chunks_of_prediction(self, prediction_id: str) -> set[int]:
         return self.pid_index.lookup(prediction_key(prediction_id))
 

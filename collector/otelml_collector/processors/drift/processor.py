@@ -58,6 +58,7 @@ class DriftProcessor(Persistence, DriftQueries):
         self._above: set[tuple[str, ...]] = set()  # DriftResult.ident of scores beyond threshold last window
         self._queue: queue.Queue[tuple[StateKey, OpenWindow] | None] = queue.Queue()
         self._history = WindowHistory()
+        self._since: dict[tuple[str, ...], int] = {}  # start of the window an alert crossed in
         self._emitter = DriftEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
         self._worker: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -357,6 +358,10 @@ class DriftProcessor(Persistence, DriftQueries):
                 )
                 result.alert = s.alert and result.ident not in self._above
                 (self._above.add if s.alert else self._above.discard)(result.ident)
+                if s.alert:
+                    self._since.setdefault(result.ident, w.first_ns)
+                else:
+                    self._since.pop(result.ident, None)
                 results.append(result)
         if not results:
             self.windows_closed += 1

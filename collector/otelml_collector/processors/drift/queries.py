@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from otelml_collector.findings import Finding
 from otelml_collector.processors.drift.history import history_document
 
 __all__ = ["DriftQueries"]
@@ -20,6 +21,7 @@ class DriftQueries:
     _models: dict[Any, Any]
     _results: dict[Any, Any]
     _history: Any
+    _since: dict[Any, int]
 
     def query(self, params: Mapping[str, str]) -> Any:
         model = params.get("model")
@@ -79,3 +81,27 @@ class DriftQueries:
                 if s.baseline is not None and (model is None or k[0] == model)
             }
         return history_document(snapshot, baselines, None if last is None else int(last), counts == "last")
+
+    def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
+        """Drifted features (data layer) and drifted predictions (model layer) of the last closed
+        window of each version (and segment) of `model` that ended after `since_unix_nano`
+        (`FindingSource`); first seen at the start of the window the score crossed its threshold in."""
+        with self._lock:
+            rows = [r for k, rs in self._results.items() if k[0] == model for r in rs]
+            since = dict(self._since)
+        out = []
+        for r in rows:
+            if not r.drifted or r.window_end_ns < since_unix_nano:
+                continue
+            detail = {"version": r.version, "feature": r.feature, "method": r.method,
+                      "score": round(r.score, 6), "threshold": r.threshold, "window_n": r.count}  # fmt: skip
+            if r.segment:
+                detail["segment"] = dict(r.segment)
+            out.append(Finding(
+                "data" if r.kind == "feature" else "model",
+                "feature_drift" if r.kind == "feature" else "prediction_drift",
+                detail,
+                tuple(dict.fromkeys(e.trace_id.hex() for e in r.exemplars)),
+                since.get(r.ident, r.window_start_ns),
+            ))  # fmt: skip
+        return out

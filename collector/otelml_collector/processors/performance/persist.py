@@ -9,9 +9,10 @@ import time
 from collections import OrderedDict, deque
 from typing import Any
 
+from otelml_collector.findings import Finding
 from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.metrics import Calibration
-from otelml_collector.processors.performance.windows import ModelReference, Window, WindowKey
+from otelml_collector.processors.performance.windows import ModelReference, Window, WindowKey, wrongest
 
 __all__ = ["NS_PENDING", "NS_REFS", "NS_WINDOWS", "Persistence", "load_reference_file"]
 
@@ -86,6 +87,39 @@ class Persistence:
                     )
             out.sort(key=lambda d: (d["start"] or "", d["model"], d["version"]))
             return {"windows": out, "counts": dict(self.counts)}
+
+    def _task(self, model: str, version: str, w: Window) -> str:
+        raise NotImplementedError
+
+    def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
+        """Windows of `model` (whole versions, not segments) ending after `since_unix_nano` whose
+        realized or estimated metric is worse than the reference by more than its threshold, with
+        the wrongest predictions (`FindingSource`)."""
+        out = []
+        with self._lock:
+            self._evaluate_dirty()
+            for (m, version, seg_key, _), windows in self._windows.items():
+                if m != model or seg_key:
+                    continue
+                for w in windows:
+                    if (w.end_ns or w.start_ns) < since_unix_nano:
+                        continue
+                    for name, hit in w.breached.items():
+                        if not hit:
+                            continue
+                        kind, _, metric = name.partition(":")
+                        values = w.realized if kind == "realized" else w.estimated
+                        ref = self._refs.get((m, version))
+                        rows = wrongest(w, self._task(m, version, w), self.config.positive_label, 5,
+                                        ref or ModelReference())
+                        detail = {"version": version, "metric": metric, "kind": kind,
+                                  "value": values.get(metric),
+                                  "reference": ref.metrics.get(metric) if ref else None,
+                                  "threshold": self.config.thresholds.get(metric), "window_n": len(w),
+                                  "coverage": round(w.coverage, 4)}
+                        traces = tuple(dict.fromkeys(w.trace_ids[r].hex() for r in rows))
+                        out.append(Finding("model", "performance", detail, traces, w.start_ns))
+        return out
 
     # -- persistence ---------------------------------------------------------------------------------
     def checkpoint(self) -> None:

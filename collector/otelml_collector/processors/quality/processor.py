@@ -32,6 +32,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from otelml.quality import CheckContext, Expectation, ExpectationResult, run_check, within_bounds
 from otelml.semconv import normalize_feature_name
+from otelml_collector.findings import Finding
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.quality.config import QualityConfig
 from otelml_collector.processors.quality.persist import NS_WINDOW, window_from_json, window_to_json
@@ -121,6 +122,7 @@ class QualityProcessor:
         self._lock = threading.Lock()
         self._windows: dict[ModelKey, _Window] = {}
         self._bursts: dict[tuple[str, str, str, str], _Burst] = {}
+        self._findings: deque[Finding] = deque(maxlen=256)  # violations, newest last (for `findings`)
         self._warned: set[str] = set()
         self._totals: dict[tuple[str, str, str, str], list[int]] = {}  # -> [violations, last time ns]
         self._recent: deque[dict[str, Any]] = deque(maxlen=RECENT_ALERTS)
@@ -307,6 +309,11 @@ class QualityProcessor:
         total = self._totals.setdefault(ident, [0, 0])
         total[0] += count
         total[1] = time.time_ns()
+        traces = tuple(dict.fromkeys(bytes(ids[0][r]).hex() for r in exemplar_rows))
+        detail = {"version": key[1], "feature": attrs["ml.feature.name"], "expectation": exp.label,
+                  "violations": count}
+        self._findings.append(Finding("data", "quality_violation", detail, traces, time.time_ns(),
+                                    {"model": key[0]}))
         burst = self._bursts.setdefault((*key, attrs["ml.feature.name"], exp.kind), _Burst())
         burst.pending += count
         now = time.monotonic()
@@ -354,6 +361,10 @@ class QualityProcessor:
             ],
             "alerts": [a for a in recent if model in (None, a["model"])],
         }
+    def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
+        """Quality violations of `model` since `since_unix_nano`, newest 256 kept (`FindingSource`)."""
+        return [f for f in list(self._findings)
+                if f.extra.get("model") == model and f.first_seen_unix_nano >= since_unix_nano]
 
     def _flush(self) -> None:
         for provider in (self._ctx.meter_provider, self._ctx.logger_provider):
