@@ -181,11 +181,12 @@ def record(tracer: trace.Tracer, name: str, attributes: dict[str, Any], ctx: Con
     scope (or with ``pid``), never made current: several sibling spans can share one call (a Feast lookup
     over several feature views). Returns the prediction id. Raises what the tracer raises."""
     holder = None
-    if pid is None:
+    if pid is None and (ctx.get(SCOPE_KEY) is not None or ctx.get(_SPAN_KEY) is not None
+                        or ctx.get(_BAGGAGE_KEY)):
         pid, holder = resolve(ctx)
     fresh = pid is None
     if pid is None:
-        pid = new_prediction_id()
+        pid = "%032x" % _getrandbits(128)  # noqa: UP031 - new_prediction_id without the call
         if holder is not None:
             holder.id = pid
     attributes[ML_PREDICTION_ID] = pid
