@@ -29,13 +29,14 @@ phoenix: $(PHOENIX_VENV)/bin/phoenix
 $(FEAST_VENV)/bin/.installed: pyproject.toml
 	$(PY) -m venv $(FEAST_VENV)
 	$(FEAST_VENV)/bin/pip install -q --upgrade pip
-	$(FEAST_VENV)/bin/pip install -q -e '.[feast,xgboost,sklearn]' 'pytest>=8' 'pytest-asyncio>=0.23' 'oteltap>=1.0'
+	$(FEAST_VENV)/bin/pip install -q -e '.[feast,xgboost,sklearn,examples]' 'pytest>=8' 'pytest-asyncio>=0.23' 'oteltap>=1.0'
 	touch $@
 
 feast: $(FEAST_VENV)/bin/.installed
 
-demo: venv
-	$(BIN)/python -m examples.demo
+# The gateway runs on the Feast environment's Python (Feast pins pandas < 3), the rest on .venv.
+demo: venv feast
+	OTELML_FEAST_PYTHON=$(CURDIR)/$(FEAST_VENV)/bin/python $(BIN)/python -m examples.demo
 
 test: venv phoenix feast
 	OTELML_PHOENIX=$(CURDIR)/$(PHOENIX_VENV)/bin/phoenix OTELML_FEAST_PYTHON=$(CURDIR)/$(FEAST_VENV)/bin/python \

@@ -1,9 +1,13 @@
 """`make demo`: the whole otelml flow on 127.0.0.1, on embedded defaults, in a few minutes.
 
-1. trains the example credit-risk model and builds its baseline with `otelml baseline build`;
+1. trains the example credit-risk model, registers it in a local MLflow Model Registry (SQLite) as
+   `credit_risk@champion`, builds its baseline with `otelml baseline build` and writes the customers'
+   profiles as the source of a Feast feature view;
 2. starts a downstream OTLP backend (the third-party `oteltap` receiver, printing NDJSON), the otelml
-   sidecar (ml_extract + drift with the baseline file, predictions, performance), the model service and
-   the gateway;
+   sidecar (ml_extract + drift with the baseline file, predictions, performance), the model service
+   (loads the model from the registry) and the gateway (applies and materializes the Feast repository,
+   SQLite online store; Feast pins pandas < 3, so it runs on the Feast environment's Python, `make feast`,
+   or $OTELML_FEAST_PYTHON);
 3. sends applications — the first half from the training population, the second half from customers
    whose income fell and card utilization rose and who default for other reasons (concept drift) —
    then, late, records their outcomes as labels;
@@ -37,14 +41,26 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from examples.credit_data import default_labels
-from examples.credit_model import MODEL_NAME, MODEL_VERSION, train
+from examples.credit_model import MODEL_NAME, register
+from examples.feature_store import customer_profiles, write_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "examples" / ".artifacts" / "demo"
 PY = sys.executable
+FEATURE_REPO = WORK / "feature_repo"
+HASH_SALT = "demo-salt"
+
+
+def feast_python() -> str:
+    """The interpreter of the Feast environment (`make feast`), which runs the gateway."""
+    for candidate in (os.environ.get("OTELML_FEAST_PYTHON"), str(ROOT / ".venv-feast" / "bin" / "python")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    raise SystemExit("demo: the Feast environment is missing: run `make feast` (or set OTELML_FEAST_PYTHON)")
 
 
 def free_port() -> int:
@@ -110,30 +126,35 @@ def sidecar_config(ports: dict[str, int], baseline: Path, window: int) -> dict[s
     }
 
 
-def build_artifacts() -> tuple[Path, Path]:
-    model, training_csv, baseline = WORK / "credit_risk.joblib", WORK / "train.csv", WORK / "baseline.json"
-    auc = train(model, training_csv=training_csv)
-    build = ["baseline", "build", str(training_csv), "--model", MODEL_NAME, "--version", MODEL_VERSION]
+def build_artifacts() -> tuple[str, Path]:
+    """Register the model in MLflow and build its baseline; returns the registered version and the file."""
+    training_csv, baseline = WORK / "train.csv", WORK / "baseline.json"
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{WORK / 'mlflow.db'}"
+    auc, version = register(training_csv=training_csv)
+    build = ["baseline", "build", str(training_csv), "--model", MODEL_NAME, "--version", version]
     subprocess.run([PY, "-m", "otelml.cli", *build, "--exclude", "defaulted", "--out", str(baseline)],
                    check=True, cwd=ROOT)  # fmt: skip
-    print(f"      holdout ROC AUC {auc:.3f}; baseline {baseline.relative_to(ROOT)}")
-    return model, baseline
+    print(f"      holdout ROC AUC {auc:.3f}; registered {MODEL_NAME} version {version} as @champion "
+          f"({os.environ['MLFLOW_TRACKING_URI']}); baseline {baseline.relative_to(ROOT)}")
+    return version, baseline
 
 
-def start_stack(stack: ExitStack, ports: dict[str, int], model: Path, baseline: Path, window: int) -> Any:
+def start_stack(stack: ExitStack, ports: dict[str, int], baseline: Path, window: int) -> Any:
     config = WORK / "sidecar.yaml"
     config.write_text(yaml.safe_dump(sidecar_config(ports, baseline, window)))
     start(stack, "backend", [PY, "-u", "-m", "oteltap", "--port", str(ports["backend"])], {})
     sidecar = start(stack, "sidecar", [PY, "-m", "otelml_collector", "--config", str(config)], {})
     wait_http(f"http://127.0.0.1:{ports['api']}/healthz")
-    env = service_env(ports) | {"OTELML_EXAMPLE_MODEL": str(model)}
+    env = service_env(ports)
     model_app = [PY, "-m", "uvicorn", "examples.model_service:app", "--port", str(ports["model"])]
     start(stack, "model-service", model_app, env | {"OTEL_SERVICE_NAME": "credit-model"})
-    gateway_app = [PY, "-m", "uvicorn", "examples.gateway:app", "--port", str(ports["gateway"])]
+    gateway_app = [feast_python(), "-m", "uvicorn", "examples.gateway:app", "--port", str(ports["gateway"])]
     start(stack, "gateway", gateway_app, env | {
         "OTEL_SERVICE_NAME": "credit-gateway",
         "MODEL_SERVICE_URL": f"http://127.0.0.1:{ports['model']}",
-        "OTELML_FEATURE_STORE": str(WORK / "features.sqlite"),
+        "OTELML_FEATURE_REPO": str(FEATURE_REPO),
+        "OTELML_HASH_FEATURES": "customer_id",  # the Feast entity key is captured hashed, not in clear
+        "OTELML_HASH_SALT": HASH_SALT,
     })  # fmt: skip
     wait_http(f"http://127.0.0.1:{ports['model']}/docs")
     wait_http(f"http://127.0.0.1:{ports['gateway']}/docs")
@@ -149,23 +170,21 @@ def service_env(ports: dict[str, int]) -> dict[str, str]:
     }
 
 
-def send_traffic(ports: dict[str, int], requests: int) -> None:
+def send_traffic(ports: dict[str, int], normal: pd.DataFrame, shifted: pd.DataFrame) -> None:
     """Applications to the gateway, then their outcomes as labels from this process (the feedback job)."""
     os.environ.update(service_env(ports) | {"OTEL_SERVICE_NAME": "credit-feedback"})
     from opentelemetry import trace
 
     import otelml.auto  # noqa: F401  (label spans go to the sidecar like the services' spans)
     from examples.feedback import Outcome, record_outcomes
-    from examples.traffic import populate_store, send
+    from examples.traffic import send
 
-    half = requests // 2
-    normal, shifted = populate_store(WORK / "features.sqlite", half, shift=1.0)
     gateway = f"http://127.0.0.1:{ports['gateway']}"
     sent = send(gateway, normal) + send(gateway, shifted)
     print(f"      decisions: {dict(Counter(s['decision'] for s in sent))}")
     outcomes = [*default_labels(normal), *default_labels(shifted, seed=2, shift=1.0)]  # concept drift too
     recorded = record_outcomes(
-        Outcome(s["prediction_id"], int(y), s["sent_at"], s["traceparent"])
+        Outcome(s["prediction_id"], int(y), s["sent_at"], s["model_version"], s["traceparent"])
         for s, y in zip(sent, outcomes, strict=True)
     )
     trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
@@ -240,15 +259,15 @@ def serve(api: str, interactive: bool) -> None:
         print("\nstopping ...")
 
 
-CANARY_VERSION, CANARY_CALLS = "2026.12", 300
+CANARY_CALLS = 300
 
 
-def triage(api: str) -> None:
-    """`otelml diagnose` on the incident, then a canary: a retrained second version scores
-    CANARY_CALLS applications (same mix as the service saw) beside the service's version, with their
-    outcomes, and `otelml canary` judges it. Scored in this process, which `send_traffic` set up."""
-    import joblib
-    import pandas as pd
+def triage(api: str, champion: str) -> None:
+    """`otelml diagnose` on the incident, then a canary: a retrained model, registered in MLflow as the
+    next version (the alias stays on the champion), scores CANARY_CALLS applications (same mix and
+    outcomes as the service saw) beside the champion, and `otelml canary` judges it. Scored in this
+    process, which `send_traffic` instrumented."""
+    import mlflow.sklearn
     from opentelemetry import trace
 
     import otelml
@@ -258,14 +277,12 @@ def triage(api: str) -> None:
     print("\nis it the data, the model or the system? (otelml diagnose)\n")
     diagnose = [*cli, "diagnose", "--model", MODEL_NAME, "--since", "1h", "--url", api]
     subprocess.run(diagnose, cwd=ROOT, check=False)
-    path = WORK / "credit_risk_v2.joblib"
-    train(path, seed=7)
-    candidate = joblib.load(path)
-    otelml.register_model(candidate, name=MODEL_NAME, version=CANARY_VERSION, role="canary")
+    _, version = register(seed=7, alias=None)
+    candidate = mlflow.sklearn.load_model(f"models:/{MODEL_NAME}/{version}")
+    otelml.register_model(candidate, name=MODEL_NAME, version=version, role="canary")
     half = CANARY_CALLS // 2
     normal, shifted = applications(half, seed=21), applications(half, seed=22, shift=1.0)
     frame = pd.concat([normal, shifted]).reset_index(drop=True)
-    # the same outcomes as the service's traffic: the shifted half defaults for other reasons too
     truth = [*default_labels(normal, seed=23), *default_labels(shifted, seed=24, shift=1.0)]
     for i in range(len(frame)):
         with otelml.prediction():
@@ -273,9 +290,9 @@ def triage(api: str) -> None:
             otelml.record_label(otelml.current_prediction_id(), int(truth[i]), model=MODEL_NAME)
     trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
     time.sleep(3)
-    print(f"\ncanary: {MODEL_NAME} {CANARY_VERSION} against {MODEL_VERSION} (otelml canary)\n")
-    subprocess.run([*cli, "canary", "--model", MODEL_NAME, "--baseline", MODEL_VERSION, "--candidate",
-                    CANARY_VERSION, "--since", "1h", "--url", api], cwd=ROOT, check=False)  # fmt: skip
+    print(f"\ncanary: {MODEL_NAME} version {version} against the champion {champion} (otelml canary)\n")
+    subprocess.run([*cli, "canary", "--model", MODEL_NAME, "--baseline", champion, "--candidate", version,
+                    "--since", "1h", "--url", api], cwd=ROOT, check=False)  # fmt: skip
 
 
 def main() -> int:
@@ -291,20 +308,23 @@ def main() -> int:
     WORK.mkdir(parents=True)
     ports = {name: free_port() for name in ("grpc", "http", "api", "backend", "model", "gateway")}
 
-    print(f"[1/4] training {MODEL_NAME} and building its baseline ...")
-    model, baseline = build_artifacts()
+    print(f"[1/4] training {MODEL_NAME}, registering it in MLflow and building its baseline ...")
+    champion, baseline = build_artifacts()
+    half = args.requests // 2
+    normal, shifted = customer_profiles(half, shift=1.0)
+    write_profiles(FEATURE_REPO, pd.concat([normal, shifted]))
     with ExitStack() as stack:
-        print("[2/4] starting the backend (oteltap), the sidecar, the model service and the gateway ...")
-        sidecar = start_stack(stack, ports, model, baseline, args.window)
-        half = args.requests // 2
+        print("[2/4] starting the backend (oteltap), the sidecar, the model service and the gateway "
+              "(Feast apply + materialize) ...")
+        sidecar = start_stack(stack, ports, baseline, args.window)
         print(f"[3/4] sending {half} applications, then {half} from a shifted population ...")
-        send_traffic(ports, args.requests)
+        send_traffic(ports, normal, shifted)
         time.sleep(8)  # the services' batch span exporters and the sidecar's metric export run
         print("[4/4] what the sidecar found (otelml drift):\n")
         api = f"http://127.0.0.1:{ports['api']}"
         subprocess.run([PY, "-m", "otelml.cli", "drift", "--url", api], cwd=ROOT, check=False)
         follow(api)
-        triage(api)
+        triage(api, champion)
         serve(api, interactive=sys.stdin.isatty() and not args.no_serve)
         sidecar.send_signal(signal.SIGTERM)  # flushes windows, metrics and logs downstream
         sidecar.wait(timeout=60)

@@ -1,7 +1,7 @@
 """The feedback job: days after a decision, the loan's outcome is known and recorded as a label.
 
-It needs only what the gateway returned with the decision — the prediction id, and optionally the
-traceparent and time — kept in the lending system's database. `otelml.record_label` emits a
+It needs only what the gateway returned with the decision — the prediction id and model version, and
+optionally the traceparent and time — kept in the lending system's database. `otelml.record_label` emits a
 `label credit_risk` span with the outcome, the delay since the prediction, and a link to the prediction's
 trace, which the sidecar and trace backends join on `ml.prediction.id`.
 """
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import otelml
-from examples.credit_model import MODEL_NAME, MODEL_VERSION
+from examples.credit_model import MODEL_NAME
 
 __all__ = ["Outcome", "record_outcomes"]
 
@@ -22,6 +22,7 @@ class Outcome:
     prediction_id: str
     defaulted: int
     decided_at: float  # epoch seconds, stored with the decision
+    model_version: str  # returned with the decision
     traceparent: str | None = None
 
 
@@ -33,7 +34,7 @@ def record_outcomes(outcomes: Iterable[Outcome]) -> int:
             outcome.prediction_id,
             outcome.defaulted,
             model=MODEL_NAME,
-            version=MODEL_VERSION,
+            version=outcome.model_version,
             prediction_time=outcome.decided_at,
             traceparent=outcome.traceparent,
         )

@@ -2,10 +2,13 @@
 
 `POST /applications {"customer_id": ..., "amount": ..., "term_months": ...}` returns the decision and the
 prediction id, which a feedback system keeps to record the outcome later (`examples/feedback.py`). The
-feature lookup is a `feature_lookup customer_profile` span with store, view, version, served feature names
-and freshness; the call to the model service carries the prediction id in baggage.
+features come from a real Feast repository (`examples/feature_store.py`, applied and materialized at
+start); otelml's Feast instrumentor turns the lookup into a `feature_lookup customer_profile` span (store,
+project, view, served feature names, freshness) with no code here. The call to the model service carries
+the prediction id in baggage, so both services' spans share it and the trace.
 
-Run: `uvicorn examples.gateway:app --port 8000` (MODEL_SERVICE_URL, OTELML_FEATURE_STORE).
+Feast pins pandas < 3: run it with the Feast environment's Python (`make feast`), as `make demo` does:
+`.venv-feast/bin/python -m uvicorn examples.gateway:app --port 8000` (MODEL_SERVICE_URL, OTELML_FEATURE_REPO).
 """
 
 from __future__ import annotations
@@ -17,12 +20,11 @@ from fastapi import FastAPI, HTTPException
 from opentelemetry.propagate import inject
 from pydantic import BaseModel
 
-import otelml
 from examples._telemetry import instrument_app
-from examples.feature_store import VIEW_NAME, VIEW_VERSION, FeatureStore
+from examples.feature_store import CustomerFeatures
 
 MODEL_SERVICE_URL = os.environ.get("MODEL_SERVICE_URL", "http://127.0.0.1:8001")
-store = FeatureStore(os.environ.get("OTELML_FEATURE_STORE", "examples/.artifacts/features.sqlite"))
+features = CustomerFeatures(os.environ.get("OTELML_FEATURE_REPO", "examples/.artifacts/feature_repo"))
 session = requests.Session()
 app = FastAPI(title="credit-gateway")
 instrument_app(app)
@@ -38,19 +40,17 @@ class Decision(BaseModel):
     prediction_id: str | None
     decision: str
     probability_of_default: float
+    model_version: str
     traceparent: str | None
 
 
 @app.post("/applications")
 def apply(request: ApplicationRequest) -> Decision:
-    with otelml.feature_lookup(view=VIEW_NAME, store=FeatureStore.name, version=VIEW_VERSION) as lookup:
-        try:
-            features, age_seconds = store.lookup(request.customer_id)
-        except KeyError:
-            raise HTTPException(status_code=404, detail=f"unknown customer {request.customer_id!r}") from None
-        lookup.set_feature_names(list(features))
-        lookup.set_freshness(age_seconds)
-    payload = {**features, "amount": request.amount, "term_months": request.term_months}
+    try:
+        profile = features.lookup(request.customer_id)
+    except KeyError:
+        raise HTTPException(status_code=404, detail=f"unknown customer {request.customer_id!r}") from None
+    payload = {**profile, "amount": request.amount, "term_months": request.term_months}
     response = session.post(f"{MODEL_SERVICE_URL}/score", json=payload, timeout=10)
     response.raise_for_status()
     scored = response.json()
@@ -60,5 +60,6 @@ def apply(request: ApplicationRequest) -> Decision:
         prediction_id=scored["prediction_id"],
         decision=scored["decision"],
         probability_of_default=scored["probability_of_default"],
+        model_version=scored["model_version"],
         traceparent=carrier.get("traceparent"),
     )

@@ -1,8 +1,9 @@
-"""Load generator for the example: customers in the feature store, applications to the gateway.
+"""Load generator for the example: applications to the gateway from the customers of its feature store.
 
-The first `--shift-after` applications come from the training population; the rest from customers whose
-income fell and card utilization rose by `--shift` standard deviations — the drift the sidecar should
-flag on `income` and `utilization` and nowhere else. With `--labels`, outcomes are recorded as labels
+The gateway's Feast repository serves `customer_profiles(3000)` (examples/feature_store.py) unless it was
+given other profiles. The first `--shift-after` applications come from the training population; the rest
+from customers whose income fell and card utilization rose — the drift the sidecar should flag on `income`
+and `utilization` and nowhere else. With `--labels`, outcomes are recorded as labels
 through `examples.feedback` (this process then needs OTEL_EXPORTER_OTLP_ENDPOINT and `import otelml.auto`).
 """
 
@@ -11,29 +12,18 @@ from __future__ import annotations
 import argparse
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pandas as pd
 import requests
 
-from examples.credit_data import applications, default_labels
-from examples.feature_store import FeatureStore
+from examples.credit_data import default_labels
+from examples.feature_store import DEFAULT_CUSTOMERS, customer_profiles
 
-__all__ = ["Sent", "populate_store", "send"]
+__all__ = ["Sent", "send"]
 
 
 class Sent(dict):
     """One application sent: the gateway's answer plus the applicant's features."""
-
-
-def populate_store(path: Path | str, customers: int, shift: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Materialize `customers` normal (c*) and `customers` shifted (s*) profiles."""
-    normal = applications(customers, seed=11)
-    normal.index = [f"c{i}" for i in range(customers)]
-    shifted = applications(customers, seed=12, shift=shift)
-    shifted.index = [f"s{i}" for i in range(customers)]
-    FeatureStore(path).materialize(pd.concat([normal, shifted]))
-    return normal, shifted
 
 
 def send(url: str, frame: pd.DataFrame, workers: int = 8) -> list[Sent]:
@@ -58,15 +48,15 @@ def send(url: str, frame: pd.DataFrame, workers: int = 8) -> list[Sent]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--store", default="examples/.artifacts/features.sqlite")
+    parser.add_argument("--customers", type=int, default=DEFAULT_CUSTOMERS,
+                        help="customers per population in the gateway's feature store")
     parser.add_argument("--requests", type=int, default=6000)
     parser.add_argument("--shift-after", type=int, default=3000)
-    parser.add_argument("--shift", type=float, default=1.0)
     parser.add_argument("--labels", action="store_true", help="record outcomes as labels afterwards")
     args = parser.parse_args()
-    normal, shifted = populate_store(
-        args.store, max(args.shift_after, args.requests - args.shift_after), args.shift
-    )
+    if max(args.shift_after, args.requests - args.shift_after) > args.customers:
+        parser.error(f"--shift-after and --requests minus it must be <= --customers ({args.customers})")
+    normal, shifted = customer_profiles(args.customers)
     batch = pd.concat([normal.iloc[: args.shift_after], shifted.iloc[: args.requests - args.shift_after]])
     sent = send(args.url, batch)
     decisions = pd.Series([s["decision"] for s in sent]).value_counts().to_dict()
@@ -80,7 +70,7 @@ def main() -> None:
             *default_labels(shifted.iloc[: args.requests - args.shift_after], seed=2, shift=args.shift),
         ]
         recorded = record_outcomes(
-            Outcome(s["prediction_id"], int(y), s["sent_at"], s.get("traceparent"))
+            Outcome(s["prediction_id"], int(y), s["sent_at"], s["model_version"], s.get("traceparent"))
             for s, y in zip(sent, outcomes, strict=True)
         )
         print(f"recorded {recorded} labels")

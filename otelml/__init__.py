@@ -10,9 +10,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import _logs, metrics, trace
+from opentelemetry import metrics, trace
 
 from otelml import _config, _telemetry
 from otelml._config import OtelmlConfig, get_config
@@ -28,6 +28,9 @@ from otelml._spans import (
     inference,
     postprocess,
 )
+
+if TYPE_CHECKING:
+    from opentelemetry import _logs
 
 __all__ = [
     "FeatureLookupSpan",

@@ -19,8 +19,9 @@ Otherwise a new id is created (a random 128-bit hex string).
 
 Private names used (each stable since OpenTelemetry 1.0): the context keys of the current span
 (``_SPAN_KEY``), of baggage (``_BAGGAGE_KEY``) and of suppressed instrumentation, the SDK's default
-runtime context (one ``ContextVar``, read and set directly instead of through two layers of API calls) and
-the API's proxy logger provider class.
+runtime context (one ``ContextVar``, read and set directly instead of through two layers of API calls),
+the API's proxy logger provider class, and the logs signal (still private in OpenTelemetry): the helpers at
+the end record and export log records for the rest of the library.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from collections.abc import Callable
 from contextvars import ContextVar, Token
 from typing import Any
 
+from opentelemetry import _logs, trace
 from opentelemetry import context as _api
-from opentelemetry import trace
 from opentelemetry._logs._internal import ProxyLoggerProvider
 from opentelemetry.baggage import _BAGGAGE_KEY
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
@@ -46,6 +47,7 @@ from otelml._errors import log_once
 from otelml.semconv import ML_PREDICTION_ID
 
 __all__ = [
+    "LOG_INFO",
     "SCOPE_KEY",
     "SPAN_KEY",
     "SUPPRESS_KEY",
@@ -55,10 +57,15 @@ __all__ = [
     "attach",
     "detach",
     "emit",
+    "emit_log",
     "end",
+    "export_logs",
     "fail",
     "get_current",
+    "global_logger_provider",
+    "log_recorder",
     "new_prediction_id",
+    "otlp_log_exporter",
     "record",
     "remember_for_trace",
     "resolve",
@@ -174,11 +181,12 @@ def record(tracer: trace.Tracer, name: str, attributes: dict[str, Any], ctx: Con
     scope (or with ``pid``), never made current: several sibling spans can share one call (a Feast lookup
     over several feature views). Returns the prediction id. Raises what the tracer raises."""
     holder = None
-    if pid is None:
+    if pid is None and (ctx.get(SCOPE_KEY) is not None or ctx.get(_SPAN_KEY) is not None
+                        or ctx.get(_BAGGAGE_KEY)):
         pid, holder = resolve(ctx)
     fresh = pid is None
     if pid is None:
-        pid = new_prediction_id()
+        pid = "%032x" % _getrandbits(128)  # noqa: UP031 - new_prediction_id without the call
         if holder is not None:
             holder.id = pid
     attributes[ML_PREDICTION_ID] = pid
@@ -263,3 +271,49 @@ def start_root(tracer: trace.Tracer, name: str, ctx: Context) -> Span:
 
 def _span_name(span: Span) -> str:
     return repr(getattr(span, "name", "the span"))
+
+
+# The logs signal: OpenTelemetry's logs API and SDK are still private modules (``opentelemetry._logs``,
+# ``opentelemetry.sdk._logs``, the OTLP exporters' ``_log_exporter``); otelml emits log records through these.
+
+
+LOG_INFO = _logs.SeverityNumber.INFO
+global_logger_provider = _logs.get_logger_provider
+
+
+def log_recorder(resource: Any) -> tuple[Any, Any]:
+    """An SDK logger provider that keeps its records in memory (no thread), and that memory."""
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+
+    memory = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(memory))
+    return provider, memory
+
+
+def emit_log(provider: Any, scope: str, *, body: str, warning: bool, event_name: str,
+             attributes: dict[str, Any]) -> None:
+    """One log record (severity WARN or INFO) from ``provider``'s logger ``scope``."""
+    severity = _logs.SeverityNumber.WARN if warning else LOG_INFO
+    provider.get_logger(scope).emit(_logs.LogRecord(
+        timestamp=time.time_ns(), severity_number=severity, severity_text=severity.name, body=body,
+        event_name=event_name, attributes=attributes))
+
+
+def otlp_log_exporter(grpc: bool, timeout: float | None) -> Any:
+    """The OTLP log exporter of the SDK (gRPC or HTTP/protobuf), configured from ``OTEL_EXPORTER_OTLP_*``."""
+    if grpc:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
+            OTLPLogExporter,
+        )
+    return OTLPLogExporter(timeout=timeout)
+
+
+def export_logs(exporter: Any, memory: Any) -> bool:
+    """Export the records in ``memory`` (of :func:`log_recorder`) once; True when the exporter succeeded."""
+    from opentelemetry.sdk._logs.export import LogRecordExportResult
+
+    return bool(exporter.export(memory.get_finished_logs()) == LogRecordExportResult.SUCCESS)

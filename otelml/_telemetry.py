@@ -18,14 +18,14 @@ import sys
 import threading
 from bisect import bisect_left
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import _logs, metrics, trace
+from opentelemetry import metrics, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 
 from otelml import __version__
-from otelml._lifecycle import ProxyLoggerProvider
+from otelml._lifecycle import LOG_INFO, ProxyLoggerProvider, global_logger_provider
 from otelml.semconv import (
     ERROR_TYPE,
     METRIC_ML_INFERENCE_DURATION,
@@ -35,6 +35,9 @@ from otelml.semconv import (
     ML_PREDICTION_BUCKET,
     ML_PREDICTION_CLASS,
 )
+
+if TYPE_CHECKING:
+    from opentelemetry import _logs
 
 __all__ = [
     "emit_prediction_log",
@@ -347,7 +350,7 @@ def _get_logger() -> _logs.Logger:
     global _logger
     if _logger is not None:
         return _logger
-    provider = _logger_provider or _logs.get_logger_provider()
+    provider = _logger_provider or global_logger_provider()
     result = provider.get_logger(SCOPE, __version__)
     if not isinstance(provider, ProxyLoggerProvider):
         _logger = result
@@ -358,7 +361,7 @@ def emit_prediction_log(ctx: Context, attributes: dict[str, Any], body: dict[str
     """One INFO log record ``ml.prediction`` with the (already masked) inputs and outputs."""
     _get_logger().emit(
         context=ctx,
-        severity_number=_logs.SeverityNumber.INFO,
+        severity_number=LOG_INFO,
         severity_text="INFO",
         event_name="ml.prediction",
         body=body,

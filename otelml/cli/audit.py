@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otelml.quality._audit import AuditStore
+    from otelml.quality import AuditStore
 
     store = AuditStore(args.audit_db)
     if not store.path.exists():

@@ -52,8 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from otelml.quality import QualityError, read_data, validate
-    from otelml.quality._report import format_table
+    from otelml.quality import QualityError, format_table, read_data, resolve_expectations, validate
 
     started = time.time()
     run_id = uuid.uuid4().hex
@@ -64,11 +63,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.max_examples < 0:
             raise QualityError(f"--max-examples must be >= 0, got {args.max_examples}")
-        from otelml.quality._validate import resolve_expectations
-
         exps, _ = resolve_expectations(args.expectations)  # an invalid file fails before reading data
         if args.baseline:
-            from otelml.quality._drift import load_baseline_file
+            from otelml.quality import load_baseline_file
 
             baseline = load_baseline_file(args.baseline)
         df = read_data(args.data, delimiter=args.delimiter)
@@ -140,8 +137,7 @@ def _write_html(path: str, report: dict[str, Any], baseline: Any, df: Any) -> li
 def _record(args: argparse.Namespace, report: dict[str, Any], result: Any, status: str, run_id: str,
             error: str | None) -> list[str]:
     """Audit store, OTLP and webhook: each best effort, problems returned as warnings."""
-    from otelml.quality._audit import AuditRun, AuditStore
-    from otelml.quality._telemetry import otlp_configured, post_webhook, send_otlp, slack_message
+    from otelml.quality import AuditRun, AuditStore, otlp_configured, post_webhook, send_otlp, slack_message
 
     problems: list[str] = []
     if not args.no_audit:

@@ -17,16 +17,21 @@ docs/quality.md; the same checks run as `otelml validate` and as the sidecar's `
 
 from __future__ import annotations
 
+from otelml.quality._audit import AuditRun, AuditStore
 from otelml.quality._checks import CheckContext, run_check, within_bounds
 from otelml.quality._drift import load_baseline_file
 from otelml.quality._errors import DataFileError, ExpectationFileError, QualityError
 from otelml.quality._ge import GE_TYPES
 from otelml.quality._loader import load_expectations, parse_expectations
 from otelml.quality._model import Example, Expectation, ExpectationResult, Result
-from otelml.quality._validate import read_data, validate
+from otelml.quality._report import format_table
+from otelml.quality._telemetry import otlp_configured, post_webhook, send_otlp, slack_message
+from otelml.quality._validate import read_data, resolve_expectations, validate
 
 __all__ = [
     "GE_TYPES",
+    "AuditRun",
+    "AuditStore",
     "CheckContext",
     "DataFileError",
     "Example",
@@ -35,11 +40,17 @@ __all__ = [
     "ExpectationResult",
     "QualityError",
     "Result",
+    "format_table",
     "load_baseline_file",
     "load_expectations",
+    "otlp_configured",
     "parse_expectations",
+    "post_webhook",
     "read_data",
+    "resolve_expectations",
     "run_check",
+    "send_otlp",
+    "slack_message",
     "validate",
     "within_bounds",
 ]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -46,19 +45,16 @@ def _protocol(signal: str) -> str:
 def _exporters() -> tuple[Any, Any]:
     # A gate must not hang on a dead collector: 5 s per signal unless OTEL_EXPORTER_OTLP_TIMEOUT is set.
     timeout = None if os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT") else 5
-    if _protocol("LOGS") == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
-            OTLPLogExporter,
-        )
     if _protocol("METRICS") == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
     else:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
             OTLPMetricExporter,
         )
-    return OTLPLogExporter(timeout=timeout), OTLPMetricExporter(timeout=timeout)
+    from otelml import _lifecycle  # the logs signal is private in OpenTelemetry: through the lifecycle
+
+    logs = _lifecycle.otlp_log_exporter(_protocol("LOGS") == "grpc", timeout)
+    return logs, OTLPMetricExporter(timeout=timeout)
 
 
 def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str, suite: str) -> list[str]:
@@ -66,18 +62,11 @@ def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str,
     `ml.data_quality.runs` {status, dataset, suite} and `ml.data_quality.violations` {dataset, suite,
     ml.feature.name, ml.data_quality.expectation}, each exported once. Returns problems, if any."""
     try:
-        from opentelemetry._logs import LogRecord, SeverityNumber
-        from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import (
-            InMemoryLogRecordExporter,
-            LogRecordExportResult,
-            SimpleLogRecordProcessor,
-        )
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import InMemoryMetricReader, MetricExportResult
         from opentelemetry.sdk.resources import Resource
 
-        from otelml import __version__
+        from otelml import __version__, _lifecycle
 
         attrs = {"service.version": __version__}
         if not os.environ.get("OTEL_SERVICE_NAME"):
@@ -89,9 +78,7 @@ def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str,
     # Record with the SDK into memory, then export each signal once and check the outcome.
     reader = InMemoryMetricReader()
     meters = MeterProvider(resource=resource, metric_readers=[reader])
-    captured = InMemoryLogRecordExporter()
-    logs = LoggerProvider(resource=resource, shutdown_on_exit=False)
-    logs.add_log_record_processor(SimpleLogRecordProcessor(captured))
+    logs, captured = _lifecycle.log_recorder(resource)
     base = {"ml.data_quality.dataset": dataset, "ml.data_quality.suite": suite}
     problems: list[str] = []
     try:
@@ -109,22 +96,19 @@ def send_otlp(report: dict[str, Any], *, status: str, run_id: str, dataset: str,
                                    "ml.data_quality.expectation": r.get("ge_type") or r["expectation"]})
         failed = [f"{r.get('column') or 'table'}: {r.get('ge_type') or r['expectation']}"
                   for r in results if not r["success"]]
-        severity = SeverityNumber.INFO if status == "passed" else SeverityNumber.WARN
         body = f"data quality {status}: {dataset}"
         if failed:
             body += f" ({len(failed)} of {len(results)} expectations failed: {', '.join(failed[:10])})"
         if report.get("error"):
             body += f": {report['error']}"
-        logs.get_logger("otelml.quality").emit(LogRecord(
-            timestamp=time.time_ns(), severity_number=severity, severity_text=severity.name,
-            body=body, event_name="ml.data_quality.run",
+        _lifecycle.emit_log(
+            logs, "otelml.quality", body=body, warning=status != "passed", event_name="ml.data_quality.run",
             attributes={**base, "ml.data_quality.status": status, "ml.data_quality.run_id": run_id,
                         "ml.data_quality.rows": int(report.get("row_count") or 0),
                         "ml.data_quality.evaluated": len(results),
                         "ml.data_quality.failed": len(failed),
-                        "ml.data_quality.failed_expectations": failed[:50]},
-        ))
-        if log_exporter.export(captured.get_finished_logs()) != LogRecordExportResult.SUCCESS:
+                        "ml.data_quality.failed_expectations": failed[:50]})
+        if not _lifecycle.export_logs(log_exporter, captured):
             problems.append("OTLP log export failed (see the exporter's message above)")
         data = reader.get_metrics_data()
         if data is not None and metric_exporter.export(data) != MetricExportResult.SUCCESS:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from mlflow import MlflowClient
+
 from examples.demo import CANARY_CALLS
+from examples.feature_store import customer_profiles
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "examples" / ".artifacts" / "demo"
@@ -19,6 +24,7 @@ def _attrs(record: dict) -> dict:
 
 
 def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_services() -> None:
+    started = time.time()
     run = subprocess.run(
         [sys.executable, "-m", "examples.demo", "--requests", "2000", "--window", "1000"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
@@ -54,6 +60,9 @@ def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_service
     header = re.split(r"\s{2,}", next(x for x in lines if x.startswith("MODEL")).strip())
     windows = [dict(zip(header, re.split(r"\s{2,}", x.strip()), strict=True))
                for x in lines if x.startswith("credit_risk")]  # fmt: skip
+    champion = MlflowClient(tracking_uri=f"sqlite:///{WORK / 'mlflow.db'}").get_model_version_by_alias(
+        "credit_risk", "champion")
+    windows = [w for w in windows if w["VERSION"] == str(champion.version)]  # not the canary's
     realized = [{m: float(w[m].split(" / ")[0]) for m in ("ROC_AUC", "F1")} for w in windows]
     assert len(realized) == 2, windows
     assert realized[0]["ROC_AUC"] > 0.65 and realized[1]["ROC_AUC"] < realized[0]["ROC_AUC"] - 0.1, windows
@@ -74,3 +83,28 @@ def test_demo_flags_the_shifted_features_and_follows_a_prediction_across_service
     assert {_attrs(a)["ml.feature.name"] for a in alerts} == {"income", "utilization"}
     inference_traces = {s["traceId"] for s in inference}
     assert all(a["traceId"] in inference_traces for a in alerts)  # each alert names a real prediction
+
+    # Feast -> model: each prediction's feature lookup (gateway, Feast instrumentor) and its inference
+    # (model service, MLflow-registered model) share the prediction id and the trace
+    lookups = {_attrs(s)["ml.prediction.id"]: s for s in spans
+               if s["name"] == "feature_lookup customer_profile"}
+    version = str(champion.version)
+    service = {pid for pid, span in by_id.items() if _attrs(span)["ml.model.version"] == version}
+    assert lookups.keys() == service and len(service) == 2000  # the canary's predictions had no lookup
+    assert all(lookups[pid]["traceId"] == by_id[pid]["traceId"] for pid in service)
+    pid, lookup = next(iter(lookups.items()))
+    attrs = _attrs(lookup)
+    lineage = ("ml.feature_store.name", "ml.feature_store.project", "ml.feature_view.name")
+    assert [attrs[k] for k in lineage] == ["feast", "credit", "customer_profile"]
+    assert 0 <= float(attrs["ml.feature_view.freshness"]) < time.time() - started  # written at the start
+    # the entity key is hashed (OTELML_HASH_FEATURES=customer_id); the features Feast served for that
+    # customer are the ones the model scored
+    normal, shifted = customer_profiles(1000)
+    profiles = {"sha256:" + hashlib.sha256(f"demo-salt{c}".encode()).hexdigest(): row
+                for frame in (normal, shifted) for c, row in frame.iterrows()}
+    served = profiles[attrs["ml.feature.customer_id"]]
+    scored = _attrs(by_id[pid])
+    assert float(scored["ml.feature.income"]) == served["income"]
+    assert scored["ml.feature.plan"] == served["plan"]
+    # the model's registry identity, as the MLflow registry itself reports it
+    assert (scored["ml.model.version"], scored["ml.model.run_id"]) == (str(champion.version), champion.run_id)

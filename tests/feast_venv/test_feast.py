@@ -52,13 +52,16 @@ def store(tmp_path_factory) -> FeatureStore:
                          schema=[Field(name="orders", dtype=Int64)],
                          source=FileSource(path=str(root / "orders.parquet"), timestamp_field=TS))
     service = FeatureService(name="churn_features", features=[stats, orders[["orders"]]])
-    config = RepoConfig(project="shop", registry=str(root / "registry.db"), provider="local",
-                        online_store=SqliteOnlineStoreConfig(path=str(root / "online.db")),
-                        entity_key_serialization_version=3, repo_path=str(root))
-    feature_store = FeatureStore(repo_path=str(root), config=config)
+    feature_store = FeatureStore(repo_path=str(root), config=_config(root, SqliteOnlineStoreConfig))
     feature_store.apply([customer, stats, orders, service])
     feature_store.materialize(NOW - timedelta(days=1), NOW + timedelta(seconds=1))
     return feature_store
+
+
+def _config(root, online_store) -> RepoConfig:
+    return RepoConfig(project="shop", registry=str(root / "registry.db"), provider="local",
+                      online_store=online_store(path=str(root / "online.db")),
+                      entity_key_serialization_version=3, repo_path=str(root))
 
 
 def _lookups(exporter):
@@ -180,3 +183,28 @@ def test_lookup_and_inference_share_the_prediction_over_otlp(store) -> None:
     served_at = lookup.end_time_unix_nano / 1e9
     assert lookup_attrs["ml.feature_view.freshness"].double_value == pytest.approx(
         served_at - (NOW.timestamp() - AGES_S[2]), abs=1e-3)
+
+
+async def test_async_online_lookup_gives_the_same_span(exporter, instrument, store) -> None:
+    from tests.feast_venv.async_sqlite import AsyncSqliteOnlineStoreConfig
+
+    root = store.repo_path
+    async_store = FeatureStore(repo_path=str(root), config=_config(root, AsyncSqliteOnlineStoreConfig))
+    refs, rows = ["customer_stats:age", "customer_stats:income"], [{"customer_id": 3}]
+    expected = store.get_online_features(features=refs, entity_rows=rows).to_dict()
+    instrument(FeastInstrumentor)
+    with otelml.prediction(id="p-async"):
+        got = await async_store.get_online_features_async(features=refs, entity_rows=rows)
+    assert got.to_dict() == expected
+    (span,) = _lookups(exporter)
+    served_at = span.end_time / 1e9
+    assert span.name == "feature_lookup customer_stats"
+    assert span.attributes["ml.prediction.id"] == "p-async"
+    assert span.attributes["ml.feature.customer_id"] == 3
+    assert span.attributes["ml.feature_view.freshness"] == pytest.approx(served_at - (NOW.timestamp() - 7200),
+                                                                         abs=1e-3)
+    # Feast's own SQLite store has no async read: its error reaches the caller, the span records it
+    with pytest.raises(NotImplementedError):
+        await store.get_online_features_async(features=refs, entity_rows=rows)
+    (failed,) = _lookups(exporter)
+    assert failed.status.status_code is StatusCode.ERROR

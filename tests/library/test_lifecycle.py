@@ -1,10 +1,8 @@
-"""One span lifecycle: an instrumented model call and ``otelml.inference(...)`` give the same span, and
-OpenTelemetry's private names are read in one library module only (plus ``auto.py``'s provider set-up)."""
+"""One span lifecycle: an instrumented model call and ``otelml.inference(...)`` give the same span
+(that OpenTelemetry's private names are read in ``_lifecycle.py`` and ``auto.py`` only is checked by
+tests/architecture/test_import_rules.py)."""
 
 from __future__ import annotations
-
-import ast
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,43 +15,9 @@ import otelml
 from otelml import _config, _telemetry
 from otelml.instrumentation.sklearn import SklearnInstrumentor
 
-LIBRARY = Path(otelml.__file__).parent
-ALLOWED = {"_lifecycle.py", "auto.py"}
 RNG = np.random.default_rng(3)
 X = RNG.normal(size=(200, 4))
 Y = (X[:, 0] > X[:, 1]).astype(int)
-
-
-# The logs API and the OTLP log exporters are published under underscore names while they are
-# experimental: there is no other name to import them by, so they are not private in this sense.
-PUBLIC_UNDERSCORE = {"_logs", "_log_exporter"}
-
-
-def _private(dotted: str) -> bool:
-    return any(part.startswith("_") and part not in PUBLIC_UNDERSCORE for part in dotted.split("."))
-
-
-def _private_otel_names(path: Path) -> list[str]:
-    """Private OpenTelemetry names a module imports (``_internal`` modules, ``_SPAN_KEY``...) or reads by
-    string (the runtime context's attributes)."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opentelemetry"):
-            names = [a.name for a in node.names if _private(a.name)]
-            if _private(node.module or "") or names:
-                found.append(f"{node.module}: {', '.join(a.name for a in node.names)}")
-        elif isinstance(node, ast.Import):
-            found += [a.name for a in node.names if a.name.startswith("opentelemetry") and _private(a.name)]
-        elif isinstance(node, ast.Constant) and node.value in ("_RUNTIME_CONTEXT", "_current_context"):
-            found.append(node.value)
-    return found
-
-
-def test_private_opentelemetry_names_live_in_one_module() -> None:
-    offenders = {str(p.relative_to(LIBRARY)): names for p in LIBRARY.rglob("*.py")
-                 if p.name not in ALLOWED and (names := _private_otel_names(p))}
-    assert offenders == {}
-    assert _private_otel_names(LIBRARY / "_lifecycle.py")  # the check does see them where they are
 
 
 @pytest.fixture

@@ -148,7 +148,10 @@ def test_public_names():
     assert set(quality.__all__) == {
         "GE_TYPES", "CheckContext", "DataFileError", "Example", "Expectation", "ExpectationFileError",
         "ExpectationResult", "QualityError", "Result", "load_expectations", "parse_expectations",
-        "read_data", "run_check", "validate", "load_baseline_file", "within_bounds"}
+        "read_data", "run_check", "validate", "load_baseline_file", "within_bounds",
+        # what `otelml validate` / `otelml audit` use
+        "AuditRun", "AuditStore", "format_table", "otlp_configured", "post_webhook", "resolve_expectations",
+        "send_otlp", "slack_message"}
     assert all(getattr(quality, name) is not None for name in quality.__all__)
 
 

@@ -2,8 +2,9 @@
 
 What is traced
 --------------
-``FeatureStore.get_online_features``, ``retrieve_online_documents`` / ``retrieve_online_documents_v2``
-(where the installed Feast has them) and ``get_historical_features`` produce **one span per feature view
+``FeatureStore.get_online_features``, its coroutine ``get_online_features_async``,
+``retrieve_online_documents`` / ``retrieve_online_documents_v2`` (where the installed Feast has them) and
+``get_historical_features`` produce **one span per feature view
 the call touched**, named ``feature_lookup {view}``. Feast fetches all views in one call, so these sibling
 spans share the call's start and end time (and its error, if it raised); each carries its own view's
 lineage, which one span per call could not (``ml.feature_view.name`` is a single string). Attributes
@@ -46,6 +47,7 @@ from opentelemetry import trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from otelml import __version__, _config, _lifecycle
+from otelml._capture import feature_attributes
 from otelml._errors import log_once
 from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.feast import _lookup
@@ -54,6 +56,7 @@ from otelml.instrumentation.feast.package import _instruments
 __all__ = ["FeastInstrumentor"]
 
 ONLINE = ("get_online_features", "retrieve_online_documents", "retrieve_online_documents_v2")
+ONLINE_ASYNC = ("get_online_features_async",)  # same arguments and result as get_online_features
 OFFLINE = ("get_historical_features",)
 _patches = MethodPatches()
 _tracer: trace.Tracer | None = None
@@ -75,18 +78,15 @@ def _spans(store: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any
     if tracer is None:
         return
     views, service = _lookup.requested_views(_features_argument(method, args, kwargs))
-    online = method in ONLINE
+    lookup = method == "get_online_features" or method in ONLINE_ASYNC
     ages: dict[str, float] = {}
     entity_attrs: dict[str, Any] = {}
-    if online and result is not None:
-        full = bool(kwargs.get("full_feature_names", args[2] if method == ONLINE[0] and len(args) > 2
-                                                   else False))
+    if result is not None and (lookup or method in ONLINE):
+        full = bool(kwargs.get("full_feature_names", args[2] if lookup and len(args) > 2 else False))
         ages = _lookup.freshness(result, views, full, end_ns / 1e9)
-    if method == ONLINE[0]:
+    if lookup:
         entities, names = _lookup.entity_input(kwargs.get("entity_rows", args[1] if len(args) > 1 else None))
         if entities is not None:
-            from otelml._capture import feature_attributes
-
             entity_attrs = feature_attributes(entities, names, _config._active or _config.get_config())[0]
     pid = None
     for view, features in views.items():
@@ -120,11 +120,39 @@ def _wrap(method: str, wrapped: Any) -> Any:
     return wrapper
 
 
+def _wrap_async(method: str, wrapped: Any) -> Any:
+    """:func:`_wrap` for a coroutine method: the span covers the awaited lookup."""
+
+    @functools.wraps(wrapped)
+    async def wrapper(store: Any, *args: Any, **kwargs: Any) -> Any:
+        ctx = _lifecycle.get_current()
+        if _tracer is None or _lifecycle.suppressed(ctx):
+            return await wrapped(store, *args, **kwargs)
+        start_ns = time.time_ns()
+        try:
+            result = await wrapped(store, *args, **kwargs)
+        except BaseException as exc:
+            try:
+                _spans(store, method, args, kwargs, None, ctx, start_ns, time.time_ns(), exc)
+            except Exception as failure:
+                log_once(f"recording the Feast {method} spans", failure)
+            raise
+        try:
+            _spans(store, method, args, kwargs, result, ctx, start_ns, time.time_ns(), None)
+        except Exception as failure:
+            log_once(f"recording the Feast {method} spans", failure)
+        return result
+
+    wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 def _patch(feast: Any) -> None:
     if _tracer is None:  # uninstrumented before the application imported Feast
         return
     store = feast.FeatureStore
     _patches.patch([store], [m for m in (*ONLINE, *OFFLINE) if hasattr(store, m)], _wrap)
+    _patches.patch([store], [m for m in ONLINE_ASYNC if hasattr(store, m)], _wrap_async)
 
 
 class FeastInstrumentor(BaseInstrumentor):  # type: ignore[misc]

@@ -35,6 +35,10 @@ _versions: dict[tuple[int, str, str], tuple[str | None, Any, float]] = {}
 
 # tuple of feature references -> their views (a service's usually repeats the same list every call)
 _parsed: dict[tuple[str, ...], Views] = {}
+# (id(views), full names) -> (views, response column -> view)
+_columns: dict[tuple[int, bool], tuple[Views, dict[str, str]]] = {}
+_NEVER = float("inf")
+_NUMBER_TYPES = frozenset((int, float))
 # entity key names -> one list object, so the capture policy's plan cache recognises them
 _entity_names: dict[tuple[str, ...], list[str]] = {}
 
@@ -103,26 +107,40 @@ def view_attributes(store: Any, view: str, features: list[str], service: str | N
     return attrs
 
 
+def _view_of_column(views: Views, full_names: bool) -> dict[str, str]:
+    """Response column name -> its view (cached: a service requests the same views every call)."""
+    key = (id(views), full_names)
+    cached = _columns.get(key)
+    if cached is not None and cached[0] is views:
+        return cached[1]
+    by_column = {f"{view}__{feature}" if full_names else feature: view
+                 for view, features in views.items() for feature in features}
+    if len(_columns) > 1024:
+        _columns.clear()
+    _columns[key] = (views, by_column)  # holds `views`, so its id is not reused while cached
+    return by_column
+
+
 def freshness(response: Any, views: Views, full_names: bool, now: float) -> dict[str, float]:
     """Per view, the age in seconds (at ``now``) of the oldest value the response served."""
-    by_column: dict[str, str] = {}
-    for view, features in views.items():
-        for feature in features:
-            by_column[f"{view}__{feature}" if full_names else feature] = view
+    by_column = _view_of_column(views, full_names)
     oldest: dict[str, float] = {}
     proto = response.proto
     for column, vector in zip(proto.metadata.feature_names.val, proto.results, strict=False):
         view = by_column.get(column)
         if view is None:  # an entity column
             continue
-        served = [ts.seconds + ts.nanos * 1e-9
-                  for ts, status in zip(vector.event_timestamps, vector.statuses, strict=False)
-                  if status == _PRESENT]
-        if served:
-            first = min(served)
-            if first < oldest.get(view, float("inf")):
-                oldest[view] = first
-    return {view: max(0.0, now - first) for view, first in oldest.items()}
+        first = oldest.get(view, _NEVER)
+        for ts, status in zip(vector.event_timestamps, vector.statuses, strict=False):
+            if status == _PRESENT:
+                served = ts.seconds + ts.nanos * 1e-9
+                if served < first:
+                    first = served
+        if first != _NEVER:
+            oldest[view] = first
+    for view, first in oldest.items():
+        oldest[view] = max(0.0, now - first)  # same keys: no resize while iterating
+    return oldest
 
 
 def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
@@ -133,7 +151,7 @@ def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
         names = _names_of(entity_rows[0])
         if len(entity_rows) == 1:
             values = list(entity_rows[0].values())
-            if all(type(v) is int or type(v) is float for v in values):  # numeric keys: one numpy row
+            if set(map(type, values)) <= _NUMBER_TYPES:  # numeric keys: one numpy row
                 return np.array(values), names
             return values, names
         return [[row.get(n) for n in names] for row in entity_rows], names
