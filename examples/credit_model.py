@@ -50,8 +50,8 @@ def register(
     alias: str | None = ALIAS,
 ) -> tuple[float, str]:
     """Fit, log the model in an MLflow run, register it as MODEL_NAME with `alias` (None: no alias);
-    returns the holdout ROC AUC and the registered version. `artifacts`: where a new experiment keeps its files
-    (default: `mlartifacts` next to a SQLite tracking database)."""
+    returns the holdout ROC AUC and the registered version. `artifacts`: where a new experiment keeps
+    its files (default: `mlartifacts` next to a SQLite tracking database)."""
     import mlflow
     import mlflow.sklearn
 
