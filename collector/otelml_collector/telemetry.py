@@ -67,6 +67,7 @@ __all__ = [
     "BulkHistogram",
     "Counters",
     "PullMetricReader",
+    "SeverityNumber",
     "SparseExemplarReservoir",
     "build_providers",
 ]

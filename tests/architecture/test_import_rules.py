@@ -131,6 +131,20 @@ def test_only_the_lifecycle_and_auto_read_opentelemetry_private_names() -> None:
     assert readers == OTEL_PRIVATE_READERS  # the rule is read (a typo above would pass anything)
 
 
+def test_only_telemetry_reads_opentelemetry_private_names_in_the_sidecar() -> None:
+    """The sidecar's OTel SDK glue (providers, readers, the still-private logs signal) is one module."""
+    bad, readers = [], set()
+    for name, path in MODULES.items():
+        if not name.startswith("otelml_collector.") or path.suffix != ".py":
+            continue
+        for line, imported in _private_otel_names(ast.parse(path.read_text(encoding="utf-8"))):
+            readers.add(name)
+            if name != "otelml_collector.telemetry":
+                bad.append(f"{path.relative_to(REPO)}:{line}: {imported}")
+    assert bad == [], "route these through otelml_collector.telemetry"
+    assert readers == {"otelml_collector.telemetry"}
+
+
 def test_the_sidecar_imports_only_public_names_of_the_library() -> None:
     bad = []
     for name, path in MODULES.items():

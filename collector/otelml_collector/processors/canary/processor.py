@@ -14,7 +14,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from otelml_collector import predstore
@@ -23,6 +22,7 @@ from otelml_collector.configutil import parse_duration
 from otelml_collector.predstore.calls import model_calls
 from otelml_collector.processors.canary.compare import compare
 from otelml_collector.processors.canary.config import CanaryConfig
+from otelml_collector.telemetry import SeverityNumber
 
 __all__ = ["ROLLBACK_EVENT", "CanaryProcessor"]
 

@@ -21,11 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-from otelml_collector.telemetry import SparseExemplarReservoir
+from otelml_collector.telemetry import SeverityNumber, SparseExemplarReservoir
 
 __all__ = [
     "ATTR_EXEMPLAR_VALUE",

@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from otelml_collector.bus import PerformanceWindow
 from otelml_collector.predstore.queries import iso_time
 from otelml_collector.processors.performance.windows import Window
-from otelml_collector.telemetry import BulkHistogram, SparseExemplarReservoir
+from otelml_collector.telemetry import BulkHistogram, SeverityNumber, SparseExemplarReservoir
 
 __all__ = [
     "BREACHES",

@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
 from otelml.quality import CheckContext, Expectation, ExpectationResult, run_check, within_bounds
@@ -37,6 +36,7 @@ from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.processors.quality.config import QualityConfig
 from otelml_collector.processors.quality.persist import NS_WINDOW, window_from_json, window_to_json
 from otelml_collector.records import ModelBatch, ModelKey
+from otelml_collector.telemetry import SeverityNumber
 
 __all__ = ["ROW_KINDS", "ModelSuite", "QualityProcessor", "frame_of"]
 
