@@ -216,9 +216,23 @@ def _expand_env(node: Any, key: str) -> Any:
 
         expanded = _ENV_REF.sub(sub, node)
         if expanded != node and _ENV_REF.fullmatch(node):
-            return safe_yaml.load(expanded) if expanded.strip() else expanded  # typed like YAML: 5 -> int
+            return _typed(expanded)
         return expanded
     return node
+
+
+def _typed(text: str) -> Any:
+    """A whole-value `${env:...}` typed like YAML (5 -> int, [a, b] -> list), but a scalar only when its text
+    round-trips: a token `0123` or `1:30` stays the text (YAML 1.1 would read octal 83 and 90 seconds)."""
+    if not text.strip():
+        return text
+    try:
+        typed = safe_yaml.load(text)
+    except (ValueError, yaml.YAMLError):
+        return text
+    if isinstance(typed, bool | int | float) or typed is None:
+        return typed if str(typed).lower() == text.strip().lower() else text
+    return typed
 
 
 def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:

@@ -161,3 +161,30 @@ def test_config_keys_override_environment(monkeypatch):
     target = resolve_target("metrics", {"endpoint": "http://cfg:4318", "protocol": "http/protobuf"})
     assert target.endpoint == "http://cfg:4318/v1/metrics"
     assert resolve_target("logs", {"protocol": "grpc"}).endpoint == "http://env:4318"  # grpc: as-is
+
+
+@pytest.mark.parametrize("token", ["0123", "1:30", "0x1F", "yes", "1_000", "12345", "s3cr3t"])
+def test_an_env_token_reaches_the_authenticator_exactly_as_set(
+    token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # YAML 1.1 would read 0123 as octal 83, 1:30 as 90 and yes as true: a token must arrive as its text.
+    monkeypatch.setenv("OTELML_TOKEN", token)
+    monkeypatch.setenv("OTELML_QUEUE", "64")
+    config = parse_config(
+        """
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:0", auth: {authenticator: bearertokenauth}}
+exporters:
+  otlp:
+    endpoint: 127.0.0.1:4317
+    sending_queue: {queue_size: "${env:OTELML_QUEUE}"}
+extensions:
+  bearertokenauth: {token: "${env:OTELML_TOKEN}"}
+service:
+  extensions: [bearertokenauth]
+"""
+    )
+    assert config.extensions["bearertokenauth"].config.token == token
+    assert config.exporters["otlp"].config.sending_queue.queue_size == 64  # numbers are still typed
