@@ -136,6 +136,8 @@ class Factory(Protocol):
     # Processors only, optional: processor types that must run before this one in its pipeline (e.g.
     # ("ml_extract",) for one that reads `request.records`); the config loader inserts a missing one.
     # needs: ClassVar[tuple[str, ...]]
+    # Exporters only, optional: False for one that sends alerts, not the pipeline's telemetry (webhook).
+    # forwards_telemetry: ClassVar[bool]
 
     def default_config(self) -> ComponentConfig: ...
 

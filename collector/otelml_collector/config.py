@@ -271,6 +271,7 @@ def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:
         else _default_pipelines(sections)
     )
     notes = _insert_needed(pipelines, sections["processor"], explicit=raw_pipelines is not None)
+    notes += _unforwarded(pipelines, sections["exporter"])
     service.pipelines = pipelines
     _check_loops(sections)
     check_storage_refs(sections["exporter"], extensions)
@@ -363,6 +364,18 @@ def _default_pipelines(sections: dict[str, dict[str, ComponentSpec]]) -> dict[st
         signal: PipelineSpec(receivers, processors if signal == "traces" else [], exporters)
         for signal in SIGNALS
     }
+
+
+def _unforwarded(pipelines: dict[str, PipelineSpec], exporters: dict[str, ComponentSpec]) -> list[str]:
+    """A note for each pipeline whose exporters all send alerts only: its telemetry is processed, then
+    dropped, which is legitimate (alerts-only sidecar) but should never be a surprise."""
+    return [
+        f"pipeline {signal}: {', '.join(spec.exporters)} posts alerts only, so the {signal} are not "
+        "forwarded anywhere (add an otlp exporter to this pipeline to forward them)"
+        for signal, spec in pipelines.items()
+        if spec.exporters
+        and not any(getattr(exporters[n].factory, "forwards_telemetry", True) for n in spec.exporters)
+    ]
 
 
 def _insert_needed(

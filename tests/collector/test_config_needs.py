@@ -111,3 +111,22 @@ def test_a_processor_whose_dependency_is_missing_names_its_extra(tmp_path: Path)
     assert "processors.quality: unknown processor type 'quality'" in result.stderr
     assert "needs the Python package 'pandas': pip install 'otelml[quality]'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_pipeline_whose_only_exporter_posts_alerts_is_named_by_validate(tmp_path: Path) -> None:
+    path = tmp_path / "alerts-only.yaml"
+    path.write_text(
+        drift_config("[drift]", state=str(tmp_path / "state")).replace(
+            "exporters:\n  otlp:\n    endpoint: http://127.0.0.1:9",
+            "exporters:\n  webhook:\n    endpoint: http://127.0.0.1:9/hook",
+        ).replace("exporters: [otlp]", "exporters: [webhook]")
+    )
+    result = run_cli("--config", str(path), "--validate")
+    assert result.returncode == 0, result.stderr
+    assert "note: pipeline traces: webhook posts alerts only, so the traces are not forwarded anywhere" in (
+        result.stdout
+    )
+    otlp_too = "\n  otlp:\n    endpoint: http://127.0.0.1:9\n  webhook:\n"
+    text = path.read_text().replace("exporters: [webhook]", "exporters: [webhook, otlp]")
+    both = parse_config(text.replace("\n  webhook:\n", otlp_too, 1))
+    assert not any("posts alerts only" in note for note in both.notes)

@@ -15,6 +15,7 @@ __all__ = ["WebhookExporterFactory"]
 class WebhookExporterFactory:
     type: ClassVar[str] = "webhook"
     kind: ClassVar[str] = "exporter"
+    forwards_telemetry: ClassVar[bool] = False  # posts alerts; the pipeline's spans go no further
 
     def default_config(self) -> WebhookConfig:
         return WebhookConfig()
