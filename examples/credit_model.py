@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -68,7 +69,9 @@ def register(
     mlflow.set_experiment(EXPERIMENT)
     example = training[NUMERIC + CATEGORICAL].head(3).astype({c: "float64" for c in NUMERIC})
     named = {"name": "model"} if int(mlflow.__version__.split(".")[0]) >= 3 else {"artifact_path": "model"}
-    with mlflow.start_run():
+    with mlflow.start_run(), warnings.catch_warnings():
+        # the signature's output is the integer class: MLflow's hint about missing integers does not apply
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         mlflow.log_metric("holdout_roc_auc", auc)
         logged = mlflow.sklearn.log_model(model, input_example=example, **named)
     version = mlflow.register_model(logged.model_uri, MODEL_NAME).version

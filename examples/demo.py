@@ -295,6 +295,16 @@ def triage(api: str, champion: str) -> None:
                     "--since", "1h", "--url", api], cwd=ROOT, check=False)  # fmt: skip
 
 
+def stop_own_telemetry() -> None:
+    """Flush and stop the providers `otelml.auto` set up in this process (labels, the canary's spans)."""
+    from opentelemetry import metrics, trace
+
+    for provider in (trace.get_tracer_provider(), metrics.get_meter_provider()):
+        shutdown = getattr(provider, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -326,6 +336,7 @@ def main() -> int:
         follow(api)
         triage(api, champion)
         serve(api, interactive=sys.stdin.isatty() and not args.no_serve)
+        stop_own_telemetry()  # this process exports to the sidecar too: stop that before the sidecar
         sidecar.send_signal(signal.SIGTERM)  # flushes windows, metrics and logs downstream
         sidecar.wait(timeout=60)
         time.sleep(1)
