@@ -22,7 +22,7 @@ import yaml
 from otelml import safe_yaml
 from otelml_collector import registry
 from otelml_collector.component import ComponentConfig, Factory
-from otelml_collector.configutil import Duration, from_mapping
+from otelml_collector.configutil import Duration, expand_env, from_mapping
 from otelml_collector.downstream import grpc_authority
 from otelml_collector.extensions import check_server_security, check_storage_refs, enabled_extensions
 from otelml_collector.security import AuthConfig, ServerTlsConfig
@@ -163,7 +163,7 @@ def parse_config(text: str, source: str = "<config>", *, embedded: bool = False)
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from exc
     try:
-        return _build(_expand_env(doc if doc is not None else {}, ""), source, embedded)
+        return _build(expand_env(doc if doc is not None else {}, ""), source, embedded)
     except ConfigError:
         raise
     except ValueError as exc:
@@ -191,48 +191,6 @@ def _line_of(text: str, message: str) -> int | None:
         else:
             break
     return line
-
-
-_ENV_REF = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def _expand_env(node: Any, key: str) -> Any:
-    if isinstance(node, dict):
-        return {k: _expand_env(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_expand_env(v, f"{key}[{i}]") for i, v in enumerate(node)]
-    if isinstance(node, str) and "${" in node:
-
-        def sub(m: re.Match[str]) -> str:
-            value = os.environ.get(m.group(1))
-            if value is None:
-                if m.group(2) is None:
-                    raise ValueError(
-                        f"{key}: environment variable {m.group(1)} is not set "
-                        f"(write ${{env:{m.group(1)}:-default}} to give a default)"
-                    )
-                return m.group(2)
-            return value
-
-        expanded = _ENV_REF.sub(sub, node)
-        if expanded != node and _ENV_REF.fullmatch(node):
-            return _typed(expanded)
-        return expanded
-    return node
-
-
-def _typed(text: str) -> Any:
-    """A whole-value `${env:...}` typed like YAML (5 -> int, [a, b] -> list), but a scalar only when its text
-    round-trips: a token `0123` or `1:30` stays the text (YAML 1.1 would read octal 83 and 90 seconds)."""
-    if not text.strip():
-        return text
-    try:
-        typed = safe_yaml.load(text)
-    except (ValueError, yaml.YAMLError):
-        return text
-    if isinstance(typed, bool | int | float) or typed is None:
-        return typed if str(typed).lower() == text.strip().lower() else text
-    return typed
 
 
 def _build(doc: Any, source: str, embedded: bool) -> SidecarConfig:

@@ -5,19 +5,25 @@ keys are an error listing the valid ones, values are checked against the field's
 bool, str, list[str], dict[str, str], nested dataclasses, `X | None`). Fields annotated with
 `Duration` accept seconds as a number or a string with a unit (`250ms`, `5s`, `2m`, `1h`).
 Errors are `ValueError("window.size: expected an integer, got 'ten'")`; the loader prefixes the
-component path (`processors.drift.`) and the file name.
+component path (`processors.drift.`) and the file name. `expand_env` substitutes environment
+references before that.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints
 
-__all__ = ["Duration", "from_mapping", "parse_duration"]
+import yaml
+
+from otelml import safe_yaml
+
+__all__ = ["Duration", "expand_env", "from_mapping", "parse_duration"]
 
 T = TypeVar("T")
 
@@ -112,3 +118,47 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
     if tp is Any:
         return value
     raise TypeError(f"{key}: unsupported config field type {tp!r}")
+
+
+_ENV_REF = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_env(node: Any, key: str) -> Any:
+    """Substitute `${env:NAME}`, `${env:NAME:-default}` and `${NAME}` in every string of a YAML document
+    (`key` names the place in errors)."""
+    if isinstance(node, dict):
+        return {k: expand_env(v, f"{key}.{k}" if key else str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [expand_env(v, f"{key}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str) and "${" in node:
+
+        def sub(m: re.Match[str]) -> str:
+            value = os.environ.get(m.group(1))
+            if value is None:
+                if m.group(2) is None:
+                    raise ValueError(
+                        f"{key}: environment variable {m.group(1)} is not set "
+                        f"(write ${{env:{m.group(1)}:-default}} to give a default)"
+                    )
+                return m.group(2)
+            return value
+
+        expanded = _ENV_REF.sub(sub, node)
+        if expanded != node and _ENV_REF.fullmatch(node):
+            return _typed(expanded)
+        return expanded
+    return node
+
+
+def _typed(text: str) -> Any:
+    """A whole-value `${env:...}` typed like YAML (5 -> int, [a, b] -> list), but a scalar only when its text
+    round-trips: a token `0123` or `1:30` stays the text (YAML 1.1 would read octal 83 and 90 seconds)."""
+    if not text.strip():
+        return text
+    try:
+        typed = safe_yaml.load(text)
+    except (ValueError, yaml.YAMLError):
+        return text
+    if isinstance(typed, bool | int | float) or typed is None:
+        return typed if str(typed).lower() == text.strip().lower() else text
+    return typed

@@ -20,6 +20,7 @@ from otelml_collector import predstore
 from otelml_collector.component import ComponentContext
 from otelml_collector.configutil import parse_duration
 from otelml_collector.predstore.calls import model_calls
+from otelml_collector.predstore.reader import StoreReader
 from otelml_collector.processors.canary.compare import compare
 from otelml_collector.processors.canary.config import CanaryConfig
 from otelml_collector.telemetry import SeverityNumber
@@ -40,43 +41,32 @@ class CanaryProcessor:
         self._lock = threading.Lock()
         self._pairs: dict[Pair, str] = {(p.model, p.baseline, p.candidate): "" for p in config.evaluate}
         self._logger = ctx.logger_provider.get_logger("otelml_collector.canary", __version__)
-        self.store: predstore.PredictionStore | None = None
-        self._stopped = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._reader = StoreReader(ctx, config.evaluate_interval, self._evaluate_pairs, "comparing versions")
         self.alerts = 0
 
+    @property
+    def store(self) -> predstore.PredictionStore | None:
+        return self._reader.store
+
     def start(self) -> None:
-        self.store = predstore.open_store(self._ctx.state.file)  # after `predictions` created it
-        if not any(n.split("/", 1)[0] == "predictions" for n in self._ctx.peers()):
-            self._log.warning("%s: no `predictions` processor: the prediction store stays empty, so "
-                              "span signals and stored calls are missing (add processors.predictions)",
-                              self._ctx.name)
+        self._reader.start()
         if self._ctx.http_api is not None:
             self._ctx.http_api.add_get("/v1/canary", self.query, post=True)  # Flagger webhooks POST
-        self._worker = threading.Thread(target=self._run, name=f"otelml-{self._ctx.name}", daemon=True)
-        self._worker.start()
 
     def shutdown(self) -> None:
-        self._stopped.set()
-        if self._worker is not None:
-            self._worker.join(10)
-            self._worker = None
-        if self.store is not None:
-            predstore.release(self.store)
-            self.store = None
+        self._reader.stop()
 
     def process(self, request: Any) -> Any:
         return request
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self.config.evaluate_interval):
-            with self._lock:
-                pairs = list(self._pairs)
-            for pair in pairs:
-                try:
-                    self.evaluate(*pair)
-                except Exception as exc:
-                    self._log.warning("canary: comparing %s failed: %s", pair, exc, exc_info=True)
+    def _evaluate_pairs(self) -> None:
+        with self._lock:
+            pairs = list(self._pairs)
+        for pair in pairs:
+            try:
+                self.evaluate(*pair)
+            except Exception as exc:
+                self._log.warning("canary: comparing %s failed: %s", pair, exc, exc_info=True)
 
     def evaluate(
         self, model: str, baseline: str, candidate: str, since_s: float | None = None

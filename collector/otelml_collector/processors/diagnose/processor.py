@@ -23,6 +23,7 @@ from otelml_collector.configutil import parse_duration
 from otelml_collector.findings import LAYERS, Finding, FindingSource
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.calls import Call, model_calls
+from otelml_collector.predstore.reader import StoreReader
 from otelml_collector.processors.diagnose.config import DiagnoseConfig, load_reference_file
 from otelml_collector.processors.diagnose.signals import Reference, learn_reference, span_findings
 
@@ -67,34 +68,22 @@ class DiagnoseProcessor:
         self._seen: dict[tuple[str, str], int] = {}
         self._refs: dict[tuple[str, str], Reference] = {}
         self._given = load_reference_file(config.baseline.path) if config.baseline.path else None
-        self.store: predstore.PredictionStore | None = None
-        self._stopped = threading.Event()
-        self._worker: threading.Thread | None = None
+        self._reader = StoreReader(ctx, config.learn_interval, self.learn, "learning references")
+
+    @property
+    def store(self) -> predstore.PredictionStore | None:
+        return self._reader.store
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        # Opened at start, after every processor was created, so the `predictions` processor's
-        # retention and size options are the store's.
-        self.store = predstore.open_store(self._ctx.state.file)
-        if not any(n.split("/", 1)[0] == "predictions" for n in self._ctx.peers()):
-            self._log.warning("%s: no `predictions` processor: the prediction store stays empty, so "
-                              "span signals and stored calls are missing (add processors.predictions)",
-                              self._ctx.name)
         for key, ref in self._ctx.state.items(NS_REFERENCE):
             self._refs[tuple(json.loads(key))] = Reference.from_json(ref)  # type: ignore[index]
+        self._reader.start()
         if self._ctx.http_api is not None:
             self._ctx.http_api.add_get("/v1/diagnose", self.query)
-        self._worker = threading.Thread(target=self._run, name=f"otelml-{self._ctx.name}", daemon=True)
-        self._worker.start()
 
     def shutdown(self) -> None:
-        self._stopped.set()
-        if self._worker is not None:
-            self._worker.join(10)
-            self._worker = None
-        if self.store is not None:
-            predstore.release(self.store)
-            self.store = None
+        self._reader.stop()
 
     def process(self, request: TelemetryRequest) -> TelemetryRequest:
         if request.signal == Signal.TRACES and request.records:
@@ -112,13 +101,6 @@ class DiagnoseProcessor:
             if name.split("/", 1)[0] == "drift":
                 return int(peer.config.baseline.warmup)
         return _DEFAULT_WARMUP
-
-    def _run(self) -> None:
-        while not self._stopped.wait(self.config.learn_interval):
-            try:
-                self.learn()
-            except Exception as exc:  # never let the worker die
-                self._log.warning("diagnose: learning references failed: %s", exc, exc_info=True)
 
     def learn(self) -> None:
         """Learn the reference of every version whose warm-up is complete (and stored)."""
