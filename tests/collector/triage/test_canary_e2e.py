@@ -83,10 +83,13 @@ def test_a_worse_canary_is_rolled_back_and_alerts_once(sidecar: Any, otlp_sink: 
 
 
 def test_an_equal_canary_is_promoted(sidecar: Any, tmp_path: Path) -> None:
-    car = sidecar(triage_config(tmp_path))
+    # Both versions run the same sub-millisecond model in one client: on a loaded machine the p95 of 250
+    # such calls moves by 2x between phases, so this test (about equal predictions) allows 10x.
+    car = sidecar(triage_config(tmp_path, max_latency_ratio=10.0))
     rows = run_client(car.http_url, [phase("1", 250, 1), phase("2", 250, 2, role="canary")])
     code, doc = _canary(car, "scoring", 500)
-    assert code == 0 and doc["verdict"] == "promote", doc
+    not_passed = [c for c in doc.get("checks", [doc]) if c.get("status") != "pass"]
+    assert code == 0 and doc["verdict"] == "promote", not_passed
     base, cand = rows[:250], rows[250:]
     assert doc["samples"] == {"baseline": 250, "candidate": 250}
     expected = ks_2samp([r["score"] for r in base], [r["score"] for r in cand])
