@@ -16,8 +16,11 @@ __all__ = ["GrpcConfig", "HttpConfig", "OtlpReceiverConfig"]
 class GrpcConfig:
     endpoint: str = "127.0.0.1:4317"
     max_recv_msg_size_mib: float = 16.0  # after decompression
-    max_concurrent_requests: int = 32  # more at once get RESOURCE_EXHAUSTED
-    workers: int = 4
+    max_concurrent_requests: int = 32  # messages decoded at once; more get RESOURCE_EXHAUSTED
+    max_concurrent_readers: int = 256  # calls waiting for their message; more get RESOURCE_EXHAUSTED
+    max_concurrent_streams: int = 100  # HTTP/2 streams per connection
+    read_timeout: Duration = 10.0  # a message not received within this: DEADLINE_EXCEEDED
+    workers: int = 4  # decoding threads
     tls: ServerTlsConfig | None = None  # cert_file, key_file[, client_ca_file for mTLS]
     auth: AuthConfig | None = None  # authenticator: an extension in service.extensions
 
@@ -45,8 +48,13 @@ class OtlpReceiverConfig(ComponentConfig):
             split_hostport(self.grpc.endpoint, "protocols.grpc.endpoint")
             if self.grpc.max_recv_msg_size_mib <= 0:
                 raise ValueError("protocols.grpc.max_recv_msg_size_mib: must be > 0")
-            if self.grpc.max_concurrent_requests < 1 or self.grpc.workers < 1:
-                raise ValueError("protocols.grpc.max_concurrent_requests and workers: must be >= 1")
+            bounds = ("max_concurrent_requests", "max_concurrent_readers", "max_concurrent_streams")
+            bounds += ("workers",)
+            for name in bounds:
+                if getattr(self.grpc, name) < 1:
+                    raise ValueError(f"protocols.grpc.{name}: must be >= 1")
+            if self.grpc.read_timeout <= 0:
+                raise ValueError("protocols.grpc.read_timeout: must be > 0")
         if self.http is not None:
             split_hostport(self.http.endpoint, "protocols.http.endpoint")
             if self.http.max_request_body_size_mib <= 0:
