@@ -177,7 +177,11 @@ class GrpcServer(grpc.GenericRpcHandler):
     def _accept(self, signal: Signal, raw: bytes) -> bytes:
         """Decode and hand to the pipeline (a worker thread: may wait for a durable queue)."""
         try:
-            decoded = otlp.decode(signal, raw)
+            decoded = otlp.decode(signal, raw, max_cells=self.config.max_cells_per_request)
+        except otlp.RequestTooManyCells as exc:
+            detail = f"{exc} ({_KEY}.max_cells_per_request)"
+            self.receiver.refused(signal, "too_many_cells", detail, "grpc")
+            raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, detail) from None
         except otlp.InvalidRequest as exc:
             self.receiver.refused(signal, "invalid_body", str(exc), "grpc")
             raise _Refusal(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
