@@ -83,6 +83,7 @@ class HttpApiSettings:
 class QueueSettings:
     max_requests: int = 256  # requests waiting for the processors
     max_size_mib: float = 128.0
+    max_cells: int = 4_000_000  # cells (attributes, array elements) waiting or being processed
     retry_after: Duration = 1.0  # hint sent to clients when the queue is full
 
 

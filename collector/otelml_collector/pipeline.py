@@ -24,7 +24,7 @@ __all__ = ["Processor", "Signal", "TelemetryRequest"]
 class TelemetryRequest:
     """One received Export*ServiceRequest."""
 
-    __slots__ = ("_message", "items", "modified", "raw", "records", "signal")
+    __slots__ = ("_message", "cells", "items", "modified", "raw", "records", "signal")
 
     def __init__(
         self,
@@ -34,6 +34,7 @@ class TelemetryRequest:
         modified: bool = False,
         records: list[ModelBatch] | None = None,
         items: int = 0,
+        cells: int = 0,
     ) -> None:
         self.signal = signal
         self.raw = raw  # serialized request as received (protobuf); None if built in memory
@@ -41,6 +42,7 @@ class TelemetryRequest:
         self.modified = modified  # a processor changed `message`; exporters must re-serialize
         self.records: list[ModelBatch] = [] if records is None else records
         self.items = items  # spans / metric data points / log records, counted by the receiver
+        self.cells = cells  # attributes, kvlist entries and array elements (`otlp.cells`)
 
     def __repr__(self) -> str:
         return (

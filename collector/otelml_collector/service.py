@@ -130,6 +130,7 @@ class Sidecar:
                 self.counters,
                 svc.queue.max_requests,
                 int(svc.queue.max_size_mib * _MIB),
+                svc.queue.max_cells,
                 svc.queue.retry_after,
             )
         for name, receiver in self.receivers.items():

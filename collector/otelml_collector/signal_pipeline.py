@@ -1,5 +1,7 @@
 """Per signal, a request accepted by a receiver waits in a bounded queue (`service.queue`) for one
 worker thread that runs the pipeline's processors in order and hands the result to its exporters.
+The queue is bounded in requests,
+bytes and cells (attributes and array elements: what a request costs once processors decode it).
 A pipeline without processors skips that queue and hands requests straight to the exporter; when
 its sending queue is full the client is refused with a retry hint instead. A processor that raises
 is logged (once per processor and error type) and skipped for that request: telemetry is never
@@ -39,6 +41,7 @@ class SignalPipeline:
         counters: Counters,
         max_requests: int,
         max_bytes: int,
+        max_cells: int,
         retry_after: float,
     ) -> None:
         self.signal = signal
@@ -47,10 +50,12 @@ class SignalPipeline:
         self.counters = counters
         self.max_requests = max_requests
         self.max_bytes = max_bytes
+        self.max_cells = max_cells
         self.retry_after = retry_after
         self._queue: deque[tuple[TelemetryRequest, int, _Waiter | None]] = deque()
         self.durable: list[Any] = [e for e in exporters if getattr(e, "durable", False)]
         self._bytes = 0
+        self._cells = 0  # of the requests queued and the one being processed
         self._cond = threading.Condition()
         self._closing = False
         self._busy = False
@@ -86,10 +91,12 @@ class SignalPipeline:
                 self._closing
                 or len(self._queue) >= self.max_requests
                 or (self._queue and self._bytes + size > self.max_bytes)
+                or ((self._queue or self._busy) and self._cells + request.cells > self.max_cells)
             ):
                 return self.retry_after
             self._queue.append((request, size, waiter))
             self._bytes += size
+            self._cells += request.cells
             self._cond.notify()
         if waiter is None:
             return None
@@ -98,7 +105,7 @@ class SignalPipeline:
 
     def depth(self) -> dict[str, int]:
         with self._cond:
-            return {"requests": len(self._queue), "bytes": self._bytes}
+            return {"requests": len(self._queue), "bytes": self._bytes, "cells": self._cells}
 
     def _work(self) -> None:
         while True:
@@ -119,6 +126,7 @@ class SignalPipeline:
                     waiter.done.set()
                 with self._cond:
                     self._busy = False
+                    self._cells -= request.cells
                     self._cond.notify_all()
 
     def _run(self, request: TelemetryRequest) -> bool:
@@ -165,6 +173,7 @@ class SignalPipeline:
             with self._cond:
                 leftover = list(self._queue)
                 self._queue.clear()
+                self._cells -= sum(r.cells for r, _, _ in leftover)
             for request, _, waiter in leftover:
                 if waiter is not None:
                     waiter.done.set()  # not stored: the client is refused and keeps it

@@ -71,11 +71,11 @@ def in_process(otlp_sink, tmp_path):
     registry.register(GateFactory())
     started: list[Sidecar] = []
 
-    def start(fail: bool = False) -> Sidecar:
+    def start(fail: bool = False, queue: dict[str, Any] | None = None) -> Sidecar:
         config = sidecar_config(
             tmp_path, downstream=otlp_sink.endpoint, processors={"test_gate": {"fail": fail}}
         )
-        config["service"]["queue"] = {"max_requests": 2, "retry_after": "3s"}
+        config["service"]["queue"] = queue or {"max_requests": 2, "retry_after": "3s"}
         sc = Sidecar(parse_config(yaml.safe_dump(config), "test.yaml"))
         started.append(sc)
         sc.start()
@@ -89,11 +89,16 @@ def in_process(otlp_sink, tmp_path):
     registry.unregister("processor", "test_gate")
 
 
-def request_bytes(name: str, n: int = 3) -> bytes:
+def request_bytes(name: str, n: int = 3, cells: int = 0) -> bytes:
+    """`n` spans; the first carries an array attribute of `cells - 1` elements (`cells` cells)."""
     req = svc.ExportTraceServiceRequest()
     scope = req.resource_spans.add().scope_spans.add()
     for i in range(n):
         scope.spans.add(name=f"{name}-{i}", trace_id=b"\x07" * 16, span_id=(i + 1).to_bytes(8, "big"))
+    if cells:
+        values = scope.spans[0].attributes.add(key="x").value.array_value.values
+        for j in range(cells - 1):
+            values.add().int_value = j
     return req.SerializeToString()
 
 
@@ -182,3 +187,28 @@ def test_exporter_honours_the_downstreams_retry_hint(protocol, in_process, otlp_
         assert a.counters.get("traces", "forwarded") == 3
     finally:
         a.shutdown()
+
+
+def test_queue_admits_by_cells_in_flight(in_process, otlp_sink):
+    """service.queue.max_cells bounds the cells queued plus being processed: a request that would go
+    over it is refused with a retry hint (503 / RESOURCE_EXHAUSTED) while a smaller one still fits."""
+    sc = in_process(queue={"max_requests": 100, "max_cells": 100, "retry_after": "2s"})
+    assert post(sc, request_bytes("first", cells=60)).status_code == 200  # the processor holds it
+    wait_until(
+        lambda: sc.pipelines["traces"].depth() == {"requests": 0, "bytes": 0, "cells": 60},
+        what="worker busy with the first request",
+    )
+    full = post(sc, request_bytes("big", cells=50))  # 60 + 50 > 100
+    assert full.status_code == 503 and full.headers["Retry-After"] == "2"
+    port = sc.components["receivers.otlp"].grpc_port
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel, pytest.raises(grpc.RpcError) as refused:
+        channel.unary_unary(TRACE_PATH)(request_bytes("big-grpc", cells=50), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert post(sc, request_bytes("small", cells=30)).status_code == 200  # 90 <= 100
+    assert sc.pipelines["traces"].depth()["cells"] == 90
+    GATE.set()
+    wait_until(lambda: len(otlp_sink.spans) >= 6, what="the accepted spans downstream")
+    assert {n.rsplit("-", 1)[0] for n in otlp_sink.span_names()} == {"first", "small"}
+    assert sc.counters.snapshot()["spans"]["refused"] == {"total": 6, "queue_full": 6}
+    wait_until(lambda: sc.pipelines["traces"].depth()["cells"] == 0, what="cells released")
+    assert post(sc, request_bytes("after", cells=100)).status_code == 200

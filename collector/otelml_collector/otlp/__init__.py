@@ -9,7 +9,16 @@ itself only — never the pipeline, the receivers, the processors or `otelml`.
 
 from __future__ import annotations
 
-from otelml_collector.otlp.codec import Decoded, InvalidRequest, count_items, decode, response, to_json
+from otelml_collector.otlp.cells import count_cells
+from otelml_collector.otlp.codec import (
+    Decoded,
+    InvalidRequest,
+    RequestTooManyCells,
+    count_items,
+    decode,
+    response,
+    to_json,
+)
 from otelml_collector.otlp.fastscan import HAVE_FAST_SCAN, check_traces
 from otelml_collector.otlp.signals import (
     GRPC_METHODS,
@@ -31,8 +40,10 @@ __all__ = [
     "RESPONSE_TYPES",
     "Decoded",
     "InvalidRequest",
+    "RequestTooManyCells",
     "Signal",
     "check_traces",
+    "count_cells",
     "count_items",
     "decode",
     "response",

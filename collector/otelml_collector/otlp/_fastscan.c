@@ -575,11 +575,15 @@ static int utf8_ok(const uint8_t *s, size_t n) {
 
 static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth);
 
+/* Cells of the request being checked: KeyValues (attributes, kvlist entries) and array elements. */
+static __thread long long check_cells;
+
 static int check_field(const fld *f, const schema *sc, int depth) {
     if (f->wt != 2) return 0;
     for (int i = 0; i < sc->n; i++) {
         if (sc->f[i].field != f->field) continue;
         if (sc->f[i].type == T_STR) return utf8_ok(f->data, f->len) ? 0 : -1;
+        if (sc->f[i].sub == &S_KV || sc == &S_ARRAY) check_cells++;
         return check_msg(f->data, f->len, sc->f[i].sub, depth + 1);
     }
     return 0;
@@ -657,17 +661,19 @@ static PyObject *fastscan_check_traces(PyObject *self, PyObject *arg) {
     (void)self;
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
-    long long spans = 0, bad = 0;
+    long long spans = 0, bad = 0, cells = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
+    check_cells = 0;
     rc = check_request((const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, &spans, &bad);
+    cells = check_cells;
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     if (rc) {
         PyErr_SetString(PyExc_ValueError, "not a valid ExportTraceServiceRequest (or one to leave to protobuf)");
         return NULL;
     }
-    return Py_BuildValue("(LL)", spans, bad);
+    return Py_BuildValue("(LLL)", spans, bad, cells);
 }
 
 static PyMethodDef methods[] = {
@@ -675,7 +681,7 @@ static PyMethodDef methods[] = {
      "scan(data) -> (spans: bytes, cells: bytes, strings: list[str]) for the inference spans of a "
      "serialized ExportTraceServiceRequest; ValueError on malformed input."},
     {"check_traces", fastscan_check_traces, METH_O,
-     "check_traces(data) -> (spans, spans_with_invalid_ids) for a serialized ExportTraceServiceRequest that "
+     "check_traces(data) -> (spans, spans_with_invalid_ids, cells) for a serialized ExportTraceServiceRequest that "
      "protobuf would accept; ValueError when the bytes are invalid or need the protobuf parser."},
     {NULL, NULL, 0, NULL},
 };

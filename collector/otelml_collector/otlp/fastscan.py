@@ -13,7 +13,7 @@ try:
 except ImportError:  # no compiler at install time: the reference paths do the work
     _fastscan = None
 
-__all__ = ["HAVE_FAST_SCAN", "check_traces", "scan_spans"]
+__all__ = ["HAVE_FAST_SCAN", "check_traces", "check_traces_cells", "scan_spans"]
 
 HAVE_FAST_SCAN = _fastscan is not None
 
@@ -21,13 +21,20 @@ HAVE_FAST_SCAN = _fastscan is not None
 def check_traces(raw: bytes | memoryview) -> tuple[int, int] | None:
     """(spans, spans with invalid ids) when the C checker vouches that protobuf would accept `raw`,
     else None (not built, or bytes the protobuf parser must judge). Lets the receiver skip decoding."""
+    checked = check_traces_cells(raw)
+    return None if checked is None else checked[:2]
+
+
+def check_traces_cells(raw: bytes | memoryview) -> tuple[int, int, int] | None:
+    """`check_traces` plus the request's cells (attributes, kvlist entries, array elements; see
+    `otlp.cells`), counted on the same walk."""
     if _fastscan is None:
         return None
     try:
-        spans, bad = _fastscan.check_traces(raw)
+        spans, bad, cells = _fastscan.check_traces(raw)
     except ValueError:
         return None
-    return int(spans), int(bad)
+    return int(spans), int(bad), int(cells)
 
 
 def scan_spans(raw: bytes | memoryview) -> tuple[bytes, bytes, list[str]]:

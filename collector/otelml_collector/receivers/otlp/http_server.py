@@ -189,9 +189,14 @@ class HttpServer:
         try:
             if encoding != "identity":
                 body = decompress(body, encoding, self.limit)
-            decoded = otlp.decode(signal, body, json_body=json_body)
+            decoded = otlp.decode(
+                signal, body, json_body=json_body, max_cells=self.config.max_cells_per_request
+            )
         except BodyTooLarge as exc:
             return self._too_large(signal, json_body, exc)
+        except otlp.RequestTooManyCells as exc:
+            detail = f"{exc} (receivers.otlp.protocols.http.max_cells_per_request)"
+            return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "too_many_cells", json_body, detail)
         except otlp.InvalidRequest as exc:
             return self._error(signal, 400, code_pb2.INVALID_ARGUMENT, "invalid_body", json_body, str(exc))
         retry_after = self.receiver.accept(signal, body, decoded, json_body, "http")

@@ -112,6 +112,7 @@ class OtlpReceiver:
             message=decoded.message,
             modified=bool(json_body or decoded.rejected),
             items=decoded.items,
+            cells=decoded.cells,
         )
         assert self.consumer is not None
         retry_after = self.consumer(request)
