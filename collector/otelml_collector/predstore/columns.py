@@ -11,6 +11,9 @@ import numpy as np
 __all__ = ["EMPTY", "Predictions"]
 
 
+_INT64_MAX = 2**63 - 1
+
+
 @dataclass
 class Predictions:
     """The inference spans of a chunk, as columns."""
@@ -36,11 +39,11 @@ class Predictions:
             [r[0] for r in rows],
             b"".join(r[1] for r in rows),
             b"".join(r[2] for r in rows),
-            np.array([r[5] for r in rows], dtype=np.int64),
+            np.array([min(r[5], _INT64_MAX) for r in rows], dtype=np.int64),  # OTLP times are uint64
             np.array(index, dtype=np.uint16),
             list(models),
             [r[6] for r in rows],
-            np.array([math.nan if r[7] is None else r[7] for r in rows], dtype=np.float64),
+            np.array([_score(r[7]) for r in rows], dtype=np.float64),
         )
 
     @classmethod
@@ -63,6 +66,13 @@ class Predictions:
             [v for p in parts for v in p.values],
             np.concatenate([p.scores for p in parts]) if parts else np.zeros(0),
         )
+
+
+def _score(value: Any) -> float:
+    """A score as a float; NaN for none or a value that is not a number (a string from a buggy client)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
 
 
 EMPTY = Predictions([], b"", b"", np.zeros(0, np.int64), np.zeros(0, np.uint16), [], [], np.zeros(0))
