@@ -123,9 +123,11 @@ def test_alert_log_records_are_counted_with_their_prediction_as_exemplar() -> No
 def _comparable(body: bytes) -> list[tuple[str, str, list[tuple[str, tuple, float, object]]]]:
     out = []
     for f in parse_openmetrics(body.decode()):
-        samples = [(s.name, tuple(sorted(s.labels.items())), s.value,
-                    s.exemplar and (tuple(sorted(s.exemplar.labels.items())), s.exemplar.value, s.exemplar.timestamp))
-                   for s in f.samples if not f.name.startswith("target")]  # fmt: skip
+        samples = [
+            (s.name, tuple(sorted(s.labels.items())), s.value,
+             s.exemplar and (sorted(s.exemplar.labels.items()), s.exemplar.value, s.exemplar.timestamp))
+            for s in f.samples if not f.name.startswith("target")
+        ]  # fmt: skip
         out.append((f.name, f.type, samples))
     return out
 
