@@ -7,7 +7,9 @@
    drift processor emits for `--models` models x `--features` features x the 4 default numeric methods
    (one closed window each; 10% of the features drifted, each with 16 exemplar predictions, so
    `ml.drift.detections` carries exemplars), plus the sidecar's own metrics. The real `HttpApi` serves
-   `/metrics`; the median of 10 GETs per format (Prometheus text 0.0.4, OpenMetrics) is reported.
+   `/metrics`; the median of 10 GETs per format (Prometheus text 0.0.4, OpenMetrics) is reported, and of
+   10 OpenMetrics GETs each after one more closed window of one model (`changed`: 200 gauges and the
+   drifted features' counters with new exemplars; the emission itself is not timed).
 2. Throughput: the real sidecar (subprocess, ml_extract + drift + predictions + performance) takes
    pre-encoded OTLP/gRPC requests of 512 inference spans (benchmarks/bench_sidecar.py's load and sink);
    runs alternate between no scraper and a scraper GETting OpenMetrics `/metrics` every `--scrape-every`
@@ -61,9 +63,9 @@ def latency(models: int, features: int) -> dict[str, float]:
     Counters().register_instruments(meters)
     emitter = DriftEmitter(meters, loggers, logging.getLogger("bench"))
     rng = random.Random(1)
-    now = time.time_ns()
-    for m in range(models):
-        results = []
+
+    def window(m: int) -> None:  # one closed window of model m: every feature and method, 10% drifted
+        results, now = [], time.time_ns()
         for f in range(features):
             drifted = f % 10 == 0
             exemplars = [Exemplar(rng.randbytes(16), rng.randbytes(8), rng.random())
@@ -74,6 +76,9 @@ def latency(models: int, features: int) -> dict[str, float]:
                     drifted and method == "wasserstein", drifted, 5000, now - 10**9, now, exemplars,
                 ))  # fmt: skip
         emitter.emit(results)
+
+    for m in range(models):
+        window(m)
     exposition = PrometheusExposition(reader)
     api = HttpApi("127.0.0.1:0")
 
@@ -93,6 +98,14 @@ def latency(models: int, features: int) -> dict[str, float]:
             out[f"{name}_max_ms"] = max(t for t, _, _ in timings) * 1000
             out[f"{name}_cpu_ms"] = statistics.median(c for _, c, _ in timings) * 1000
             out[f"{name}_bytes"] = timings[0][2]
+        timings = []
+        for i in range(10):  # a model's window closed since the previous scrape (not timed: the processor's)
+            window(i % models)
+            timings.append(timed_get(url, OPENMETRICS))
+        out["changed_ms"] = statistics.median(t for t, _, _ in timings) * 1000
+        out["changed_max_ms"] = max(t for t, _, _ in timings) * 1000
+        out["changed_cpu_ms"] = statistics.median(c for _, c, _ in timings) * 1000
+        out["changed_bytes"] = timings[0][2]
     finally:
         api.shutdown()
         loop.stop()
@@ -177,7 +190,7 @@ def main() -> int:
     print(f"\n/metrics with {args.models} models x {args.features} features x 4 methods "
           f"({lat['series']:.0f} drift series):\n")  # fmt: skip
     print("| format | median ms | max ms | median CPU ms | bytes |\n|---|---|---|---|---|")
-    for name in ("text", "openmetrics"):
+    for name in ("text", "openmetrics", "changed"):
         ms, top, size = lat[f"{name}_ms"], lat[f"{name}_max_ms"], lat[f"{name}_bytes"]
         print(f"| {name} | {ms:.0f} | {top:.0f} | {lat[f'{name}_cpu_ms']:.0f} | {size:,.0f} |")
     result: dict[str, object] = {"latency": lat}

@@ -26,11 +26,22 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry.util.re import parse_env_headers
 
-__all__ = ["PROTOCOLS", "Target", "grpc_authority", "resolve_target", "tls_sources"]
+from otelml_collector.security import grpc_client_credentials
+
+__all__ = [
+    "PROTOCOLS",
+    "Target",
+    "grpc_authority",
+    "resolve_target",
+    "sdk_grpc_options",
+    "sdk_http_options",
+    "tls_sources",
+]
 
 _log = logging.getLogger("otelml_collector.downstream")
 _warned: set[str] = set()
@@ -194,3 +205,40 @@ def env_timeout(signal: str, env: Mapping[str, str] | None = None) -> tuple[str,
 
 def _join(base: str, signal: str) -> str:
     return base if base.endswith("/" + _PATHS[signal]) else base.rstrip("/") + "/" + _PATHS[signal]
+
+
+def sdk_grpc_options(target: Target) -> dict[str, Any]:
+    """The OTel SDK gRPC exporter's TLS, headers, timeout and compression, as the forwarding exporter's."""
+    from grpc import Compression
+
+    options: dict[str, Any] = {
+        "insecure": target.insecure,
+        "headers": target.headers,
+        "timeout": target.timeout,
+        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
+    }
+    if not target.insecure:
+        options["credentials"] = grpc_client_credentials(target.ca_file, target.cert_file, target.key_file)
+    return options
+
+
+def sdk_http_options(target: Target) -> dict[str, Any]:
+    """The OTel SDK HTTP exporter's session, headers, timeout, compression and TLS files."""
+    from opentelemetry.exporter.otlp.proto.http import Compression
+
+    client = target.cert_file and target.key_file
+    session = None
+    if target.ca_file:  # else $REQUESTS_CA_BUNDLE would replace it (psf/requests#3829)
+        import requests
+
+        session = requests.Session()
+        session.trust_env = False
+    return {
+        "session": session,
+        "headers": target.headers,
+        "timeout": target.timeout,
+        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
+        "certificate_file": target.ca_file,
+        "client_certificate_file": target.cert_file if client else None,
+        "client_key_file": target.key_file if client else None,
+    }

@@ -23,12 +23,12 @@ import re
 import threading
 from typing import Any
 
-from opentelemetry.sdk.metrics.export import Gauge, Histogram, MetricsData, Sum
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import InfoMetricFamily, Metric
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from otelml_collector.series import Series, Stream
 from otelml_collector.telemetry import PullMetricReader
 
 __all__ = ["PrometheusExposition", "label_name", "metric_name"]
@@ -89,11 +89,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _value(point: Any) -> Any:
-    value = getattr(point, "value", None)
-    return value if value is not None else (point.count, point.sum, tuple(point.bucket_counts))
-
-
 def _exemplar(ex: Any) -> Exemplar:
     labels = {"trace_id": format(ex.trace_id, "032x"), "span_id": format(ex.span_id, "016x")}
     return Exemplar(labels, float(ex.value), ex.time_unix_nano / 1e9)
@@ -112,131 +107,125 @@ class _Families:
 class PrometheusExposition:
     """Renders what a `PullMetricReader` collects; `render(accept)` answers one scrape.
 
-    Each metric's text is rendered by prometheus_client's encoder for the negotiated format and kept
-    with the metric's points: a metric whose points did not change since the last scrape (drift and
-    performance gauges change once per window) is served from that text instead of being rendered
-    again. Counters and histograms with exemplars are always rendered."""
+    A family's series are rendered by prometheus_client's encoder for the negotiated format in blocks of
+    `BLOCK` series (the family's header once, then each block's sample lines: the encoder's output for
+    the block after that same header). A block whose series all kept their stamp since the previous
+    scrape (no new point, no new exemplar: drift and performance gauges change once per window) is
+    served from its previous text; the rest is rendered again. Blocks follow the order series were
+    created in, so the series of one model's window, created together, share a block or two."""
 
     _EOF = b"# EOF\n"
+    BLOCK = 256
 
     def __init__(self, reader: PullMetricReader) -> None:
         self._reader = reader
         self._warned: set[str] = set()
         self._lock = threading.Lock()
-        self._cache: dict[tuple[str, str], tuple[Any, bytes]] = {}  # (format, metric name) -> (points, text)
+        self._cache: dict[tuple[str, int, int], tuple[tuple[int, ...], bytes]] = {}  # (format, stream, block)
+        self._headers: dict[tuple[str, tuple[str, str, str, str]], bytes] = {}
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition in the format `accept` asks for, and its content type."""
         encoder, content_type = choose_encoder(accept or "")
-        data, exemplars = self._reader.read()
-        if data is None:
-            return encoder(_Families([])), content_type
+        resource, streams = self._reader.read()
         with self._lock:
-            return self._render(encoder, content_type, data, exemplars), content_type
+            return self._render(encoder, content_type, resource, streams), content_type
 
-    def _render(self, encoder: Any, content_type: str, data: MetricsData, exemplars: dict[Any, Any]) -> bytes:
+    def _render(self, encoder: Any, content_type: str, resource: dict[str, Any], streams: list[Any]) -> bytes:
         fmt = content_type.split(";", 1)[0]
         openmetrics = fmt == "application/openmetrics-text"
-        with_exemplars = {name for name, _, _ in exemplars}
-        by_name: dict[str, list[Any]] = {}
-        resource: dict[str, str] = {}
-        for rm in data.resource_metrics:
-            resource.update(_labels(rm.resource.attributes))
-            for sm in rm.scope_metrics:
-                for metric in sm.metrics:
-                    by_name.setdefault(metric_name(metric.name), []).append(metric)
+        families: dict[str, tuple[tuple[str, str, str, str], list[tuple[Stream, list[Series]]]]] = {}
+        for stream, series in streams:
+            typ = "histogram" if stream.kind == "histogram" else "counter" if stream.monotonic else "gauge"
+            doc = stream.description or stream.name
+            spec = (metric_name(stream.name), doc, typ, unit_suffix(stream.unit))
+            name = Metric(*spec).name
+            family = families.setdefault(name, (spec, []))
+            if family[0][2] != typ:
+                self._warn(name, "metric %s is both a %s and a %s; the %s is not exposed",
+                           name, family[0][2], typ, typ)  # fmt: skip
+                continue
+            family[1].append((stream, series))
         parts: list[bytes] = []
-        cache: dict[tuple[str, str], tuple[Any, bytes]] = {}
-        for name, metrics in by_name.items():
-            points = None
-            if not any(m.name in with_exemplars for m in metrics):
-                points = tuple(
-                    (m.name, p.attributes, _value(p))
-                    for m in metrics for p in m.data.data_points
-                )  # fmt: skip
-                cached = self._cache.get((fmt, name))
-                if cached is not None and cached[0] == points:
-                    cache[(fmt, name)] = cached
-                    parts.append(cached[1])
+        cache: dict[tuple[str, int, int], tuple[tuple[int, ...], bytes]] = {}
+        for spec, members in families.values():
+            header = self._header(encoder, fmt, spec)
+            blocks: list[bytes] = [header]
+            for stream, series in members:
+                for start in range(0, len(series), self.BLOCK):
+                    block = series[start : start + self.BLOCK]
+                    key, stamps = (fmt, stream.key, start), tuple(s.stamp for s in block)
+                    hit = self._cache.get(key)
+                    text = hit[1] if hit is not None and hit[0] == stamps else None
+                    if text is None:
+                        text = self._encode(encoder, spec, stream, block, openmetrics)
+                        if not text.startswith(header):  # not the layout expected: the family in one piece
+                            break
+                        text = text[len(header) :]
+                    cache[key] = (stamps, text)
+                    blocks.append(text)
+                else:
                     continue
-            out: dict[str, Metric] = {}
-            for metric in metrics:
-                self._add(out, metric, exemplars)
-            text = encoder(_Families(list(out.values())))
-            if openmetrics and text.endswith(self._EOF):
-                text = text[: -len(self._EOF)]
-            if points is not None:
-                cache[(fmt, name)] = (points, text)
-            parts.append(text)
+                blocks = [self._encode(encoder, spec, None, members, openmetrics)]
+                break
+            parts += blocks
         # keep the other format's entries: Prometheus and a curl may alternate
         self._cache = {**{k: v for k, v in self._cache.items() if k[0] != fmt}, **cache}
         if resource:
             info = InfoMetricFamily("target", "Target metadata")
-            info.add_metric([], resource)
+            info.add_metric([], _labels(resource))
             parts.append(encoder(_Families([info])))
         elif openmetrics:
             parts.append(self._EOF)
         return b"".join(parts)
 
-    def _family(self, out: dict[str, Metric], metric: Any, typ: str) -> Metric | None:
-        name = metric_name(metric.name)
-        family = Metric(name, metric.description or metric.name, typ, unit_suffix(metric.unit))
-        existing = out.get(family.name)
-        if existing is None:
-            out[family.name] = family
-            return family
-        if existing.type != typ:
-            self._warn(family.name, "metric %s is both a %s and a %s; the %s is not exposed",
-                       family.name, existing.type, typ, typ)  # fmt: skip
-            return None
-        return existing
+    def _header(self, encoder: Any, fmt: str, spec: tuple[str, str, str, str]) -> bytes:
+        """The encoder's text of the family without samples: its HELP, TYPE (and UNIT) lines."""
+        key = (fmt, spec)
+        header = self._headers.get(key)
+        if header is None:
+            header = encoder(_Families([Metric(*spec)]))
+            if header.endswith(self._EOF):
+                header = header[: -len(self._EOF)]
+            self._headers[key] = header
+        return header
 
-    def _add(self, out: dict[str, Metric], metric: Any, exemplars: dict[Any, Any]) -> None:
-        data = metric.data
-        if isinstance(data, Sum):
-            family = self._family(out, metric, "counter" if data.is_monotonic else "gauge")
-            if family is None:
-                return
-            sample = family.name + "_total" if data.is_monotonic else family.name
-            for point in data.data_points:
-                ex = exemplars.get((metric.name, frozenset(point.attributes.items()), 0))
-                family.add_sample(
-                    sample, _labels(point.attributes), point.value,
-                    exemplar=_exemplar(ex) if ex is not None and data.is_monotonic else None,
-                )  # fmt: skip
-        elif isinstance(data, Gauge):
-            family = self._family(out, metric, "gauge")
-            if family is None:
-                return
-            for point in data.data_points:
-                family.add_sample(family.name, _labels(point.attributes), point.value)
-        elif isinstance(data, Histogram):
-            family = self._family(out, metric, "histogram")
-            if family is None:
-                return
-            for point in data.data_points:
-                self._histogram(family, metric.name, point, exemplars)
-        else:
-            self._warn(metric.name, "metric %s: %s points are not exposed on /metrics",
-                       metric.name, type(data).__name__)  # fmt: skip
-
-    @staticmethod
-    def _histogram(family: Metric, instrument: str, point: Any, exemplars: dict[Any, Any]) -> None:
-        labels = _labels(point.attributes)
-        attrs = frozenset(point.attributes.items())
-        cumulative = 0
-        bounds = [*point.explicit_bounds, math.inf]
-        for i, (bound, count) in enumerate(zip(bounds, point.bucket_counts, strict=False)):
-            cumulative += count
-            ex = exemplars.get((instrument, attrs, i))
-            family.add_sample(
-                family.name + "_bucket", {**labels, "le": floatToGoString(bound)}, cumulative,
-                exemplar=_exemplar(ex) if ex is not None else None,
-            )  # fmt: skip
-        family.add_sample(family.name + "_count", labels, point.count)
-        family.add_sample(family.name + "_sum", labels, point.sum)
+    def _encode(self, encoder: Any, spec: tuple[str, str, str, str], stream: Stream | None, series: list[Any],
+                openmetrics: bool) -> bytes:  # fmt: skip
+        """The encoder's text of the family with `series` of `stream` (or of every (stream, series) pair)."""
+        family = Metric(*spec)
+        for member, items in [(stream, series)] if stream is not None else series:
+            for s in items:
+                _add(family, member, s)
+        text: bytes = encoder(_Families([family]))
+        return text[: -len(self._EOF)] if openmetrics and text.endswith(self._EOF) else text
 
     def _warn(self, key: str, message: str, *args: Any) -> None:
         if key not in self._warned:
             self._warned.add(key)
             _log.warning(message + " [logged once]", *args)
+
+
+def _add(family: Metric, stream: Stream, series: Series) -> None:
+    """The samples of one series (OpenMetrics: exemplars on counters and histogram buckets only)."""
+    point = series.point
+    labels = _labels(point.attributes)
+    if stream.kind != "histogram":
+        if stream.monotonic:
+            ex = series.exemplars.get(0)
+            family.add_sample(family.name + "_total", labels, point.value,
+                              exemplar=_exemplar(ex) if ex is not None else None)  # fmt: skip
+        else:
+            family.add_sample(family.name, labels, point.value)
+        return
+    cumulative = 0
+    bounds = [*point.explicit_bounds, math.inf]
+    for i, (bound, count) in enumerate(zip(bounds, point.bucket_counts, strict=False)):
+        cumulative += count
+        ex = series.exemplars.get(i)
+        family.add_sample(
+            family.name + "_bucket", {**labels, "le": floatToGoString(bound)}, cumulative,
+            exemplar=_exemplar(ex) if ex is not None else None,
+        )  # fmt: skip
+    family.add_sample(family.name + "_count", labels, point.count)
+    family.add_sample(family.name + "_sum", labels, point.sum)

@@ -20,16 +20,16 @@ without OTel's private log API.
 
 from __future__ import annotations
 
-import bisect
 import logging
 import os
-import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
+from time import time_ns
 from typing import Any
 
 import numpy as np
 from opentelemetry._logs import SeverityNumber
+from opentelemetry.metrics import CallbackOptions
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import (
@@ -44,22 +44,25 @@ from opentelemetry.sdk.metrics import (
     UpDownCounter,
 )
 from opentelemetry.sdk.metrics import _Gauge as SdkGauge
+from opentelemetry.sdk.metrics._internal.aggregation import (
+    _ExplicitBucketHistogramAggregation,
+    _LastValueAggregation,
+    _SumAggregation,
+)
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     MetricReader,
     MetricsData,
     PeriodicExportingMetricReader,
-    Sum,
 )
-from opentelemetry.sdk.metrics.export import Histogram as HistogramData
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 
 from otelml_collector import __version__
 from otelml_collector.bus import ALERTS, Alert, EventBus
 from otelml_collector.counters import ITEM_NAMES, Counters
-from otelml_collector.downstream import Target
-from otelml_collector.security import grpc_client_credentials
+from otelml_collector.downstream import Target, sdk_grpc_options, sdk_http_options
+from otelml_collector.series import Series, SeriesBook, Snapshot
 
 __all__ = [
     "ITEM_NAMES",
@@ -77,6 +80,13 @@ _log = logging.getLogger("otelml_collector.telemetry")
 _INSTRUMENTS = (
     Counter, UpDownCounter, Histogram, SdkGauge, ObservableCounter, ObservableUpDownCounter, ObservableGauge,
 )  # fmt: skip
+_SYNCHRONOUS = (Counter, UpDownCounter, Histogram, SdkGauge)
+_KINDS = {
+    _SumAggregation: "sum",
+    _LastValueAggregation: "gauge",
+    _ExplicitBucketHistogramAggregation: "histogram",
+}
+
 
 class SparseExemplarReservoir(SimpleFixedSizeExemplarReservoir):
     """The SDK's fixed-size reservoir, answering a collection at once when nothing was offered since the
@@ -101,68 +111,109 @@ class SparseExemplarReservoir(SimpleFixedSizeExemplarReservoir):
 class PullMetricReader(MetricReader):
     """Cumulative metrics on demand (for `/metrics`), remembering the latest exemplar of each series.
 
-    The SDK hands a reader each exemplar once, in the collection that follows its measurement, and
-    other collections (a processor's `force_flush`) can come first; Prometheus scrapes later. So the
-    reader keeps, per metric and point attributes (and histogram bucket), the newest exemplar it saw
-    until the series disappears: a scrape always shows the trace of the latest offending prediction."""
+    `read()` answers the resource's attributes and `[(Stream, [Series, ...])]` (`otelml_collector.series`).
+    A series whose synchronous instrument recorded nothing since the previous collection keeps its
+    `Series` (same point, same stamp) instead of getting a new point: 20,000 drift gauges change once per
+    window, and building their points on every scrape (and the garbage collections those objects caused)
+    was most of a scrape's cost. That reads the SDK's aggregation state; with `incremental=False`, or a
+    layout not recognised (logged once), every collection is the SDK's own, every series new.
 
-    def __init__(self) -> None:
+    The SDK hands a reader each exemplar once, in the collection that follows its measurement, and
+    other collections (a processor's `force_flush`) can come first; Prometheus scrapes later. So each
+    series keeps, per histogram bucket, the newest exemplar it saw until the series disappears."""
+
+    def __init__(self, incremental: bool = True) -> None:
         super().__init__(preferred_temporality={t: AggregationTemporality.CUMULATIVE for t in _INSTRUMENTS})
-        self._lock = threading.Lock()
-        self._reading = threading.Lock()
-        self._data: MetricsData | None = None
-        self._latest: dict[tuple[str, frozenset[Any], int], Any] = {}
+        self._book = SeriesBook()
+        self._incremental = incremental
+
+    def read(self) -> tuple[dict[str, Any], Snapshot]:
+        """Collect now; the resource's attributes and every stream with its series (lists that a later
+        collection replaces, never changes)."""
+        with self._book.lock:
+            self.collect()
+            return self._book.resource, self._book.snapshot
+
+    def collect(self, timeout_millis: float = 10_000) -> None:
+        with self._book.lock:
+            sdk = self._sdk() if self._incremental else None
+            if sdk is None:
+                super().collect(timeout_millis=timeout_millis)  # -> _receive_metrics
+                return
+            consumer, storage = sdk
+            with consumer._lock:  # as the SDK's collect: observable callbacks first, then every stream
+                options, sampler = CallbackOptions(), consumer._sdk_config.exemplar_filter
+                for instrument in consumer._async_instruments:
+                    for m in instrument.callback(options):
+                        sample = sampler.should_sample(m.value, m.time_unix_nano, m.attributes, m.context)
+                        storage.consume_measurement(m, sample)
+                resource = dict(consumer._sdk_config.resource.attributes)
+                self._book.store(self._walk(storage, time_ns()), resource)
+
+    def _sdk(self) -> tuple[Any, Any] | None:
+        """The SDK's measurement consumer and this reader's storage, or None (not registered, or a layout
+        not recognised: then the SDK's own collection from now on)."""
+        try:
+            consumer = self._collect.__self__  # type: ignore[union-attr]
+            storage = consumer._reader_storages[self]
+            storage._instrument_view_instrument_matches, storage._instrument_class_temporality  # noqa: B018
+            consumer._async_instruments, consumer._sdk_config.exemplar_filter  # noqa: B018
+            return consumer, storage
+        except (AttributeError, KeyError, TypeError) as exc:
+            if self._collect is not None:
+                self._incremental = False
+                _log.info("/metrics: collecting every series each time (SDK layout not recognised: %r)", exc)
+            return None
+
+    def _walk(self, storage: Any, now: int) -> Iterator[tuple[Any, dict[Any, Series]]]:
+        """(view-instrument match, {aggregation: series}) of every stream with points."""
+        book = self._book
+        with storage._lock:
+            instruments = list(storage._instrument_view_instrument_matches.items())
+        for instrument, matches in instruments:
+            temporality = storage._instrument_class_temporality[instrument.__class__]
+            sync = isinstance(instrument, _SYNCHRONOUS)
+            for match in matches:
+                with match._lock:
+                    aggregations = list(match._attributes_aggregation.values())
+                kind = _KINDS.get(type(aggregations[0])) if aggregations else None
+                if kind is None:
+                    continue
+                monotonic = isinstance(instrument, Counter | ObservableCounter)
+                description, unit = match._description or "", instrument.unit or ""
+                stream = book.stream(match, match._name, description, unit, kind, monotonic)
+                old, new = book.series(match), {}
+                for agg in aggregations:
+                    before = old.get(agg)
+                    if before is not None and sync and _unchanged(agg, kind, before.marker):
+                        new[agg] = before
+                        continue
+                    marker = agg._value if kind == "gauge" else None  # read before collecting: never newer
+                    point = agg.collect(temporality, now)
+                    if point is not None:
+                        new[agg] = book.new(stream, point, before, marker)
+                    elif before is not None:
+                        new[agg] = before
+                yield match, new
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> None:
-        if metrics_data is None:
-            return
-        with self._lock:
-            self._data = metrics_data
-            for metric in _exemplar_metrics(metrics_data):
-                for point in metric.data.data_points:
-                    for ex in point.exemplars or ():
-                        key = (metric.name, frozenset(point.attributes.items()), _bucket(point, ex.value))
-                        old = self._latest.get(key)
-                        if old is None or ex.time_unix_nano >= old.time_unix_nano:
-                            self._latest[key] = ex
-
-    def read(self) -> tuple[MetricsData | None, dict[tuple[str, frozenset[Any], int], Any]]:
-        """Collect now; the data and {(metric, point attributes, bucket index): latest exemplar} of the
-        counters and histograms (the only places OpenMetrics allows exemplars)."""
-        with self._reading:
-            self.collect()
-            with self._lock:
-                data, self._data = self._data, None
-                if data is not None and self._latest:
-                    kept = {name for name, _, _ in self._latest}
-                    live = {
-                        (m.name, frozenset(p.attributes.items()))
-                        for m in _exemplar_metrics(data) if m.name in kept for p in m.data.data_points
-                    }  # fmt: skip
-                    for key in [k for k in self._latest if k[:2] not in live]:
-                        del self._latest[key]
-                return data, dict(self._latest)
+        if metrics_data is not None:
+            with self._book.lock:
+                self._book.from_metrics_data(metrics_data)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         pass
 
 
-def _exemplar_metrics(data: MetricsData) -> Iterable[Any]:
-    """The metrics of `data` whose points may show exemplars: monotonic sums and histograms."""
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                data = metric.data
-                if isinstance(data, HistogramData) or (isinstance(data, Sum) and data.is_monotonic):
-                    yield metric
-
-
-def _bucket(point: Any, value: float) -> int:
-    """Index of the histogram bucket holding `value` (0 for points that are not histograms)."""
-    bounds = getattr(point, "explicit_bounds", None)
-    return bisect.bisect_left(bounds, value) if bounds is not None else 0
+def _unchanged(aggregation: Any, kind: str, marker: Any) -> bool:
+    """Whether a synchronous instrument's aggregation recorded nothing since it was last collected:
+    cumulative sums and histograms hold a pending delta (`_value`) until collected; a last value keeps
+    the value object it was last set to."""
+    if kind == "gauge":
+        return aggregation._value is marker
+    return aggregation._value is None
 
 
 class AlertCounter(LogRecordProcessor):
@@ -291,56 +342,20 @@ def _metric_exporter(target: Target):  # type: ignore[no-untyped-def]
     if target.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
-        return OTLPMetricExporter(endpoint=target.authority, **_grpc_options(target))
+        return OTLPMetricExporter(endpoint=target.authority, **sdk_grpc_options(target))
     from opentelemetry.exporter.otlp.proto.http import metric_exporter
 
-    return metric_exporter.OTLPMetricExporter(endpoint=target.endpoint, **_http_options(target))
+    return metric_exporter.OTLPMetricExporter(endpoint=target.endpoint, **sdk_http_options(target))
 
 
 def _log_exporter(target: Target):  # type: ignore[no-untyped-def]
     if target.protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 
-        return OTLPLogExporter(endpoint=target.authority, **_grpc_options(target))
+        return OTLPLogExporter(endpoint=target.authority, **sdk_grpc_options(target))
     from opentelemetry.exporter.otlp.proto.http import _log_exporter
 
-    return _log_exporter.OTLPLogExporter(endpoint=target.endpoint, **_http_options(target))
-
-
-def _grpc_options(target: Target) -> dict[str, Any]:
-    """The SDK gRPC exporter's TLS, headers, timeout and compression, as the forwarding exporter's."""
-    from grpc import Compression
-
-    options: dict[str, Any] = {
-        "insecure": target.insecure,
-        "headers": target.headers,
-        "timeout": target.timeout,
-        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
-    }
-    if not target.insecure:
-        options["credentials"] = grpc_client_credentials(target.ca_file, target.cert_file, target.key_file)
-    return options
-
-
-def _http_options(target: Target) -> dict[str, Any]:
-    from opentelemetry.exporter.otlp.proto.http import Compression
-
-    client = target.cert_file and target.key_file
-    session = None
-    if target.ca_file:  # else $REQUESTS_CA_BUNDLE would replace it (psf/requests#3829)
-        import requests
-
-        session = requests.Session()
-        session.trust_env = False
-    return {
-        "session": session,
-        "headers": target.headers,
-        "timeout": target.timeout,
-        "compression": Compression.Gzip if target.compression == "gzip" else Compression.NoCompression,
-        "certificate_file": target.ca_file,
-        "client_certificate_file": target.cert_file if client else None,
-        "client_key_file": target.key_file if client else None,
-    }
+    return _log_exporter.OTLPLogExporter(endpoint=target.endpoint, **sdk_http_options(target))
 
 
 def env_interval_ms(default: int) -> int:

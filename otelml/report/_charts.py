@@ -4,12 +4,23 @@ windows, and a prediction's spans as a waterfall. Values come from the sidecar's
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["drift_history_figure", "histogram_figure", "performance_figure", "plain", "waterfall_figure"]
+__all__ = [
+    "Bounded",
+    "drift_history_figure",
+    "figure_json",
+    "histogram_figure",
+    "performance_figure",
+    "plain",
+    "waterfall_figure",
+]
 
 REFERENCE, CURRENT, ALERT = "#7f8c8d", "#2471a3", "#c0392b"
 _LAYOUT = {
@@ -32,24 +43,29 @@ def drift_history_figure(feature: str, points: Sequence[Mapping[str, Any]]) -> d
     data: list[dict[str, Any]] = []
     for method in sorted({p["method"] for p in points}):
         mine = [p for p in points if p["method"] == method]
+        ends = [p["end"] for p in mine]
+        colors = [ALERT if p["drifted"] else CURRENT for p in mine]
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines+markers",
                 "name": f"{method} score",
-                "x": [p["end"] for p in mine],
+                "x": ends,
                 "y": [p["score"] for p in mine],
-                "marker": {"size": 9, "color": [ALERT if p["drifted"] else CURRENT for p in mine]},
+                "marker": {"size": 9, "color": colors if ALERT in colors else CURRENT},
                 "line": {"color": CURRENT},
             }
         )
+        thresholds = [p["threshold"] for p in mine]
+        if len(set(thresholds)) == 1 and len(ends) > 2:  # a constant threshold: the line's two ends
+            ends, thresholds = [ends[0], ends[-1]], thresholds[:2]
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
                 "name": f"{method} threshold",
-                "x": [p["end"] for p in mine],
-                "y": [p["threshold"] for p in mine],
+                "x": ends,
+                "y": thresholds,
                 "line": {"color": ALERT, "dash": "dash", "width": 1},
             }
         )
@@ -75,44 +91,21 @@ def histogram_figure(
     maximum) are drawn just outside the range, one twentieth of it wide. Categorical: one bar per category.
     """
     ref = list(reference.get("counts") or [])
-    sides = [("reference (baseline)", ref, REFERENCE)]
-    if current is not None and len(current) == len(ref):
-        sides.append((current_label, list(current), CURRENT))
-    data: list[dict[str, Any]] = []
+    current = list(current) if current is not None and len(current) == len(ref) else None
     if reference.get("kind") == "numeric":
-        edges = [float(e) for e in reference["edges"]]
-        span = (edges[-1] - edges[0]) or 1.0
-        outer = span / 20
-        lefts = [edges[0] - outer, *edges[:-1], edges[-1]]
-        widths = [outer, *(b - a for a, b in itertools.pairwise(edges)), outer]
-        keep = [i for i, w in enumerate(widths) if w > 0]
-        last = len(widths) - 1
-        texts = [
-            "below the baseline minimum" if i == 0 else "above the baseline maximum" if i == last
-            else f"[{lefts[i]:.4g}, {lefts[i] + widths[i]:.4g})"
-            for i in keep
-        ]  # fmt: skip
-        xs = _rounded([lefts[i] + widths[i] / 2 for i in keep])
-        ws = _rounded([widths[i] for i in keep])
-        for name, counts, color in sides:
-            total = sum(counts) or 1
-            data.append(
-                {
-                    "type": "bar",
-                    "name": name,
-                    "x": xs,
-                    "y": _rounded([counts[i] / total / widths[i] for i in keep]),
-                    "width": ws,
-                    "hovertext": texts,
-                    "hoverinfo": "text+name",
-                    "marker": {"color": color, "opacity": 0.55, "line": {"width": 0}},
-                }
-            )
+        bins = _numeric_bins(tuple(float(e) for e in reference["edges"]), tuple(ref))
+        data = [bins.bar("reference (baseline)", bins.reference, REFERENCE)]
+        if current is not None:
+            data.append(bins.bar(current_label, bins.densities(current), CURRENT))
         layout = _layout(
             f"{plain(feature)}: reference vs current", barmode="overlay", yaxis={"title": "density"}
         )
     else:
         labels = [plain(c) for c in [*(reference.get("categories") or []), "<other>"]]
+        sides = [("reference (baseline)", ref, REFERENCE)]
+        if current is not None:
+            sides.append((current_label, current, CURRENT))
+        data = []
         for name, counts, color in sides:
             total = sum(counts) or 1
             data.append(
@@ -128,6 +121,49 @@ def histogram_figure(
             f"{plain(feature)}: reference vs current", barmode="group", yaxis={"tickformat": ".0%"}
         )
     return {"data": data, "layout": layout}
+
+
+class _Bins:
+    """A numeric baseline's bins as drawn: positions, widths, hover texts and the reference densities,
+    computed once per baseline (every page read and every window draws the same ones)."""
+
+    def __init__(self, edges: tuple[float, ...], ref: tuple[int, ...]) -> None:
+        span = (edges[-1] - edges[0]) or 1.0
+        outer = span / 20
+        lefts = [edges[0] - outer, *edges[:-1], edges[-1]]
+        widths = [outer, *(b - a for a, b in itertools.pairwise(edges)), outer]
+        self.keep = [i for i, w in enumerate(widths) if w > 0]
+        self.widths = widths
+        last = len(widths) - 1
+        self.texts = [
+            "below the baseline minimum" if i == 0 else "above the baseline maximum" if i == last
+            else f"[{lefts[i]:.4g}, {lefts[i] + widths[i]:.4g})"
+            for i in self.keep
+        ]  # fmt: skip
+        self.xs = _rounded([lefts[i] + widths[i] / 2 for i in self.keep])
+        self.ws = _rounded([widths[i] for i in self.keep])
+        self.reference = self.densities(ref)
+
+    def densities(self, counts: Sequence[int]) -> list[float]:
+        total = sum(counts) or 1
+        return _rounded([counts[i] / total / self.widths[i] for i in self.keep])
+
+    def bar(self, name: str, y: list[float], color: str) -> dict[str, Any]:
+        return {
+            "type": "bar",
+            "name": name,
+            "x": self.xs,
+            "y": y,
+            "width": self.ws,
+            "hovertext": self.texts,
+            "hoverinfo": "text+name",
+            "marker": {"color": color, "opacity": 0.55, "line": {"width": 0}},
+        }
+
+
+@functools.lru_cache(maxsize=1024)
+def _numeric_bins(edges: tuple[float, ...], ref: tuple[int, ...]) -> _Bins:
+    return _Bins(edges, ref)
 
 
 def performance_figure(windows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -222,3 +258,28 @@ def _rounded(values: list[float], digits: int = 6) -> list[float]:
 
 def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and math.isfinite(v)
+
+
+def figure_json(figure: Mapping[str, Any]) -> str:
+    """A figure as the compact JSON a page's `data-figure` attribute carries: characters that could end
+    the attribute or open markup escaped as jinja2's `tojson` does (the templates mark it safe)."""
+    text = json.dumps(figure, separators=(",", ":"))
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("'", "\\u0027")):
+        text = text.replace(char, escaped)
+    return text
+
+
+class Bounded:
+    """A small thread-safe map that forgets its oldest entries beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self._size, self._lock, self._items = size, threading.Lock(), dict[Any, Any]()
+
+    def get(self, key: Any) -> Any:
+        return self._items.get(key)
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                del self._items[next(iter(self._items))]

@@ -23,6 +23,7 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # package data: no stat of every template on every page
     )
     env.filters["num"] = _num
     return env

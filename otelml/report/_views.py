@@ -9,11 +9,19 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from otelml.report._charts import drift_history_figure, histogram_figure, performance_figure, waterfall_figure
+from otelml.report._charts import (
+    Bounded,
+    drift_history_figure,
+    figure_json,
+    histogram_figure,
+    performance_figure,
+    waterfall_figure,
+)
 
 __all__ = ["index_view", "model_view", "prediction_view"]
 
 Doc = Mapping[str, Any]
+_FIGURES: Bounded = Bounded(4096)  # (windows, feature, baseline) -> the JSON of its two figures
 
 
 def _iso(ns: Any) -> str:
@@ -114,20 +122,28 @@ def model_view(
     for name in reference:
         features.setdefault(name, {"name": name, "kind": "prediction" if name.startswith("prediction.") else
                                    "feature", "drifted": False, "scores": [], "exemplars": []})  # fmt: skip
+    # closed windows never change: a feature's two figures are the same JSON until a window closes
+    span = (model, version, windows[0]["end"], windows[-1]["end"], len(windows)) if windows else None
+    history: dict[str, list[dict[str, Any]]] | None = None
     for f in features.values():
-        points = [
-            {**s, "end": w["end"]}
-            for w in windows
-            for s in w["scores"]
-            if s["feature"] == f["name"] and s.get("alerting", True)
-        ]
-        f["history_figure"] = drift_history_figure(f["name"], points)
-        last = windows[-1].get("counts", {}).get(f["name"]) if windows else None
-        f["histogram_figure"] = (
-            histogram_figure(f["name"], reference[f["name"]], last, f"last window ({windows[-1]['end']})")
-            if f["name"] in reference
-            else None
-        )
+        ref = reference.get(f["name"])
+        profile = None
+        if ref is not None:
+            profile = (tuple(ref.get("edges") or ref.get("categories") or ()), tuple(ref.get("counts") or ()))
+        key = (span, f["name"], hist and hist.get("baseline"), profile)
+        figures = _FIGURES.get(key) if span is not None else None
+        if figures is None:
+            if history is None:
+                history = _history(windows)
+            last = windows[-1].get("counts", {}).get(f["name"]) if windows else None
+            label = f"last window ({windows[-1]['end']})" if windows else "current window"
+            figures = (
+                figure_json(drift_history_figure(f["name"], history.get(f["name"], []))),
+                figure_json(histogram_figure(f["name"], ref, last, label)) if ref is not None else None,
+            )
+            if span is not None:
+                _FIGURES.put(key, figures)
+        f["history_figure"], f["histogram_figure"] = figures
         f["predictions"] = list((explained or {}).get(f["name"], {}).get("predictions", []))[:10]
     perf = [
         w for w in (performance or {}).get("windows", []) if w["version"] == version and not w.get("segment")
@@ -149,6 +165,16 @@ def model_view(
             windows, perf, [a for a in (quality or {}).get("alerts", []) if a["version"] == version]
         ),
     }
+
+
+def _history(windows: Sequence[Doc]) -> dict[str, list[dict[str, Any]]]:
+    """The alerting methods' scores of each feature over the windows (each with its window's end)."""
+    history: dict[str, list[dict[str, Any]]] = {}
+    for w in windows:
+        for s in w["scores"]:
+            if s.get("alerting", True):
+                history.setdefault(s["feature"], []).append({**s, "end": w["end"]})
+    return history
 
 
 def _timeline(windows: Sequence[Doc], perf: Sequence[Doc], quality: Sequence[Doc]) -> list[dict[str, Any]]:

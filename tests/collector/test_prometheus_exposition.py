@@ -118,3 +118,58 @@ def test_alert_log_records_are_counted_with_their_prediction_as_exemplar() -> No
     assert len(samples) == 2  # INFO records and records without an ml.* event are no alerts
     meters.shutdown()
     loggers.shutdown()
+
+
+def _comparable(body: bytes) -> list[tuple[str, str, list[tuple[str, tuple, float, object]]]]:
+    out = []
+    for f in parse_openmetrics(body.decode()):
+        samples = [
+            (s.name, tuple(sorted(s.labels.items())), s.value,
+             s.exemplar and (sorted(s.exemplar.labels.items()), s.exemplar.value, s.exemplar.timestamp))
+            for s in f.samples if not f.name.startswith("target")
+        ]  # fmt: skip
+        out.append((f.name, f.type, samples))
+    return out
+
+
+def test_the_incremental_collection_renders_what_the_sdks_own_collection_renders() -> None:
+    """One MeterProvider, two readers: the incremental one (series kept while their instrument records
+    nothing) and the reference (`incremental=False`: the SDK's collection, every series rendered anew),
+    compared after each step of changes to gauges, counters, histograms and observable instruments,
+    with blocks of 3 series so that changes land inside, between and across blocks."""
+    from opentelemetry.metrics import Observation
+
+    fast, reference = PullMetricReader(), PullMetricReader(incremental=False)
+    meters, loggers = build_providers(None, None, extra_readers=[fast, reference])
+    expositions = [PrometheusExposition(fast), PrometheusExposition(reference)]
+    expositions[0].BLOCK = 3
+    meter = meters.get_meter("t")
+    gauge = meter.create_gauge("ml.feature.drift")
+    counter = meter.create_counter("ml.drift.detections", unit="{window}")
+    delay = meter.create_histogram("ml.label.delay", unit="s")
+    updown = meter.create_up_down_counter("queue.depth")
+    observed = {"n": 0}
+    meter.create_observable_counter("spans.received", [lambda _: [Observation(observed["n"])]])
+    features = [{"ml.feature.name": f"f{i}"} for i in range(8)]
+
+    def step(changes) -> None:  # type: ignore[no-untyped-def]
+        changes()
+        bodies = [e.render(OPENMETRICS)[0] for e in expositions]
+        assert _comparable(bodies[0]) == _comparable(bodies[1])
+        texts = [e.render(None)[0] for e in expositions]
+        assert [t for t in texts[0].splitlines() if b"instance_id" not in t] == [
+            t for t in texts[1].splitlines() if b"instance_id" not in t
+        ]
+
+    step(lambda: [gauge.set(i / 10, a) for i, a in enumerate(features)])
+    step(lambda: None)  # nothing changed
+    step(lambda: gauge.set(0.95, features[4]))  # inside the second block
+    step(lambda: gauge.set(0.95, features[4]))  # the same value again
+    step(lambda: [counter.add(1, features[1], context=_in_prediction(0xA1)), delay.record(2.0, features[0])])
+    step(lambda: [delay.record(700.0, features[0], context=_in_prediction(0xB2)), updown.add(-2)])
+    step(lambda: observed.update(n=5))
+    step(lambda: [gauge.set(0.5, {"ml.feature.name": "new"}), counter.add(2, features[7])])  # new series
+    step(lambda: meters.force_flush())  # a flush collects both readers before the scrape
+    step(lambda: counter.add(1, features[1], context=_in_prediction(0xC3)))
+    meters.shutdown()
+    loggers.shutdown()

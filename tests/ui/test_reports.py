@@ -99,3 +99,33 @@ def test_pages_escape_span_data() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=alert(2)&gt;" in page
     (figure,) = _figures(page)
     assert figure["data"][0]["name"] == "&lt;script&gt;alert(1)&lt;/script&gt;"  # plotly shows it as text
+
+
+def _window(end: str, score: float, counts: list[int]) -> dict[str, Any]:
+    scores = [{"feature": "income", "method": "wasserstein", "score": score, "threshold": 0.1,
+               "drifted": score > 0.1, "alert": False}]  # fmt: skip
+    return {"end": end, "end_unix_nano": int(end[-3:]), "scores": scores, "counts": {"income": counts}}
+
+
+def test_a_model_page_after_a_window_closed_shows_that_window() -> None:
+    """The model page reuses a feature's figures while no window closed: the next window must show."""
+    reference = {"income": {"kind": "numeric", "edges": [0.0, 1.0, 2.0], "counts": [10, 50, 30, 10]}}
+    windows = [_window("2025-01-01T00:00:00.001", 0.02, [5, 50, 40, 5])]
+
+    def page() -> list[dict[str, Any]]:
+        model = {"version": "1", "baseline": "b.json", "reference": reference, "windows": windows}
+        history = {"models": [model]}
+        last = windows[-1]["scores"][0]
+        drift = {"drift": [{"model": "m", "version": "1", "kind": "feature", **last}]}
+        docs = {"drift": drift, "history": history, "performance": None, "quality": None, "explained": {}}
+        return _figures(report.model_page("m", docs, links="/ui", assets="/ui/assets"))
+
+    first, again = page(), page()
+    assert first == again
+    windows.append(_window("2025-01-01T00:00:00.002", 0.3, [40, 10, 10, 40]))
+    history, histogram = page()
+    assert history["data"][0]["y"] == [0.02, 0.3]
+    assert history["data"][0]["marker"]["color"] == ["#2471a3", "#c0392b"]  # the drifted window in red
+    assert histogram["data"][1]["name"] == "last window (2025-01-01T00:00:00.002)"
+    below, *_ = [y * w for y, w in zip(histogram["data"][1]["y"], histogram["data"][1]["width"], strict=True)]
+    assert below == pytest.approx(0.4, abs=1e-5)

@@ -74,9 +74,9 @@ def iter_spans(body: bytes) -> Iterator[tuple[Any, str]]:
 
 def spans_of_traces(bodies: list[bytes], trace_ids: set[bytes]) -> list[dict[str, Any]]:
     """Documents of the spans of `trace_ids` in the chunk bodies, deduplicated by (trace, span id) and
-    sorted by start time."""
+    sorted by start time. Byte-identical bodies (an exporter's retry of the same request) are decoded once."""
     seen: dict[tuple[bytes, bytes], dict[str, Any]] = {}
-    for body in bodies:
+    for body in dict.fromkeys(bodies):
         for span, service in iter_spans(body):
             if span.trace_id in trace_ids:
                 seen.setdefault((span.trace_id, span.span_id), span_document(span, service))
