@@ -134,14 +134,19 @@ class PredictionIndex:
             self.counts["labels"] += len(labels)
             to_store: list[Label] = []
             unknown: list[Label] = []
+            rows, pending, meta = self.rows, self.pending, self.meta
+            on_label = self.reader.on_label if self.reader is not None else None
+            keep_meta = self.store is not None  # the label's time/delay/trace are for the store's API
             for label in labels:
                 pid = label[0]
-                positions = self.rows.get(pid) if self.reader is not None else None
+                positions = rows.get(pid) if on_label is not None else None
                 if positions is None:
                     unknown.append(label)
-                elif self.reader.on_label(pid, positions, *label[1:4]):  # type: ignore[union-attr]
-                    self.meta[pid] = (label[2], label[3], label[4])
-                    self.pending.pop(pid, None)
+                elif on_label(pid, positions, label[1], label[2], label[3]):  # type: ignore[misc]
+                    if keep_meta:
+                        meta[pid] = (label[2], label[3], label[4])
+                    if pending and pid in pending:
+                        self.claim(pid)
                 else:
                     to_store.append(label)
             if unknown:
@@ -188,7 +193,8 @@ class PredictionIndex:
         return value, at_ns, delay, tid
 
     def held(self, pid: str, at_ns: int, delay: float | None, tid: bytes) -> None:
-        self.meta[pid] = (at_ns, delay, tid)
+        if self.store is not None:
+            self.meta[pid] = (at_ns, delay, tid)
 
     def expire(self) -> None:
         """Drop pending labels older than `max_label_delay` (by arrival)."""
