@@ -116,6 +116,8 @@ class PredictionIndex:
     def attach_reader(self, reader: LabelReader, max_pending: int, max_label_delay: float) -> None:
         with self.lock:
             self.reader, self.max_pending, self.max_label_delay = reader, max_pending, max_label_delay
+            for pid in [pid for pid in self.meta if pid not in self.rows]:  # rows restored by the reader
+                del self.meta[pid]
 
     def attach_store(self, store: PredictionStore) -> None:
         with self.lock:
