@@ -24,7 +24,9 @@ __all__ = ["Processor", "Signal", "TelemetryRequest"]
 class TelemetryRequest:
     """One received Export*ServiceRequest."""
 
-    __slots__ = ("_message", "cells", "items", "modified", "raw", "records", "signal")
+    __slots__ = (
+        "_message", "cells", "items", "labels", "labels_stored", "modified", "raw", "records", "signal",
+    )
 
     def __init__(
         self,
@@ -43,6 +45,8 @@ class TelemetryRequest:
         self.records: list[ModelBatch] = [] if records is None else records
         self.items = items  # spans / metric data points / log records, counted by the receiver
         self.cells = cells  # attributes, kvlist entries and array elements (`otlp.cells`)
+        self.labels: list[Any] | None = None  # its label spans, read once (`predstore.index.labels_of`)
+        self.labels_stored: list[Any] | None = None  # those the prediction store keeps, once joined
 
     def __repr__(self) -> str:
         return (

@@ -93,5 +93,23 @@ class KeyIndex:
             out.update(np.unique(found[found >= self.floor]).tolist())
         return out
 
+    def contains_many(self, keys: np.ndarray) -> np.ndarray:
+        """Whether each of `keys` (uint64) is in a live chunk (a bool array; a 64-bit key collision
+        may say yes for an id the store does not hold)."""
+        probes = np.asarray(keys, dtype=np.uint64)
+        out = np.zeros(len(probes), dtype=bool)
+        for run_keys, chunks in self._runs:
+            if not len(run_keys):
+                continue
+            lo = np.searchsorted(run_keys, probes, side="left")
+            hit = lo < len(run_keys)
+            hit[hit] = run_keys[lo[hit]] == probes[hit]
+            if self.floor:  # the first match may be evicted while a later one (same key) is live
+                hi = np.searchsorted(run_keys, probes, side="right")
+                for i in np.flatnonzero(hit):
+                    hit[i] = bool((chunks[lo[i] : hi[i]] >= self.floor).any())
+            out |= hit
+        return out
+
     def evict_below(self, chunk_id: int) -> None:
         self.floor = max(self.floor, chunk_id)

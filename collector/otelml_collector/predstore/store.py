@@ -16,6 +16,9 @@ Lookups go through two in-memory `KeyIndex`es (prediction id -> chunks, trace id
 from the chunk rows at start; one SQLite index insert per prediction cost more than everything else
 about storing a span. Searches walk chunks newest first.
 
+Labels of predictions the `performance` processor holds are not written here but read from the
+shared `PredictionIndex` (`label_source`, see `predstore.index`), so each label is kept once.
+
 Writes: `offer(chunk)` puts a `Chunk` on a bounded queue (count and bytes) and returns at once; one
 writer thread commits everything queued in one transaction. A full queue drops the chunk and counts
 it (`dropped_chunks`/`dropped_spans`): a slow disk never blocks receiving. After each commit the
@@ -31,6 +34,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
@@ -134,6 +138,8 @@ class PredictionStore:
         }
         row = self._write_conn.execute("SELECT count(*), coalesce(sum(spans), 0) FROM pred_chunks").fetchone()
         self._chunks, self._spans = int(row[0]), int(row[1])
+        self.label_source: Callable[[list[str]], dict[str, tuple[Any, ...]]] | None = None
+        """pid -> (label value, time ns, delay s, label trace id) of labels kept elsewhere (the index)"""
         self.pid_index, self.trace_index = KeyIndex(), KeyIndex()
         for chunk_id, pid_keys, trace_keys in self._write_conn.execute(
             "SELECT id, pid_keys, trace_keys FROM pred_chunks ORDER BY id"
@@ -172,6 +178,10 @@ class PredictionStore:
             self._queued_bytes += size
             self._cond.notify()
         return True
+
+    def offer_labels(self, labels: list[tuple[Any, ...]]) -> bool:
+        """Queue labels (the `Chunk.labels` shape) without spans."""
+        return self.offer(Chunk(b"", 0, np.zeros(0, np.uint64), labels=labels))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written; False on timeout."""
@@ -221,6 +231,8 @@ class PredictionStore:
                 if chunk.labels:
                     conn.executemany(_UPSERT_LABEL, chunk.labels)
                 p = chunk.predictions
+                if not chunk.spans and not len(p):
+                    continue  # labels only
                 pid_keys = prediction_keys(p.pids) if len(p) else np.zeros(0, np.uint64)
                 trace_keys = np.unique(chunk.trace_ids)
                 chunk_id = conn.execute(
@@ -254,10 +266,10 @@ class PredictionStore:
         for chunk_id, pid_keys, trace_keys in added:
             self.pid_index.add(pid_keys, chunk_id)
             self.trace_index.add(trace_keys, chunk_id)
-        self._chunks += len(chunks)
+        self._chunks += len(added)
         spans = sum(c.spans for c in chunks)
         self._spans += spans
-        self.counts["stored_chunks"] += len(chunks)
+        self.counts["stored_chunks"] += len(added)
         self.counts["stored_spans"] += spans
         self.evict()
 
@@ -392,6 +404,9 @@ class PredictionStore:
                 tuple(part),
             )
             out.update((r[0], tuple(r[1:])) for r in rows)
+        if self.label_source is not None:
+            for pid, label in self.label_source(prediction_ids).items():
+                out[pid] = (out[pid][0] if pid in out else None, *label)
         return out
 
     def stats(self) -> dict[str, Any]:

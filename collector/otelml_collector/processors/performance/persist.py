@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from typing import Any
 
 from otelml_collector.findings import Finding
@@ -39,12 +39,12 @@ class Persistence:
     """Mixin of `PerformanceProcessor` (its state attributes are declared here)."""
 
     config: Any
-    counts: dict[str, int]
+    _counts: dict[str, int]
+    index: Any
     _ctx: Any
     _lock: threading.RLock
     _windows: dict[WindowKey, deque[Window]]
     _index: dict[str, list[tuple[Window, int]]]
-    _pending: OrderedDict[str, tuple[Any, int, float | None, int]]
     _refs: dict[tuple[str, str], ModelReference]
     _segment_values: dict[str, set[str]]
     _seq: int
@@ -86,7 +86,7 @@ class Persistence:
                         }
                     )
             out.sort(key=lambda d: (d["start"] or "", d["model"], d["version"]))
-            return {"windows": out, "counts": dict(self.counts)}
+            return {"windows": out, "counts": self.counts}
 
     def _task(self, model: str, version: str, w: Window) -> str:
         raise NotImplementedError
@@ -131,13 +131,13 @@ class Persistence:
             for (model, version), ref in self._refs.items():
                 if ref.source != self.config.baseline.path:
                     state.put(NS_REFS, f"{model}\x1f{version}", ref.to_json())
-            state.put(NS_PENDING, "labels", [[pid, *v] for pid, v in self._pending.items()])
+            self.index.checkpoint()
             state.put(
                 NS_PENDING,
                 "meta",
                 {
                     "seq": self._seq,
-                    "counts": self.counts,
+                    "counts": self._counts,
                     "segments": {k: sorted(v) for k, v in self._segment_values.items()},
                 },
             )
@@ -155,11 +155,9 @@ class Persistence:
                     self._index.setdefault(pid, []).append((w, j))
             if windows:
                 self._windows[windows[0].key] = windows
-        for pid, *value in state.get(NS_PENDING, "labels", []):
-            self._pending[pid] = tuple(value)  # type: ignore[assignment]
         meta = state.get(NS_PENDING, "meta", {})
         self._seq = meta.get("seq", 0)
-        self.counts.update(meta.get("counts", {}))
+        self._counts.update((k, v) for k, v in meta.get("counts", {}).items() if k in self._counts)
         for key, values in meta.get("segments", {}).items():
             if key in self._segment_values:
                 self._segment_values[key] = set(values)

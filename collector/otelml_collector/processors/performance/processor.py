@@ -1,8 +1,9 @@
 """The `performance` processor: joins labels to predictions and scores windows of them.
 
 Predictions come from `ml_extract`'s records (inference spans); labels from `label {model}` spans
-(`ml.prediction.id`, `ml.label.value`, optional `ml.label.delay`), in any order: a label whose
-prediction is not (yet) in a kept window waits up to `max_label_delay` among at most
+(`ml.prediction.id`, `ml.label.value`, optional `ml.label.delay`), in any order, matched by the
+sidecar's one `PredictionIndex` (shared with the `predictions` processor when both run): a label
+whose prediction is not (yet) in a kept window waits up to `max_label_delay` among at most
 `max_pending_labels` (then it is dropped and counted). Memory is bounded by configuration:
 `max_windows` x `window.size` rows per model/version/segment value, `max_segment_values` values per
 segment key, `max_pending_labels`. Windows, references and pending labels are checkpointed to the
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import replace
 from typing import Any
 
@@ -24,7 +25,7 @@ from otelml.semconv import ML_MODEL_NAME, ML_MODEL_TASK, ML_MODEL_VERSION
 from otelml_collector.bus import PERFORMANCE_WINDOWS
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
-from otelml_collector.predstore.documents import any_value
+from otelml_collector.predstore.index import open_index, release_index
 from otelml_collector.processors.performance.config import PerformanceConfig
 from otelml_collector.processors.performance.metrics import (
     Calibration,
@@ -52,11 +53,9 @@ from otelml_collector.records import ModelBatch
 __all__ = ["PerformanceProcessor", "load_reference_file"]
 
 _log = logging.getLogger("otelml_collector.processors.performance")
-LABEL_MARKER = b"\x0a\x11ml.operation.name\x12\x07\x0a\x05label"  # the KeyValue as OTLP encodes it
 TASK_MARKER = b"\x0a\x0dml.model.task"  # the key of an `ml.model.task` KeyValue as OTLP encodes it
 TASK_LOOKS = 16  # requests of a model version searched for `ml.model.task` before giving up on it
 OTHER = "__other__"
-_MISSING = object()
 _TASK_KEYS = frozenset({ML_MODEL_NAME, ML_MODEL_VERSION, ML_MODEL_TASK})
 
 
@@ -64,21 +63,18 @@ class PerformanceProcessor(Persistence):
     def __init__(self, config: PerformanceConfig, ctx: ComponentContext) -> None:
         self.config = config
         self._ctx = ctx
-        self._lock = threading.RLock()
+        self.index = open_index(ctx.state)
+        self._lock: threading.RLock = self.index.lock  # one lock: the index calls back into the windows
         self._windows: dict[WindowKey, deque[Window]] = {}
-        self._index: dict[str, list[tuple[Window, int]]] = {}
-        self._pending: OrderedDict[str, tuple[Any, int, float | None, int]] = OrderedDict()
-        """prediction id -> (label value, label time ns, delay s, arrival ns): labels waiting for it"""
+        self._index: dict[str, list[tuple[Window, int]]] = self.index.rows
+        self._pending = self.index.pending  # labels waiting for their prediction
         self._refs: dict[tuple[str, str], ModelReference] = {}
         self._segment_values: dict[str, set[str]] = {key: set() for key in config.segments}
         self._file_ref = load_reference_file(config.baseline.path) if config.baseline.path else None
         self._emitter = PerformanceEmitter(ctx.meter_provider, ctx.logger_provider, ctx.log)
-        self.counts = {
+        self._counts = {
             "predictions": 0,
-            "labels": 0,
             "labels_joined": 0,
-            "labels_pending": 0,
-            "labels_expired": 0,
             "labels_wrong_type": 0,
             "labels_late": 0,
             "no_prediction_id": 0,
@@ -93,6 +89,12 @@ class PerformanceProcessor(Persistence):
         """(model, version) -> `ml.model.task` of its inference spans; None once not found"""
         self._task_looks: dict[tuple[str, str], int] = {}
         self._restore()
+        self.index.attach_reader(self, config.max_pending_labels, config.max_label_delay)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        index = self.index.counts
+        return {**self._counts, **{k: index[k] for k in ("labels", "labels_pending", "labels_expired")}}
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
@@ -104,19 +106,20 @@ class PerformanceProcessor(Persistence):
             self._evaluate_dirty()
             self._emitter.flush()
             self.checkpoint()
+        release_index(self.index)
 
     # -- the pipeline --------------------------------------------------------------------------------
     def process(self, request: TelemetryRequest) -> TelemetryRequest:
         if request.signal != Signal.TRACES:
             return request
-        labels = self._label_spans(request)
         with self._lock:
             self._read_tasks(request)
             for batch in request.records:
                 self._add(batch)
-            self.counts["labels"] += len(labels)
-            for label in labels:
-                self._join(*label)
+            if self._pending:  # after every batch: a prediction may have rows in several
+                for batch in request.records:
+                    self._claim(batch.prediction_id)
+            self.index.join(request)
             if self._joined:
                 self._emitter.delays(self._joined)
                 self._joined.clear()
@@ -136,13 +139,7 @@ class PerformanceProcessor(Persistence):
             if now - self._last_evaluation >= self.config.evaluate_interval:
                 self._evaluate_dirty()
                 self._last_evaluation = now
-            cutoff = time.time_ns() - int(self.config.max_label_delay * 1e9)
-            while self._pending:
-                pid, (_, _, _, arrived) = next(iter(self._pending.items()))
-                if arrived >= cutoff:
-                    break
-                del self._pending[pid]
-                self.counts["labels_expired"] += 1
+            self.index.expire()
             if time.monotonic() - self._last_checkpoint >= self.config.checkpoint_interval:
                 self.checkpoint()
             if self._emitted:
@@ -156,33 +153,6 @@ class PerformanceProcessor(Persistence):
             dirty = [w for w in windows if w.dirty]
             for w in dirty:
                 self._publish(w, "realized", gauges=w is dirty[-1])
-
-    def _label_spans(self, request: TelemetryRequest) -> list[tuple[Any, ...]]:
-        if request.records and sum(len(b) for b in request.records) >= request.items:
-            return []  # every span is an inference span (each gives at least one record row)
-        raw = request.unmodified_bytes()
-        if raw is not None and LABEL_MARKER not in raw:
-            return []
-        out = []
-        for rs in request.message.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    if not span.name.startswith("label "):
-                        continue
-                    pid = delay = None
-                    value: Any = _MISSING
-                    for kv in span.attributes:
-                        key = kv.key
-                        if key == "ml.prediction.id":
-                            pid = kv.value.string_value if kv.value.HasField("string_value") else None
-                        elif key == "ml.label.value":
-                            value = any_value(kv.value)
-                        elif key == "ml.label.delay":
-                            delay = any_value(kv.value)
-                    if pid is not None and value is not _MISSING:
-                        delay = float(delay) if isinstance(delay, int | float) else None
-                        out.append((pid, value, span.end_time_unix_nano, delay))
-        return out
 
     def _read_tasks(self, request: TelemetryRequest) -> None:
         """`ml.model.task` (as the library sets it: classification | regression) of model versions whose
@@ -219,8 +189,8 @@ class PerformanceProcessor(Persistence):
         scores = records_column(batch.prediction_score, n)
         times = batch.time_unix_nano.tolist()
         rows = [i for i in range(n) if pids[i] is not None]
-        self.counts["no_prediction_id"] += n - len(rows)
-        self.counts["predictions"] += len(rows)
+        self._counts["no_prediction_id"] += n - len(rows)
+        self._counts["predictions"] += len(rows)
         groups: dict[WindowKey, list[int]] = {(batch.model, batch.version, "", ""): rows}
         for key in self.config.segments:
             column = batch.segments.get(key)
@@ -250,11 +220,15 @@ class PerformanceProcessor(Persistence):
                     index.setdefault(pids[i], []).append((w, base + j))
                 if len(w) >= self.config.window.size:
                     self._close(w)
-        if self._pending:
-            for i in rows:
-                if pids[i] in self._pending:
-                    self.counts["labels_pending"] -= 1
-                    self._join(pids[i], *self._pending.pop(pids[i])[:3])
+
+
+    def _claim(self, pids: list[str | None]) -> None:
+        """Join the waiting labels of predictions just added."""
+        pending = self._pending
+        for pid in pids:
+            got = self.index.claim(pid) if pid in pending else None
+            if got is not None and pid is not None and self.on_label(pid, self._index[pid], *got[:3]):
+                self.index.held(pid, *got[1:])
 
     def _segment_value(self, key: str, value: Any) -> str | None:
         if value is None:
@@ -285,16 +259,21 @@ class PerformanceProcessor(Persistence):
         """Drop a window's rows from the index (the oldest window goes first, so its rows lead the lists)."""
         index = self._index
         segmented = bool(self.config.segments)
+        gone = []
         for pid in old.pids:
             rows = index.get(pid)
             if rows is None:
+                continue
+            if len(rows) == 1 and rows[0][0] is old:
+                gone.append(pid)
                 continue
             while rows and rows[0][0] is old:
                 del rows[0]
             if segmented:  # windows of other keys interleave in the list
                 rows[:] = [r for r in rows if r[0] is not old]
             if not rows:
-                del index[pid]
+                gone.append(pid)
+        self.index.release(gone)
 
     def _close(self, w: Window) -> None:
         w.closed = True
@@ -305,20 +284,18 @@ class PerformanceProcessor(Persistence):
         self._publish(w, "realized")
 
     # -- labels --------------------------------------------------------------------------------------
-    def _join(self, pid: str, value: Any, at_ns: int, delay: float | None) -> None:
-        rows = self._index.get(pid)
-        if rows is None:
-            if pid not in self._pending:
-                self.counts["labels_pending"] += 1
-            self._pending[pid] = (value, at_ns, delay, time.time_ns())
-            while len(self._pending) > self.config.max_pending_labels:
-                self._pending.popitem(last=False)
-                self.counts["labels_expired"] += 1
-            return
+    def label_value(self, rows: list[tuple[Window, int]]) -> Any:
+        w, j = rows[0]
+        return w.labels[j]
+
+    def on_label(
+        self, pid: str, rows: list[tuple[Window, int]], value: Any, at_ns: int, delay: float | None
+    ) -> bool:
+        """A label of a prediction in a kept window (called by the index, under the lock)."""
         model, version = rows[0][0].key[:2]
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number and self._task(model, version, rows[0][0]) == "regression":
-            self.counts["labels_wrong_type"] += 1
+            self._counts["labels_wrong_type"] += 1
             if f"type:{model}" not in self._warned:
                 self._warned.add(f"type:{model}")
                 _log.warning(
@@ -328,8 +305,8 @@ class PerformanceProcessor(Persistence):
                     value,
                     pid,
                 )
-            return
-        self.counts["labels_joined"] += 1
+            return False
+        self._counts["labels_joined"] += 1
         for w, j in rows:
             if w.labels[j] is None:
                 w.label_count += 1
@@ -339,12 +316,13 @@ class PerformanceProcessor(Persistence):
         seconds = delay if delay is not None else max(0.0, (at_ns - w.times[j]) / 1e9)
         self._joined.append((w, j, seconds))
         if not self.config.baseline.warmup:
-            return
+            return True
         ref = self._reference(model, version)
         if not ref.metrics and ref.source in ("", "warmup"):
             ref.warmup.append((w.preds[j], value, w.scores[j]))
             if len(ref.warmup) >= self.config.baseline.warmup:
                 self._learn(model, version, ref)
+        return True
 
     def _reference(self, model: str, version: str) -> ModelReference:
         ref = self._refs.get((model, version))

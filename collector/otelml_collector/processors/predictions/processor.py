@@ -9,7 +9,8 @@ buffer keyed by trace id (bounded by `pending.max_spans` and `pending.seconds`):
 service's server span that is exported before or after the inference span's batch still joins
 its trace. Trace ids stored recently are remembered (`known_traces`), so later spans of them are
 kept at once. Kept spans go to the store's writer queue as one chunk per request; the receive path
-never waits for the disk.
+never waits for the disk. Labels are matched by the sidecar's one `PredictionIndex` (shared with the
+`performance` processor when both run); the store keeps those the index hands it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from otelml_collector import predstore
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
+from otelml_collector.predstore.index import labels_of, open_index, release_index
 from otelml_collector.predstore.keyindex import trace_keys
 from otelml_collector.processors.predictions import api
 from otelml_collector.processors.predictions.config import PredictionsConfig
@@ -75,6 +77,8 @@ class PredictionsProcessor:
             max_spans=config.max_spans,
             queue_size=config.queue_size,
         )
+        self.index = open_index(ctx.state)
+        self.index.attach_store(self.store)
         self._known: OrderedDict[bytes, None] = OrderedDict()
         self._pending: OrderedDict[bytes, list[tuple[float, bytes]]] = OrderedDict()
         self._pending_spans = 0
@@ -90,6 +94,7 @@ class PredictionsProcessor:
     def shutdown(self) -> None:
         if self._started:
             self._started = False
+            release_index(self.index)
             predstore.release(self.store)
 
     def stats(self) -> dict[str, Any]:
@@ -117,6 +122,10 @@ class PredictionsProcessor:
             chunk = self._select_inference_only(request)
             if chunk is not None:
                 return chunk
+        elif request.unmodified_bytes() is not None:
+            chunk = self._select_labels_only(request)
+            if chunk is not None:
+                return chunk
         inference = inference_rows(request.records) if request.records else {}
         raw = request.unmodified_bytes()
         scan_attributes = raw is None or KEY_BYTES in raw
@@ -124,7 +133,8 @@ class PredictionsProcessor:
         holding: set[bytes] = set()
         predictions: list[tuple[Any, ...]] = []
         decisions: list[tuple[str, str]] = []
-        labels: list[tuple[Any, ...]] = []
+        label_traces = {label[4] for label in labels_of(request)}
+        labels = self.index.take_stored(request) if label_traces else []
         spans: list[tuple[bytes, int, int, Any]] = []
         for r, rs in enumerate(message.resource_spans):
             for s, ss in enumerate(rs.scope_spans):
@@ -135,10 +145,12 @@ class PredictionsProcessor:
                     if row is not None:
                         predictions.append((row[0], tid, span.span_id, *row[1:]))
                         holding.add(tid)
+                    elif tid in label_traces and span.name.startswith("label "):
+                        holding.add(tid)
                     elif scan_attributes and (
                         span.name.partition(" ")[0] in OPERATIONS or KEY_BYTES in span.SerializeToString()
                     ):
-                        self._read_otelml_span(span, holding, predictions, decisions, labels)
+                        self._read_otelml_span(span, holding, predictions, decisions)
         self._expire_pending()
         known = self._known
         for tid in holding:
@@ -216,13 +228,34 @@ class PredictionsProcessor:
         keys = np.ascontiguousarray(tids).view("<u8")[:, 0].copy()
         return predstore.Chunk(body, n, keys, rows)
 
+    def _select_labels_only(self, request: TelemetryRequest) -> predstore.Chunk | None:
+        """The other common case: every span is a label span (a labelling service's batch), each
+        its own trace, so the whole request is kept as received without walking its spans again."""
+        found = labels_of(request)
+        if len(found) != request.items:
+            return None
+        traces = list(dict.fromkeys(label[4] for label in found))
+        if any(len(t) != 16 for t in traces):
+            return None
+        labels = self.index.take_stored(request)
+        known = self._known
+        known.update(dict.fromkeys(traces))
+        while len(known) > self.config.known_traces:
+            known.popitem(last=False)
+        self._expire_pending()
+        body, n = request.unmodified_bytes() or b"", request.items
+        if self._pending:
+            released = [piece for tid in traces if tid in self._pending for piece in self._release(tid)]
+            if released:
+                body, n = body + b"".join(released), n + len(released)
+        return predstore.Chunk(body, n, trace_keys(b"".join(traces)), predstore.EMPTY, [], labels)
+
     def _read_otelml_span(
         self,
         span: Any,
         holding: set[bytes],
         predictions: list[tuple[Any, ...]],
         decisions: list[tuple[str, str]],
-        labels: list[tuple[Any, ...]],
     ) -> None:
         attrs = {kv.key: kv.value for kv in span.attributes}
         if KEY not in attrs:
@@ -256,17 +289,6 @@ class PredictionsProcessor:
             )
         elif op == "postprocess" and "ml.decision" in attrs:
             decisions.append((pid, str(get("ml.decision"))))
-        elif op == "label" and "ml.label.value" in attrs:
-            delay = get("ml.label.delay")
-            labels.append(
-                (
-                    pid,
-                    _plain(get("ml.label.value")),
-                    span.end_time_unix_nano,
-                    float(delay) if isinstance(delay, int | float) else None,
-                    tid,
-                )
-            )
 
     # -- pending spans of traces not known to hold a prediction --------------------------------------
     def _hold(self, tid: bytes, rs: Any, ss: Any, span: Any) -> None:
