@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from otelml_collector.config import ConfigError, parse_config
@@ -82,3 +83,25 @@ def test_lookup_many_equals_one_lookup_per_key() -> None:
     probes = np.concatenate([rng.choice(pool, 50), rng.integers(0, 2**63, 10, dtype=np.uint64)])
     expected = set().union(*(index.lookup(int(k)) for k in probes))
     assert index.lookup_many(probes) == expected and expected
+
+
+def _calls(seconds: list[float]) -> list[Any]:
+    from otelml_collector.predstore.calls import Call
+
+    return [Call(f"p{i}", bytes([1 + i % 200]) * 16, b"\x02" * 8, "1", i * 10**6, i * 10**6 + int(s * 1e9),
+                 False, 1, 0.5, {}) for i, s in enumerate(seconds)]
+
+
+def test_a_sub_millisecond_model_that_jitters_is_not_slow_but_a_real_slowdown_is() -> None:
+    from otelml_collector.processors.diagnose.config import DiagnoseConfig
+    from otelml_collector.processors.diagnose.signals import Reference, span_findings
+
+    ref = Reference(n=300, latency_p95_s=0.0003, error_rate=0.0, server_error_rate=0.0, stale_rate=0.0,
+                    missing_rate=0.0, features=[])
+    jitter = _calls([0.0009] * 200)  # 3x the reference p95, 0.6 ms slower: a busy host, not an incident
+    slow = _calls([0.0259] * 200)  # 25 ms slower
+    config = DiagnoseConfig()
+    assert [f.signal for f in span_findings("1", jitter, ref, config)] == []
+    assert [f.signal for f in span_findings("1", slow, ref, config)] == ["inference_latency"]
+    strict = DiagnoseConfig(latency_min_increase=0.0)
+    assert [f.signal for f in span_findings("1", jitter, ref, strict)] == ["inference_latency"]

@@ -11,6 +11,7 @@ processors:
     max_calls: 20000      # newest calls of the look-back read from the prediction store
     p_value: 0.001        # one-sided binomial test of a rate increase against the reference
     latency_factor: 2.0   # p95 latency above this multiple of the reference p95 ...
+    latency_min_increase: 5ms  # ... and above it by at least this (a 0.3 -> 0.9 ms model is not slow)
     max_increase: 0.05    # ... and rates (errors, slow calls, stale lookups, missing features) above
                           # the reference rate by more than this
     freshness_sla: 1h     # a feature_lookup span's ml.feature_view.freshness beyond this is stale
@@ -43,6 +44,7 @@ class DiagnoseConfig(ComponentConfig):
     max_calls: int = 20_000
     p_value: float = 0.001
     latency_factor: float = 2.0
+    latency_min_increase: Duration = 0.005
     max_increase: float = 0.05
     freshness_sla: Duration = 3600.0
     view_sla: dict[str, str] = field(default_factory=dict)
@@ -58,6 +60,8 @@ class DiagnoseConfig(ComponentConfig):
             raise ValueError(f"p_value must be between 0 and 1, got {self.p_value}")
         if self.latency_factor <= 1:
             raise ValueError(f"latency_factor must be above 1, got {self.latency_factor}")
+        if self.latency_min_increase < 0:
+            raise ValueError(f"latency_min_increase must not be negative, got {self.latency_min_increase}")
         if not 0 < self.max_increase < 1:
             raise ValueError(f"max_increase must be between 0 and 1, got {self.max_increase}")
         for view, value in self.view_sla.items():

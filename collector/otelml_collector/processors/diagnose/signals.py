@@ -6,8 +6,9 @@ Every signal is a rate of "bad" calls: slow (slower than the reference p95), fai
 whose server span failed, with a stale lookup, missing a feature. A signal degrades when its rate
 exceeds the reference rate by more than `max_increase` and a one-sided binomial test
 (`scipy.stats.binomtest`) rejects the reference rate at `p_value`; latency also needs its p95 above
-`latency_factor` times the reference p95. Its first sighting is the first call of the first run of three
-consecutive bad calls (or the first bad call), so one unlucky call does not date an incident.
+`latency_factor` times the reference p95 and `latency_min_increase` above it. Its first sighting is
+the first call of the first run of three consecutive bad calls (or the first bad call), so one unlucky
+call does not date an incident.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def span_findings(version: str, calls: list[Call], ref: Reference, config: Diagn
     ok = [c for c in calls if not c.error]
     if ok and ref.latency_p95_s > 0:
         p95 = float(np.percentile([c.seconds for c in ok], 95))
-        if p95 > config.latency_factor * ref.latency_p95_s:
+        ref_p95 = ref.latency_p95_s
+        if p95 > max(config.latency_factor * ref_p95, ref_p95 + config.latency_min_increase):
             slow = [c.seconds > ref.latency_p95_s for c in ok]
             detail = {**base, "p95_s": round(p95, 6), "reference_p95_s": round(ref.latency_p95_s, 6)}
             found = _rate_finding("system", "inference_latency", slow, ok, 0.05, config, detail)
