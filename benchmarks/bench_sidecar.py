@@ -234,6 +234,13 @@ class Sidecar:
                 time.sleep(0.2)
         raise RuntimeError(f"sidecar not healthy after 60 s; see {self.log.name}")
 
+    def check_tree(self, tree: Path) -> None:
+        """Fail unless the sidecar process loaded the C extension from `tree` (not this checkout)."""
+        maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
+        paths = {line.split()[-1] for line in maps.splitlines() if "_fastscan" in line}
+        if not paths or not all(Path(p).is_relative_to(tree) for p in paths):
+            raise RuntimeError(f"sidecar from {tree} loaded {sorted(paths) or 'no _fastscan'}")
+
     def store_stats(self) -> dict[str, float]:
         """The prediction store's counters (`/v1/predictions/store/stats`), after its writer caught up."""
         url = f"http://127.0.0.1:{self.api_port}/v1/predictions/store/stats"
@@ -426,6 +433,8 @@ def main() -> int:
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     parser.add_argument(
         "--compare",
+        "--baseline",
+        dest="compare",
         metavar="TREE",
         type=Path,
         help="also run every configuration from another checkout (e.g. `git worktree add ../base HEAD~1` + "
@@ -472,6 +481,7 @@ def main() -> int:
                     sink.port, procs, Path(tmp), args.queue or None, trees[name], disk="+disk" in name
                 )
                 run(sidecars[name], sink, requests, 20)  # warm-up: connections, baselines, caches
+                sidecars[name].check_tree(trees[name] or ROOT)
             profilers = (
                 [profile(s, Path(args.profile) / f"{n}.txt") for n, s in sidecars.items()]
                 if args.profile
