@@ -500,7 +500,7 @@ done:
  * rejects; it may refuse what protobuf accepts (groups, very deep nesting), and the caller then uses
  * protobuf. */
 
-enum { T_STR = 1, T_MSG = 2 };
+enum { T_STR = 1, T_MSG = 2, T_CELL = 3 }; /* T_CELL: a message that is one cell */
 typedef struct schema schema;
 typedef struct {
     uint32_t field;
@@ -515,15 +515,15 @@ struct schema {
 static const schema S_ANY, S_KV, S_ARRAY, S_KVLIST, S_RESOURCE, S_ENTITY, S_SCOPE, S_EVENT, S_LINK, S_STATUS;
 static const fdesc F_KV[] = {{1, T_STR, NULL}, {2, T_MSG, &S_ANY}};
 static const fdesc F_ANY[] = {{1, T_STR, NULL}, {5, T_MSG, &S_ARRAY}, {6, T_MSG, &S_KVLIST}};
-static const fdesc F_ARRAY[] = {{1, T_MSG, &S_ANY}};
-static const fdesc F_KVLIST[] = {{1, T_MSG, &S_KV}};
-static const fdesc F_RESOURCE[] = {{1, T_MSG, &S_KV}, {3, T_MSG, &S_ENTITY}};
+static const fdesc F_ARRAY[] = {{1, T_CELL, &S_ANY}};
+static const fdesc F_KVLIST[] = {{1, T_CELL, &S_KV}};
+static const fdesc F_RESOURCE[] = {{1, T_CELL, &S_KV}, {3, T_MSG, &S_ENTITY}};
 static const fdesc F_ENTITY[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_STR, NULL}, {4, T_STR, NULL}};
-static const fdesc F_SCOPE[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_MSG, &S_KV}};
-static const fdesc F_SPAN[] = {{3, T_STR, NULL}, {5, T_STR, NULL}, {9, T_MSG, &S_KV},
+static const fdesc F_SCOPE[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_CELL, &S_KV}};
+static const fdesc F_SPAN[] = {{3, T_STR, NULL}, {5, T_STR, NULL}, {9, T_CELL, &S_KV},
                                {11, T_MSG, &S_EVENT}, {13, T_MSG, &S_LINK}, {15, T_MSG, &S_STATUS}};
-static const fdesc F_EVENT[] = {{2, T_STR, NULL}, {3, T_MSG, &S_KV}};
-static const fdesc F_LINK[] = {{3, T_STR, NULL}, {4, T_MSG, &S_KV}};
+static const fdesc F_EVENT[] = {{2, T_STR, NULL}, {3, T_CELL, &S_KV}};
+static const fdesc F_LINK[] = {{3, T_STR, NULL}, {4, T_CELL, &S_KV}};
 static const fdesc F_STATUS[] = {{2, T_STR, NULL}};
 #define SCHEMA(name, fields) static const schema name = {(int)(sizeof(fields) / sizeof(fields[0])), fields}
 SCHEMA(S_KV, F_KV);
@@ -576,14 +576,15 @@ static int utf8_ok(const uint8_t *s, size_t n) {
 static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth, long long *cells);
 
 /* `*cells` counts the request's cells: KeyValues (attributes, kvlist entries) and array elements
-   (a counter passed down rather than a __thread variable, whose every access in a shared object is
-   a __tls_get_addr call: +15% on the whole check). */
+   (T_CELL fields). callgrind on 512 spans x 25 attributes: the count adds 4 % to the check; a
+   __thread counter (a __tls_get_addr call per access in a shared object) added 11 %, returning the
+   count instead of passing a pointer 5.5 %. */
 static int check_field(const fld *f, const schema *sc, int depth, long long *cells) {
     if (f->wt != 2) return 0;
     for (int i = 0; i < sc->n; i++) {
         if (sc->f[i].field != f->field) continue;
         if (sc->f[i].type == T_STR) return utf8_ok(f->data, f->len) ? 0 : -1;
-        if (sc->f[i].sub == &S_KV || sc == &S_ARRAY) (*cells)++;
+        *cells += sc->f[i].type == T_CELL;
         return check_msg(f->data, f->len, sc->f[i].sub, depth + 1, cells);
     }
     return 0;
