@@ -26,6 +26,9 @@ when the disk falls behind) and its bytes on disk per stored span (SQLite `dbsta
 Reported per configuration: median/min/max spans/s over the runs, sidecar CPU (user+sys) per span,
 and the ratio to `forward`. Then RSS of one sidecar (`--rss-config`, default extract) before and after
 `--rss-spans` more spans through it. Prints a Markdown table (for docs/benchmarks.md) and a JSON line.
+With `--callgrind N`, instead of timing: instructions per span of each whole sidecar process (all
+threads) under valgrind's callgrind over N requests, deterministic where CPU time on shared cores
+is not.
 """
 
 from __future__ import annotations
@@ -178,6 +181,7 @@ class Sidecar:
         queue: int | None,
         tree: Path | None = None,
         disk: bool = False,
+        callgrind: bool = False,
     ) -> None:
         self.grpc_port, self.api_port = free_port(), free_port()
         procs: dict[str, dict] = {p: {} for p in processors}
@@ -215,14 +219,25 @@ class Sidecar:
         if tree is not None:  # another checkout (with its C extension built in place) ahead of this one
             env["PYTHONPATH"] = os.pathsep.join([str(tree / "collector"), str(tree)])
         self.log = (workdir / f"{path.stem}.log").open("w")
+        self.callgrind_out = workdir / f"callgrind-{tag}.out"
+        prefix = (
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={self.callgrind_out}",
+            ]
+            if callgrind
+            else []
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "otelml_collector", "--config", str(path)],
+            [*prefix, sys.executable, "-m", "otelml_collector", "--config", str(path)],
             cwd=tree or ROOT,  # `-m` puts the working directory first on sys.path
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + (600 if callgrind else 60)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sidecar exited with {self.proc.returncode}; see {self.log.name}")
@@ -233,6 +248,34 @@ class Sidecar:
             except OSError:
                 time.sleep(0.2)
         raise RuntimeError(f"sidecar not healthy after 60 s; see {self.log.name}")
+
+    def check_tree(self, tree: Path) -> None:
+        """Fail unless the sidecar process loaded the C extension from `tree` (not this checkout)."""
+        maps = Path(f"/proc/{self.proc.pid}/maps").read_text()
+        paths = {line.split()[-1] for line in maps.splitlines() if "_fastscan" in line}
+        if not paths or not all(Path(p).is_relative_to(tree) for p in paths):
+            raise RuntimeError(f"sidecar from {tree} loaded {sorted(paths) or 'no _fastscan'}")
+
+    def instructions(self, sink: Sink, requests: list[bytes], count: int) -> float:
+        """Instructions per span of the whole sidecar process (every thread) under callgrind while
+        it takes `count` requests, after a warm-up; deterministic, unlike CPU time on shared cores."""
+        run(self, sink, requests, 20)
+        control = ["callgrind_control", "--instr=on", str(self.proc.pid)]
+        subprocess.run(control, check=True, capture_output=True)
+        run(self, sink, requests, count)
+        control[1] = "--instr=off"
+        subprocess.run(control, check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--dump", str(self.proc.pid)], check=True, capture_output=True)
+        dump = Path(f"{self.callgrind_out}.1")  # written by the sidecar's process after the request
+        deadline = time.monotonic() + 120
+        while True:
+            text = dump.read_text() if dump.exists() else ""
+            totals = [int(x.split()[1]) for x in text.splitlines() if x.startswith("totals:")]
+            if totals:
+                return totals[0] / (count * SPANS_PER_REQUEST)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no callgrind dump in {dump}")
+            time.sleep(0.5)
 
     def store_stats(self) -> dict[str, float]:
         """The prediction store's counters (`/v1/predictions/store/stats`), after its writer caught up."""
@@ -388,6 +431,38 @@ def breakdown(requests: list[bytes], repeat: int = 15) -> list[tuple[str, float,
     return [(name, min(t), statistics.median(t)) for name, t in times.items()]
 
 
+def count_instructions(
+    configs: dict[str, list[str]],
+    trees: dict[str, Path | None],
+    requests: list[bytes],
+    count: int,
+    queue: int | None,
+) -> int:
+    """`--callgrind`: a Markdown table of instructions per span, and each tree's ratio to `@base`."""
+    counts: dict[str, float] = {}
+    sink = Sink()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-sidecar-cg-") as tmp:
+            for name, procs in configs.items():
+                sidecar = Sidecar(sink.port, procs, Path(tmp), queue, trees[name], callgrind=True)
+                try:
+                    counts[name] = sidecar.instructions(sink, requests, count)
+                finally:
+                    sidecar.close()
+    finally:
+        sink.close()
+    print(
+        f"\ninstructions per span, whole sidecar (callgrind), {count} requests x {SPANS_PER_REQUEST} spans\n"
+    )
+    print("| pipeline | instructions/span | vs @base |")
+    print("|---|---:|---:|")
+    for name, value in counts.items():
+        base = counts.get(f"{name}@base")
+        print(f"| {name} | {value:,.0f} | {f'{value / base:.3f}' if base else ''} |")
+    print(json.dumps({"instructions_per_span": counts}))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -403,8 +478,16 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["forward", "extract", "drift", "predictions", "performance", "all", "forward+disk",
-                 "extract+disk"],
+        choices=[
+            "forward",
+            "extract",
+            "drift",
+            "predictions",
+            "performance",
+            "all",
+            "forward+disk",
+            "extract+disk",
+        ],
         action="append",
         help="configurations to run",
     )
@@ -425,7 +508,16 @@ def main() -> int:
     parser.add_argument("--slo", action="store_true", help="also run ml_extract + drift + slo")
     parser.add_argument("--breakdown", action="store_true", help="also time each stage in-process")
     parser.add_argument(
+        "--callgrind",
+        type=int,
+        metavar="REQUESTS",
+        help="instead of timing: instructions per span of each sidecar (all threads) under valgrind's "
+        "callgrind over REQUESTS requests, one configuration at a time",
+    )
+    parser.add_argument(
         "--compare",
+        "--baseline",
+        dest="compare",
         metavar="TREE",
         type=Path,
         help="also run every configuration from another checkout (e.g. `git worktree add ../base HEAD~1` + "
@@ -458,6 +550,8 @@ def main() -> int:
         configs.update({f"{name}@base": procs for name, procs in list(configs.items())})
     numeric = args.numeric or (20 if any("drift" in v for v in configs.values()) else 16)
     requests = make_requests(16, numeric=numeric)
+    if args.callgrind:
+        return count_instructions(configs, trees, requests, args.callgrind, args.queue or None)
     sink = Sink()
     results: dict[str, dict[str, list[float]]] = {
         name: {"rate": [], "cpu": [], "refused": []} for name in configs
@@ -472,6 +566,7 @@ def main() -> int:
                     sink.port, procs, Path(tmp), args.queue or None, trees[name], disk="+disk" in name
                 )
                 run(sidecars[name], sink, requests, 20)  # warm-up: connections, baselines, caches
+                sidecars[name].check_tree(trees[name] or ROOT)
             profilers = (
                 [profile(s, Path(args.profile) / f"{n}.txt") for n, s in sidecars.items()]
                 if args.profile

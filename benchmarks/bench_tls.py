@@ -12,7 +12,10 @@ otlp), two configurations alternate run by run:
   the exporter sends over TLS to a sink that serves TLS (a CA made for the run with `cryptography`).
 
 Reported: median/min/max spans/s over the runs and the cost of `tls` relative to `plain` (1 - median
-ratio; the issue's target is <= 15 %). Prints a Markdown table and a JSON line.
+ratio; the issue's target is <= 15 %), then CPU (user+sys) per span of each process: the sidecar
+(what an operator pays for TLS: it decrypts what it receives and encrypts what it forwards), the
+client (this process) and the sink. All three share the machine's cores, so the client's and the
+sink's encryption weigh on the throughput figure too. Prints Markdown tables and a JSON line.
 """
 
 from __future__ import annotations
@@ -91,11 +94,20 @@ class Sink:
         with self.received.get_lock():
             return int(self.received.value)
 
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self._proc.pid)
+
     def close(self) -> None:
         self._stop.set()
         self._proc.join(10)
         if self._proc.is_alive():
             self._proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process `pid` (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Sidecar:
@@ -196,8 +208,11 @@ def send(sidecar: Sidecar, requests: list[bytes], count: int) -> None:
                 f.result()
 
 
-def run(sidecar: Sidecar, sink: Sink, requests: list[bytes], count: int) -> float:
+def run(sidecar: Sidecar, sink: Sink, requests: list[bytes], count: int) -> tuple[float, dict[str, float]]:
+    """(spans/s, CPU µs per span of the sidecar, the client and the sink) for `count` requests."""
     target = sink.bytes() + sum(len(requests[i % len(requests)]) for i in range(count))
+    procs = {"sidecar": sidecar.proc.pid, "client": os.getpid(), "sink": sink._proc.pid}
+    cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
     t0 = time.perf_counter()
     send(sidecar, requests, count)
     deadline = time.monotonic() + 300
@@ -205,7 +220,9 @@ def run(sidecar: Sidecar, sink: Sink, requests: list[bytes], count: int) -> floa
         if time.monotonic() > deadline:
             raise RuntimeError(f"sink got {sink.bytes()} of {target} bytes; see {sidecar.log.name}")
         time.sleep(0.002)
-    return count * SPANS_PER_REQUEST / (time.perf_counter() - t0)
+    spans = count * SPANS_PER_REQUEST
+    rate = spans / (time.perf_counter() - t0)
+    return rate, {name: (cpu_seconds(pid) - cpu0[name]) / spans * 1e6 for name, pid in procs.items()}
 
 
 def main() -> int:
@@ -220,6 +237,7 @@ def main() -> int:
         plain_sink = Sink(None)
         tls_sink = Sink((str(pki.server_cert), str(pki.server_key)))
         results: dict[str, list[float]] = {}
+        cpu: dict[str, dict[str, list[float]]] = {}
         sidecars: dict[str, tuple[Sidecar, Sink]] = {}
         try:
             for pipeline, processors in (("forward", []), ("extract", ["ml_extract"])):
@@ -233,7 +251,10 @@ def main() -> int:
                     run(sidecar, sink, requests, 20)  # warm-up: connections, caches
             for i in range(args.runs):
                 for name, (sidecar, sink) in sidecars.items():
-                    results.setdefault(name, []).append(run(sidecar, sink, requests, args.requests))
+                    rate, used = run(sidecar, sink, requests, args.requests)
+                    results.setdefault(name, []).append(rate)
+                    for proc, value in used.items():
+                        cpu.setdefault(name, {}).setdefault(proc, []).append(value)
                 print(f"run {i + 1}/{args.runs} done", file=sys.stderr)
         finally:
             for sidecar, _ in sidecars.values():
@@ -253,7 +274,21 @@ def main() -> int:
         cost = "" if mode == "plain" else f"{(1 - statistics.median(ratios)) * 100:.1f} %"
         label = "plaintext" if mode == "plain" else "TLS + bearer token"
         print(f"| {pipeline} | {label} | {median:,.0f} | {min(values):,.0f} | {max(values):,.0f} | {cost} |")
-        summary[name] = {"median": median, "runs": values, "ratio_to_plain": median / base}
+        summary[name] = {"median": median, "runs": values, "ratio_to_plain": median / base, "cpu": cpu[name]}
+    print("\n| pipeline | receiver + exporter | sidecar CPU µs/span | sidecar TLS cost | client | sink |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name in results:
+        pipeline, mode = name.split("/")
+        med = {proc: statistics.median(v) for proc, v in cpu[name].items()}
+        plain = statistics.median(cpu[f"{pipeline}/plain"]["sidecar"])
+        cost = "" if mode == "plain" else f"+{(med['sidecar'] / plain - 1) * 100:.0f} %"
+        label = "plaintext" if mode == "plain" else "TLS + bearer token"
+        print(
+            f"| {pipeline} | {label} | {med['sidecar']:.2f} | {cost} | {med['client']:.2f} | "
+            f"{med['sink']:.2f} |"
+        )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{args.runs} runs x {args.requests} requests, {os.cpu_count()} CPUs, load average {load}")
     print(json.dumps(summary))
     return 0
 

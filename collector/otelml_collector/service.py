@@ -178,6 +178,13 @@ class Sidecar:
                 return None
             return pipeline.submit(request)
 
+        def may_wait(signal: Signal) -> bool:
+            """Whether `consume` may wait (a durable sending queue: until the request is on disk);
+            otherwise it only queues, as exporters must not block."""
+            pipeline = self.pipelines.get(signal)
+            return pipeline is not None and bool(pipeline.durable)
+
+        consume.may_wait = may_wait  # type: ignore[attr-defined]
         return consume
 
     # -- lifecycle ---------------------------------------------------------------------------------

@@ -71,11 +71,15 @@ def in_process(otlp_sink, tmp_path):
     registry.register(GateFactory())
     started: list[Sidecar] = []
 
-    def start(fail: bool = False, queue: dict[str, Any] | None = None) -> Sidecar:
+    def start(fail: bool = False, queue: dict[str, Any] | None = None, durable: bool = False) -> Sidecar:
         config = sidecar_config(
             tmp_path, downstream=otlp_sink.endpoint, processors={"test_gate": {"fail": fail}}
         )
         config["service"]["queue"] = queue or {"max_requests": 2, "retry_after": "3s"}
+        if durable:  # a request is acknowledged once processed and on disk
+            config["extensions"] = {"file_storage": {"directory": str(tmp_path / "queue")}}
+            config["service"]["extensions"] = ["file_storage"]
+            config["exporters"]["otlp"]["sending_queue"] = {"storage": "file_storage"}
         sc = Sidecar(parse_config(yaml.safe_dump(config), "test.yaml"))
         started.append(sc)
         sc.start()
@@ -212,3 +216,22 @@ def test_queue_admits_by_cells_in_flight(in_process, otlp_sink):
     assert sc.counters.snapshot()["spans"]["refused"] == {"total": 6, "queue_full": 6}
     wait_until(lambda: sc.pipelines["traces"].depth()["cells"] == 0, what="cells released")
     assert post(sc, request_bytes("after", cells=100)).status_code == 200
+
+
+def test_grpc_call_waiting_for_the_disk_queue_does_not_stall_other_calls(in_process, otlp_sink):
+    """With a durable queue a gRPC call is answered once its request is processed and on disk; while
+    it waits (the processor is blocked), the receiver still answers other calls."""
+    sc = in_process(durable=True)
+    port = sc.components["receivers.otlp"].grpc_port
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        export = channel.unary_unary(TRACE_PATH)
+        waiting = export.future(request_bytes("durable", cells=5), timeout=30)
+        wait_until(lambda: sc.pipelines["traces"].depth()["cells"] > 0, what="the processor holds it")
+        assert not waiting.done()
+        with pytest.raises(grpc.RpcError) as bad:
+            export(b"\x0a\x05garbage", timeout=5)  # any call needs the receiver's event loop
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert not waiting.done()  # still waiting for the disk queue
+        GATE.set()
+        assert waiting.result(timeout=30) == b""  # ExportTraceServiceResponse without partial success
+    wait_until(lambda: len(otlp_sink.spans) >= 3, what="the durable request's spans downstream")

@@ -16,6 +16,7 @@ from otelml_collector.otlp.codec import (
     RequestTooManyCells,
     count_items,
     decode,
+    decode_checked,
     response,
     to_json,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "count_cells",
     "count_items",
     "decode",
+    "decode_checked",
     "response",
     "span_offsets",
     "tag_spans",

@@ -500,7 +500,7 @@ done:
  * rejects; it may refuse what protobuf accepts (groups, very deep nesting), and the caller then uses
  * protobuf. */
 
-enum { T_STR = 1, T_MSG = 2 };
+enum { T_STR = 1, T_MSG = 2, T_CELL = 3 }; /* T_CELL: a message that is one cell */
 typedef struct schema schema;
 typedef struct {
     uint32_t field;
@@ -515,15 +515,15 @@ struct schema {
 static const schema S_ANY, S_KV, S_ARRAY, S_KVLIST, S_RESOURCE, S_ENTITY, S_SCOPE, S_EVENT, S_LINK, S_STATUS;
 static const fdesc F_KV[] = {{1, T_STR, NULL}, {2, T_MSG, &S_ANY}};
 static const fdesc F_ANY[] = {{1, T_STR, NULL}, {5, T_MSG, &S_ARRAY}, {6, T_MSG, &S_KVLIST}};
-static const fdesc F_ARRAY[] = {{1, T_MSG, &S_ANY}};
-static const fdesc F_KVLIST[] = {{1, T_MSG, &S_KV}};
-static const fdesc F_RESOURCE[] = {{1, T_MSG, &S_KV}, {3, T_MSG, &S_ENTITY}};
+static const fdesc F_ARRAY[] = {{1, T_CELL, &S_ANY}};
+static const fdesc F_KVLIST[] = {{1, T_CELL, &S_KV}};
+static const fdesc F_RESOURCE[] = {{1, T_CELL, &S_KV}, {3, T_MSG, &S_ENTITY}};
 static const fdesc F_ENTITY[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_STR, NULL}, {4, T_STR, NULL}};
-static const fdesc F_SCOPE[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_MSG, &S_KV}};
-static const fdesc F_SPAN[] = {{3, T_STR, NULL}, {5, T_STR, NULL}, {9, T_MSG, &S_KV},
+static const fdesc F_SCOPE[] = {{1, T_STR, NULL}, {2, T_STR, NULL}, {3, T_CELL, &S_KV}};
+static const fdesc F_SPAN[] = {{3, T_STR, NULL}, {5, T_STR, NULL}, {9, T_CELL, &S_KV},
                                {11, T_MSG, &S_EVENT}, {13, T_MSG, &S_LINK}, {15, T_MSG, &S_STATUS}};
-static const fdesc F_EVENT[] = {{2, T_STR, NULL}, {3, T_MSG, &S_KV}};
-static const fdesc F_LINK[] = {{3, T_STR, NULL}, {4, T_MSG, &S_KV}};
+static const fdesc F_EVENT[] = {{2, T_STR, NULL}, {3, T_CELL, &S_KV}};
+static const fdesc F_LINK[] = {{3, T_STR, NULL}, {4, T_CELL, &S_KV}};
 static const fdesc F_STATUS[] = {{2, T_STR, NULL}};
 #define SCHEMA(name, fields) static const schema name = {(int)(sizeof(fields) / sizeof(fields[0])), fields}
 SCHEMA(S_KV, F_KV);
@@ -573,28 +573,29 @@ static int utf8_ok(const uint8_t *s, size_t n) {
     return 1;
 }
 
-static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth);
+static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth, long long *cells);
 
-/* Cells of the request being checked: KeyValues (attributes, kvlist entries) and array elements. */
-static __thread long long check_cells;
-
-static int check_field(const fld *f, const schema *sc, int depth) {
+/* `*cells` counts the request's cells: KeyValues (attributes, kvlist entries) and array elements
+   (T_CELL fields). callgrind on 512 spans x 25 attributes: the count adds 4 % to the check; a
+   __thread counter (a __tls_get_addr call per access in a shared object) added 11 %, returning the
+   count instead of passing a pointer 5.5 %. */
+static int check_field(const fld *f, const schema *sc, int depth, long long *cells) {
     if (f->wt != 2) return 0;
     for (int i = 0; i < sc->n; i++) {
         if (sc->f[i].field != f->field) continue;
         if (sc->f[i].type == T_STR) return utf8_ok(f->data, f->len) ? 0 : -1;
-        if (sc->f[i].sub == &S_KV || sc == &S_ARRAY) check_cells++;
-        return check_msg(f->data, f->len, sc->f[i].sub, depth + 1);
+        *cells += sc->f[i].type == T_CELL;
+        return check_msg(f->data, f->len, sc->f[i].sub, depth + 1, cells);
     }
     return 0;
 }
 
-static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth) {
+static int check_msg(const uint8_t *p, size_t n, const schema *sc, int depth, long long *cells) {
     const uint8_t *end = p + n;
     fld f;
     if (depth > MAX_DEPTH) return -1;
     while (p < end) {
-        if (next_field(&p, end, &f) || check_field(&f, sc, depth)) return -1;
+        if (next_field(&p, end, &f) || check_field(&f, sc, depth, cells)) return -1;
     }
     return 0;
 }
@@ -606,7 +607,7 @@ static int nonzero(const uint8_t *p, size_t n) {
 }
 
 /* Returns 1 when the span's ids are valid (16/8 bytes, not all zero), 0 if not, -1 on bad bytes. */
-static int check_span(const uint8_t *p, size_t n) {
+static int check_span(const uint8_t *p, size_t n, long long *cells) {
     const uint8_t *end = p + n, *tid = NULL, *sid = NULL;
     size_t tlen = 0, slen = 0;
     fld f;
@@ -614,12 +615,13 @@ static int check_span(const uint8_t *p, size_t n) {
         if (next_field(&p, end, &f)) return -1;
         if (f.wt == 2 && f.field == 1) tid = f.data, tlen = f.len;
         else if (f.wt == 2 && f.field == 2) sid = f.data, slen = f.len;
-        else if (check_field(&f, &S_SPAN, 3)) return -1;
+        else if (check_field(&f, &S_SPAN, 3, cells)) return -1;
     }
     return tlen == 16 && slen == 8 && nonzero(tid, 16) && nonzero(sid, 8);
 }
 
-static int check_request(const uint8_t *p, const uint8_t *end, long long *spans, long long *bad) {
+static int check_request(const uint8_t *p, const uint8_t *end, long long *spans, long long *bad,
+                         long long *cells) {
     fld rs, ss, sp;
     while (p < end) {
         if (next_field(&p, end, &rs)) return -1;
@@ -629,7 +631,7 @@ static int check_request(const uint8_t *p, const uint8_t *end, long long *spans,
             if (next_field(&q, qend, &ss)) return -1;
             if (ss.wt != 2) continue;
             if (ss.field == 1) {
-                if (check_msg(ss.data, ss.len, &S_RESOURCE, 2)) return -1;
+                if (check_msg(ss.data, ss.len, &S_RESOURCE, 2, cells)) return -1;
                 continue;
             }
             if (ss.field == 3) {
@@ -642,11 +644,11 @@ static int check_request(const uint8_t *p, const uint8_t *end, long long *spans,
                 if (next_field(&r, rend, &sp)) return -1;
                 if (sp.wt != 2) continue;
                 if (sp.field == 1) {
-                    if (check_msg(sp.data, sp.len, &S_SCOPE, 3)) return -1;
+                    if (check_msg(sp.data, sp.len, &S_SCOPE, 3, cells)) return -1;
                 } else if (sp.field == 3) {
                     if (!utf8_ok(sp.data, sp.len)) return -1;
                 } else if (sp.field == 2) {
-                    int valid = check_span(sp.data, sp.len);
+                    int valid = check_span(sp.data, sp.len, cells);
                     if (valid < 0) return -1;
                     (*spans)++;
                     *bad += !valid;
@@ -664,9 +666,7 @@ static PyObject *fastscan_check_traces(PyObject *self, PyObject *arg) {
     long long spans = 0, bad = 0, cells = 0;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    check_cells = 0;
-    rc = check_request((const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, &spans, &bad);
-    cells = check_cells;
+    rc = check_request((const uint8_t *)view.buf, (const uint8_t *)view.buf + view.len, &spans, &bad, &cells);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&view);
     if (rc) {

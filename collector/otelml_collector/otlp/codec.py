@@ -18,7 +18,16 @@ from otelml_collector.otlp.cells import TooManyCells, count_cells, load_json_bou
 from otelml_collector.otlp.fastscan import check_traces_cells
 from otelml_collector.otlp.signals import REQUEST_TYPES, RESPONSE_TYPES, Signal
 
-__all__ = ["Decoded", "InvalidRequest", "RequestTooManyCells", "count_items", "decode", "response", "to_json"]
+__all__ = [
+    "Decoded",
+    "InvalidRequest",
+    "RequestTooManyCells",
+    "count_items",
+    "decode",
+    "decode_checked",
+    "response",
+    "to_json",
+]
 
 _REJECTED_FIELD = {
     Signal.TRACES: "rejected_spans",
@@ -51,12 +60,10 @@ def decode(signal: Signal, body: bytes, *, json_body: bool = False, max_cells: i
     counted as rejected, the rest is accepted. Raises `InvalidRequest` naming the problem, and
     `RequestTooManyCells` when the request has more than `max_cells` cells."""
     cls = REQUEST_TYPES[signal]
-    if signal is Signal.TRACES and not json_body:
-        checked = check_traces_cells(body)  # C schema walk, ~4x cheaper than decoding + validating
-        if checked is not None:
-            _check_cells(checked[2], max_cells)  # refused before anything is decoded
-            if checked[1] == 0:  # TelemetryRequest.message decodes if a processor asks
-                return Decoded(None, checked[0], cells=checked[2])
+    if not json_body:
+        vouched = decode_checked(signal, body, max_cells=max_cells)
+        if vouched is not None:
+            return vouched
     if json_body:
         message = _from_json(cls, signal, body, max_cells)
     else:
@@ -73,6 +80,21 @@ def decode(signal: Signal, body: bytes, *, json_body: bool = False, max_cells: i
     rejected, reason = _VALIDATORS[signal](message)
     items = count_items(signal, message)
     return Decoded(message, items, rejected, reason, cells if cells >= 0 else items)
+
+
+def decode_checked(signal: Signal, body: bytes, *, max_cells: int | None = None) -> Decoded | None:
+    """`decode` of a protobuf body by the C check alone (GIL released, no Python objects): a Decoded
+    without message when the check vouches for every item, else None (not traces, the C module not
+    built, bytes for protobuf to judge, or invalid items to drop). Raises `RequestTooManyCells`."""
+    if signal is not Signal.TRACES:
+        return None
+    checked = check_traces_cells(body)  # C schema walk, ~4x cheaper than decoding + validating
+    if checked is None:
+        return None
+    _check_cells(checked[2], max_cells)  # refused before anything is decoded
+    if checked[1]:  # invalid ids: protobuf decodes and drops them
+        return None
+    return Decoded(None, checked[0], cells=checked[2])  # .message decodes if a processor asks
 
 
 def _check_cells(cells: int, max_cells: int | None) -> None:

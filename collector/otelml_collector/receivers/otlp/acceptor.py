@@ -15,5 +15,8 @@ class Acceptor(Protocol):
     ) -> float | None:
         """Hand a decoded request to the pipeline; None when queued, else retry-after seconds."""
 
+    def may_wait(self, signal: Signal) -> bool:
+        """Whether `accept` may wait on I/O (e.g. until a durable queue has the request on disk)."""
+
     def refused(self, signal: Signal, reason: str, detail: str, transport: str = "") -> None:
         """Count a request refused before decoding (bad body, too large...)."""

@@ -129,6 +129,12 @@ class OtlpReceiver:
             )
         return retry_after
 
+    def may_wait(self, signal: Signal) -> bool:
+        """Whether `accept` may wait on I/O (a durable sending queue); True when the consumer does
+        not say."""
+        probe = getattr(self.consumer, "may_wait", None)
+        return True if probe is None else bool(probe(signal))
+
     def refused(self, signal: Signal, reason: str, detail: str, transport: str = "") -> None:
         """Count a request refused before decoding (bad body, too large...); log once per reason."""
         self.counters.add(signal, "refused_requests", 1, reason, component=self.ctx.name, transport=transport)
