@@ -53,8 +53,8 @@ lint: venv
 # bench_drift.py creates .venv-evidently on first use, Evidently 0.7 does not import under pandas 3).
 bench: venv feast
 	$(BIN)/python benchmarks/bench_overhead.py --runs 100 --calls 200
-	$(BIN)/python benchmarks/bench_overhead_instructions.py --calls 1000 --manual  # needs valgrind
-	$(FEAST_VENV)/bin/python benchmarks/bench_overhead_instructions.py --calls 1000 --feast-calls 200 --only-integrations
+	$(BIN)/python benchmarks/bench_overhead_instructions.py --calls 1000 --manual --repeat 3  # needs valgrind
+	$(FEAST_VENV)/bin/python benchmarks/bench_overhead_instructions.py --calls 1000 --feast-calls 200 --only-integrations --repeat 2
 	$(BIN)/python benchmarks/bench_core.py --runs 11
 	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 200 --rss-spans 1000000 --breakdown
 	$(BIN)/python benchmarks/bench_sidecar.py --runs 5 --requests 60 --rss-spans 0 --only forward --only extract --only drift

@@ -7,13 +7,18 @@ measured loop only (``--toggle-collect`` on ``functools.reduce``, which drives t
 collections included. The ``BatchSpanProcessor`` thread (batching and the exporter that drops the spans)
 is not counted; it does the same work for (b) and (c).
 
+A count is not exactly repeatable: the interpreter's method cache is indexed by object addresses, and
+garbage collections depend on the allocations of the export thread, so the same variant moves by up to
+~0.3% (a few thousand instructions per call) from one process to the next. ``--repeat N`` counts each
+variant N times and reports the medians, and the ratio of each run.
+
 ``--integrations`` also counts a single-row XGBoost ``Booster.inplace_predict`` and a Feast online lookup
 (SQLite online store), each bare, in a hand-written span with the same attributes, and instrumented
 (``integration_calls.py``); the Feast variants run ``--feast-calls`` calls.
 
 Run: ``.venv/bin/python benchmarks/bench_overhead_instructions.py [--calls 1000] [--manual]
-[--integrations]`` (needs ``valgrind``; about five minutes on two cores, eight with ``--manual``, plus
-about ten with ``--integrations``).
+[--integrations] [--repeat 1]`` (needs ``valgrind``; about five minutes on two cores, eight with
+``--manual``, plus about ten with ``--integrations``; times ``--repeat``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import gc
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -119,9 +125,9 @@ def _manual_pair(provider: Any) -> dict[str, Callable[[Any], None]]:
     return {"h": lambda _: hand(), "m": lambda _: manual()}
 
 
-def _count(variant: str, calls: int, out_dir: str, feast_repo: str | None = None) -> int:
+def _count(variant: str, calls: int, out_dir: str, feast_repo: str | None = None, run: int = 0) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=functools_reduce",
-           f"--callgrind-out-file={out_dir}/callgrind.{variant}.out",
+           f"--callgrind-out-file={out_dir}/callgrind.{variant}.{run}.out",
            sys.executable, __file__, "--child", variant, "--calls", str(calls)]
     if feast_repo is not None:
         cmd += ["--feast-repo", feast_repo]
@@ -141,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--integrations", action="store_true",
                         help="also count an XGBoost booster prediction and a Feast online lookup")
     parser.add_argument("--feast-calls", type=int, default=200, help="measured Feast lookups per variant")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="count each variant this many times (separate processes) and report the medians")
     parser.add_argument("--only-integrations", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--feast-repo", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=sorted({**VARIANTS, **MANUAL, **INTEGRATIONS}),
@@ -152,17 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
     if args.integrations or args.only_integrations:
-        _integrations(args.calls, args.feast_calls)
+        _integrations(args.calls, args.feast_calls, args.repeat)
         if args.only_integrations:
             return
     variants = [*VARIANTS, *(MANUAL if args.manual else ())]
-    with tempfile.TemporaryDirectory() as out_dir, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
-        counts = dict(zip(variants, pool.map(lambda v: _count(v, args.calls, out_dir), variants),
-                          strict=True))
-    per_call = {k: v / args.calls for k, v in counts.items()}
+    runs = _runs(variants, args.repeat, lambda v, out_dir, i: _count(v, args.calls, out_dir, run=i))
+    per_call = {k: statistics.median(v) / args.calls for k, v in runs.items()}
     a, b, c = per_call["a"], per_call["b"], per_call["c"]
     print(f"Python {sys.version.split()[0]}; {args.calls} calls per variant after {WARM_UP} warm-up calls; "
-          "instructions on the calling thread (callgrind)")
+          f"instructions on the calling thread (callgrind); median of {args.repeat} run(s) per variant")
     print()
     print("| variant | instructions per call |")
     print("|---|---:|")
@@ -172,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     print("| figure | value |")
     print("|---|---:|")
     print(f"| (c)/(b) — target <= 1.0 | {c / b:.4f} |")
+    if args.repeat > 1:
+        print(f"| (c)/(b) of each run (run i of (c) over run i of (b)) | {_each(runs['c'], runs['b'])} |")
     print(f"| ((c)-(a)) / ((b)-(a)): otelml's work per call against the hand-written span's "
           f"| {(c - a) / (b - a):.4f} |")
     print(f"| (c)-(b) | {c - b:+,.0f} instructions per call |")
@@ -183,21 +191,36 @@ def main(argv: list[str] | None = None) -> None:
         for key, label in MANUAL.items():
             print(f"| {label} | {per_call[key]:,.0f} |")
         print(f"| otelml.inference / hand-written | {m / h:.4f} |")
+        if args.repeat > 1:
+            print(f"| each run | {_each(runs['m'], runs['h'])} |")
 
 
-def _integrations(calls: int, feast_calls: int) -> None:
+def _runs(variants: list[str], repeat: int, count: Callable[[str, str, int], int]) -> dict[str, list[int]]:
+    """``repeat`` counts of every variant, each in its own process, two at a time (two cores)."""
+    jobs = [(v, i) for i in range(repeat) for v in variants]
+    with tempfile.TemporaryDirectory() as out_dir, ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        counts = list(pool.map(lambda job: count(job[0], out_dir, job[1]), jobs))
+    runs: dict[str, list[int]] = {v: [] for v in variants}
+    for (variant, _), n in zip(jobs, counts, strict=True):
+        runs[variant].append(n)
+    return runs
+
+
+def _each(numerator: list[int], denominator: list[int]) -> str:
+    return ", ".join(f"{n / d:.4f}" for n, d in zip(numerator, denominator, strict=True))
+
+
+def _integrations(calls: int, feast_calls: int, repeat: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import integration_calls
 
-    with tempfile.TemporaryDirectory() as out_dir, tempfile.TemporaryDirectory() as repo, \
-            ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+    n = {v: calls if v.startswith("x") else feast_calls for v in INTEGRATIONS}
+    with tempfile.TemporaryDirectory() as repo:
         integration_calls.make_feast_repo(Path(repo))
-        n = {v: calls if v.startswith("x") else feast_calls for v in INTEGRATIONS}
-        counts = dict(zip(INTEGRATIONS, pool.map(lambda v: _count(v, n[v], out_dir, repo), INTEGRATIONS),
-                          strict=True))
-    per_call = {k: counts[k] / n[k] for k in INTEGRATIONS}
+        runs = _runs(list(INTEGRATIONS), repeat, lambda v, out_dir, i: _count(v, n[v], out_dir, repo, i))
+    per_call = {k: statistics.median(runs[k]) / n[k] for k in INTEGRATIONS}
     print(f"{calls} booster predictions, {feast_calls} Feast lookups per variant; instructions on the "
-          "calling thread (callgrind)")
+          f"calling thread (callgrind); median of {repeat} run(s) per variant")
     print()
     print("| variant | instructions per call |")
     print("|---|---:|")
@@ -209,6 +232,10 @@ def _integrations(calls: int, feast_calls: int) -> None:
     for prefix, name in (("x", "XGBoost Booster.inplace_predict, 1 row"), ("f", "Feast get_online_features")):
         a, b, c = (per_call[prefix + v] for v in "abc")
         print(f"| {name} | {c / b:.4f} | {(c - a) / (b - a):.4f} | {c - b:+,.0f} |")
+    if repeat > 1:
+        print()
+        for prefix, name in (("x", "XGBoost"), ("f", "Feast")):
+            print(f"{name} (c)/(b) of each run: {_each(runs[prefix + 'c'], runs[prefix + 'b'])}")
     print()
 
 

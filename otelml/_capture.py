@@ -47,6 +47,7 @@ _log = logging.getLogger("otelml")
 REDACTED = "[REDACTED]"
 _PLAIN, _REDACT, _HASH = 0, 1, 2
 _NUMERIC = frozenset("biuf")
+_NUMBER_TYPES = frozenset((int, float))
 _MISSING_TYPES = frozenset({"NAType", "NaTType"})
 
 
@@ -226,6 +227,12 @@ def feature_attributes(
     if keys is not None:
         _last_row = (feature_names, X.shape, config, keys)
         return dict(zip(keys, X.ravel().tolist(), strict=False)), None
+    if (type(X) is list and feature_names is not None and len(X) == len(feature_names)
+            and config.capture_features and set(map(type, X)) <= _NUMBER_TYPES):
+        # One named row of Python numbers (Feast entity keys): as the loop below would record it
+        plan = _plan(feature_names, feature_names, len(X), config)
+        if plan.cols is None and plan.modes is None:
+            return dict(zip(plan.keys, X, strict=False)), None
     pre: RowSelection | None = None
     if getattr(X, "columns", None) is not None and hasattr(X, "iloc") and len(X) > config.max_batch_rows:
         pre = _select(len(X), config)  # sample a large DataFrame before converting it

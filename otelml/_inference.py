@@ -7,7 +7,8 @@ and wraps each prediction method with :func:`make_wrapper`. The wrapper:
 - passes straight through when instrumentation is off or suppressed, and for calls nested in another
   instrumented call of any framework (a Pipeline's steps, ``XGBClassifier.predict_proba`` calling
   ``Booster.inplace_predict``, an MLflow pyfunc model calling its scikit-learn model), or made during
-  training (:func:`quiet`);
+  training (:func:`quiet`): ``_lifecycle.start`` marks the span's context with ``INSIDE_KEY``, so the mark
+  costs no context switch of its own (the user's hooks run marked too);
 - captures the input through ``otelml._capture`` (the capture policy), starts the span through
   ``otelml._lifecycle`` with every attribute in one call, runs the model, records the output, the
   metrics and the label memory, and ends the span.
@@ -22,7 +23,6 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable
-from contextvars import ContextVar
 from time import perf_counter
 from typing import Any, Final, NamedTuple
 
@@ -31,7 +31,7 @@ from opentelemetry import trace
 from otelml import _config, _labels, _lifecycle, _models, _telemetry
 from otelml._config import get_config
 from otelml._errors import log_once
-from otelml._lifecycle import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN, get_current
+from otelml._lifecycle import INSIDE_KEY, SUPPRESS_KEY, SUPPRESS_KEY_PLAIN, get_current
 from otelml.semconv import (
     ML_DEPLOYMENT_ROLE,
     ML_MODEL_FRAMEWORK,
@@ -44,16 +44,14 @@ from otelml.semconv import (
     OPERATION_INFERENCE,
 )
 
-__all__ = ["Description", "Framework", "Hooks", "Model", "make_wrapper", "quiet", "static_attributes"]
+__all__ = ["Description", "Framework", "Hooks", "Model", "inside", "make_wrapper", "quiet",
+           "static_attributes"]
 
-# Set while an instrumented call (of any framework) runs: calls nested in it add no span.
-_inside: ContextVar[bool] = ContextVar("otelml_inside_prediction", default=False)
-_inside_get, _inside_set, _inside_reset = _inside.get, _inside.set, _inside.reset
 # SpanContext is the tuple (trace id, span id, is remote, trace flags, trace state, is valid); an index is
 # read in C where the `trace_flags.sampled` properties are two Python calls.
 _TRACE_FLAGS: Final = 3
 _SAMPLED: Final = 1
-_EMPTY: dict[str, Any] = {}
+_NO_ARG: Any = object()  # the wrapper's first argument when the call passed none positionally
 
 Outputs = Callable[["Model", Any, str, Any, tuple[Any, ...], dict[str, Any]], tuple[Any, Any]]
 """(model, instance, method, result, call args, call kwargs) -> (predicted value, score); never calls the
@@ -174,15 +172,26 @@ def _model(instance: Any, framework: Framework) -> Model:
     return model
 
 
-def quiet(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-    """Run a training method with prediction spans off for every call it makes."""
-    if _inside_get():
-        return wrapped(instance, *args, **kwargs)
-    token = _inside_set(True)
+def inside() -> bool:
+    """True while an instrumented call (of any framework) or a training method runs in this context:
+    predictions made now add no span."""
+    return bool(get_current().get(INSIDE_KEY))
+
+
+def quiet(call: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)`` with prediction spans off for every call it makes (training methods,
+    work a joblib thread runs for an instrumented call)."""
+    ctx = get_current()
+    if ctx.get(INSIDE_KEY):
+        return call(*args, **kwargs)
+    token = _lifecycle.attach_inside(ctx)
     try:
-        return wrapped(instance, *args, **kwargs)
+        return call(*args, **kwargs)
     finally:
-        _inside_reset(token)
+        try:
+            _lifecycle.detach(token)
+        except Exception as exc:  # a token of another context: the context is left as the call left it
+            log_once("leaving a training method", exc)
 
 
 def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
@@ -199,16 +208,20 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
     remember_prediction = _labels.remember_prediction
 
     @functools.wraps(wrapped)
-    def wrapper(instance: Any, *args: Any, **kwargs: Any) -> Any:
-        if _inside_get():
-            return wrapped(instance, *args, **kwargs)
+    def wrapper(instance: Any, x: Any = _NO_ARG, /, *args: Any, **kwargs: Any) -> Any:
+        # The common call, predict(X), reaches the model as wrapped(instance, x): forwarding *args and
+        # **kwargs costs about 1,000 instructions more. Any other call keeps every argument in args/kwargs.
+        if x is not _NO_ARG and (args or kwargs):
+            args = (x, *args)
+            x = _NO_ARG
         hooks = framework.hooks
         if hooks is None:
-            return wrapped(instance, *args, **kwargs)
+            return wrapped(instance, *args, **kwargs) if x is _NO_ARG else wrapped(instance, x)
         ctx = get_current()
-        if ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN):  # is_instrumentation_enabled(), inlined
-            return wrapped(instance, *args, **kwargs)
-        X = args[0] if args else kwargs.get(x_arg)
+        # nested in an instrumented call; is_instrumentation_enabled(), inlined
+        if ctx.get(INSIDE_KEY) or ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN):
+            return wrapped(instance, *args, **kwargs) if x is _NO_ARG else wrapped(instance, x)
+        X = x if x is not _NO_ARG else args[0] if args else kwargs.get(x_arg)
 
         try:
             config = _config._active or get_config()
@@ -233,10 +246,11 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
                 attrs, rows = {}, None
             log_body = {"features": dict(attrs)} if config.log_predictions else None
             attrs.update(model.static)
-            span, ctx_token, pid, start_ns = _lifecycle.start(hooks.tracer, model.span_name, attrs, ctx)
+            span, ctx_token, pid, start_ns = _lifecycle.start(hooks.tracer, model.span_name, attrs, ctx,
+                                                              True)
         except Exception as exc:
             log_once("starting the inference span", exc)
-            return wrapped(instance, *args, **kwargs)
+            return wrapped(instance, *args, **kwargs) if x is _NO_ARG else wrapped(instance, x)
 
         try:  # from here on the span is current: a failure must not skip ending it
             span_context = span.get_span_context()  # remember(), without the call: per prediction
@@ -251,18 +265,15 @@ def make_wrapper(framework: Framework, method: str, wrapped: Any) -> Any:
             except Exception as exc:
                 log_once("request_hook", exc)
 
-        token = _inside_set(True)
         started = perf_counter()
         try:
-            result = wrapped(instance, *args, **kwargs)
+            result = wrapped(instance, *args, **kwargs) if x is _NO_ARG else wrapped(instance, x)
         except BaseException as exc:
             seconds = perf_counter() - started
-            _inside_reset(token)
             _failed(span, pid, model, config, seconds, exc, log_body)
             _lifecycle.end(span, ctx_token)
             raise
         seconds = perf_counter() - started
-        _inside_reset(token)
 
         try:
             value, score = model.outputs(model, instance, method, result, args, kwargs)

@@ -47,6 +47,7 @@ from otelml._errors import log_once
 from otelml.semconv import ML_PREDICTION_ID
 
 __all__ = [
+    "INSIDE_KEY",
     "LOG_INFO",
     "SCOPE_KEY",
     "SPAN_KEY",
@@ -55,6 +56,7 @@ __all__ = [
     "Holder",
     "ProxyLoggerProvider",
     "attach",
+    "attach_inside",
     "detach",
     "emit",
     "emit_log",
@@ -81,6 +83,9 @@ SUPPRESS_KEY = _SUPPRESS_INSTRUMENTATION_KEY
 # that module imports opentelemetry.propagate, which loads otelml's own propagator entry point.
 SUPPRESS_KEY_PLAIN = "suppress_instrumentation"
 SCOPE_KEY = _api.create_key("otelml-prediction-scope")
+# Set while an instrumented prediction (or training, see otelml._inference.quiet) runs: predictions nested
+# in it add no span. In the context start() attaches anyway, so marking costs no second context switch.
+INSIDE_KEY = _api.create_key("otelml-inside-prediction")
 MAX_ID_LENGTH = 128
 _TRACE_MAP_SIZE = 8192
 _getrandbits = random.getrandbits
@@ -103,6 +108,13 @@ get_current: Callable[[], Context] = _var.get if _var is not None else _api.get_
 attach: Callable[[Context], Token[Any]] = _var.set if _var is not None else _api.attach  # type: ignore[assignment]
 # Raises ValueError/RuntimeError for a token of another context (the API's detach logs it): callers guard it.
 detach: Callable[[Token[Any]], None] = _var.reset if _var is not None else _api.detach  # type: ignore[assignment]
+
+
+def attach_inside(ctx: Context) -> Token[Any]:
+    """Make current a copy of ``ctx`` marked with :data:`INSIDE_KEY`; undo with :func:`detach`."""
+    new_ctx = Context(ctx)
+    _dict_setitem(new_ctx, INSIDE_KEY, True)
+    return attach(new_ctx)
 
 
 def suppressed(ctx: Context) -> bool:
@@ -202,13 +214,14 @@ def record(tracer: trace.Tracer, name: str, attributes: dict[str, Any], ctx: Con
     return pid
 
 
-def start(tracer: trace.Tracer, name: str, attributes: dict[str, Any],
-          ctx: Context) -> tuple[Span, Token[Any], str, int]:
+def start(tracer: trace.Tracer, name: str, attributes: dict[str, Any], ctx: Context,
+          inside: bool = False) -> tuple[Span, Token[Any], str, int]:
     """Start span ``name`` below ``ctx`` in its prediction scope and make it current.
 
-    ``attributes`` gains ``ml.prediction.id`` and is handed to the SDK as is. Returns the span, the
-    token for :func:`end`, the prediction id and the start time (ns). Raises what the tracer raises:
-    callers run the user's code without a span then.
+    ``attributes`` gains ``ml.prediction.id`` and is handed to the SDK as is; ``inside`` marks the context
+    with :data:`INSIDE_KEY` too (an instrumented prediction). Returns the span, the token for :func:`end`,
+    the prediction id and the start time (ns). Raises what the tracer raises: callers run the user's code
+    without a span then.
     """
     holder = ctx.get(SCOPE_KEY)
     if holder is None and ctx.get(_SPAN_KEY) is None and not ctx.get(_BAGGAGE_KEY):
@@ -228,6 +241,8 @@ def start(tracer: trace.Tracer, name: str, attributes: dict[str, Any],
     _dict_setitem(new_ctx, _SPAN_KEY, span)
     if holder is None:  # nested otelml spans read the id from the context, no map lookup
         _dict_setitem(new_ctx, SCOPE_KEY, pid)
+    if inside:
+        _dict_setitem(new_ctx, INSIDE_KEY, True)
     token = attach(new_ctx)
     # A root otelml span ends its trace in this process: nothing later could look its id up.
     if fresh and holder is None and ctx.get(_SPAN_KEY) is not None:

@@ -90,6 +90,19 @@ def test_online_lookup_lineage_freshness_and_entities(exporter, instrument, stor
                      "ml.feature.names": ("age", "income"), "ml.feature.customer_id": 1}
 
 
+def test_each_request_names_its_own_features_of_a_view(exporter, instrument, store) -> None:
+    instrument(FeastInstrumentor)
+    requests = [["customer_stats:age"], ["customer_stats:age", "customer_stats:income"],
+                ["customer_stats:income"], ["customer_stats:age"]]
+    names = []
+    for features in requests:
+        store.get_online_features(features=features, entity_rows=[{"customer_id": 1}])
+        (span,) = _lookups(exporter)
+        names.append(span.attributes["ml.feature.names"])
+        assert span.attributes["ml.feature_store.project"] == "shop"
+    assert names == [("age",), ("age", "income"), ("income",), ("age",)]
+
+
 def test_feature_service_over_two_views_gives_two_sibling_spans(exporter, instrument, store) -> None:
     instrument(FeastInstrumentor)
     service = store.get_feature_service("churn_features")

@@ -97,6 +97,19 @@ def test_lists_single_row_and_rows() -> None:
                                    "ml.feature.f1": ("x", "y", None)}
 
 
+def test_a_named_list_of_numbers_is_masked_like_any_row() -> None:
+    names = ["customer_id", "Store No"]
+    assert feature_attributes([7, 2.5], names, DEFAULT)[0] == {"ml.feature.customer_id": 7,
+                                                               "ml.feature.store_no": 2.5}
+    config = build_config(hash_features="customer_id", drop_features="store_no", hash_salt="s")
+    assert feature_attributes([7, 2.5], names, config)[0] == {
+        "ml.feature.customer_id": "sha256:" + hashlib.sha256(b"s7").hexdigest()}
+    assert feature_attributes([7, 2.5], names, build_config(redact_features="Store No"))[0] == {
+        "ml.feature.customer_id": 7, "ml.feature.store_no": REDACTED}
+    assert feature_attributes([7, 2.5], names, build_config(capture_features=False))[0] == {}
+    assert feature_attributes([7, None], names, DEFAULT)[0] == {"ml.feature.customer_id": 7}
+
+
 def test_sparse_rows() -> None:
     dense = np.array([[0.0, 2.0, 0.0], [1.0, 0.0, 3.0]])
     attrs, _ = feature_attributes(sp.csr_matrix(dense[:1]), None, DEFAULT)

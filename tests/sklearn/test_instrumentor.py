@@ -452,3 +452,42 @@ def test_label_memory_keeps_only_sampled_predictions(exporter) -> None:
     assert label.attributes["ml.prediction.id"] == pid
     assert label.links == ()  # the prediction's span was sampled out: never exported, nothing to link to
     assert "ml.label.delay" not in label.attributes
+
+
+def test_every_calling_convention_reaches_the_model_unchanged(exporter: InMemorySpanExporter) -> None:
+    class Args(ClassifierMixin, BaseEstimator):
+        def fit(self, X, y):
+            self.classes_ = np.array([0, 1])
+            return self
+
+        def predict(self, X, shift=0, *, scale=1):
+            return np.full(len(X), (1 + shift) * scale)
+
+    model = Args().fit(X, Y_BIN)
+    calls = [((X[:1],), {}), ((), {"X": X[:1]}), ((X[:2], 2), {}), ((X[:1],), {"scale": 5}),
+             ((), {"X": X[:1], "shift": 1, "scale": 3})]
+    for args, kwargs in calls:
+        with suppress_instrumentation():
+            expected = model.predict(*args, **kwargs)
+        assert np.array_equal(model.predict(*args, **kwargs), expected)
+    spans = exporter.get_finished_spans()
+    assert [s.attributes["ml.prediction.value"] for s in spans] == [1, 1, (3, 3), 5, 6]
+    assert [s.attributes["ml.feature.f0"] for s in spans][:2] == [X[0, 0], X[0, 0]]
+    with pytest.raises(TypeError, match="X"):
+        model.predict()  # the model's own error for a missing input
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        model.predict(X[:1], bad=1)
+
+
+def test_a_prediction_made_by_a_hook_adds_no_span(exporter: InMemorySpanExporter) -> None:
+    other = LinearRegression().fit(X, Y_REG)
+    with suppress_instrumentation():
+        expected = other.predict(X[:1])[0]
+    seen: list[float] = []
+    SklearnInstrumentor().uninstrument()
+    SklearnInstrumentor().instrument(tracer_provider=exporter.provider,
+                                     request_hook=lambda span, est, method, X_in: seen.append(
+                                         other.predict(X_in)[0]))
+    LogisticRegression().fit(X, Y_BIN).predict(X[:1])
+    assert _only_span(exporter).name == "inference LogisticRegression"
+    assert seen == [expected]

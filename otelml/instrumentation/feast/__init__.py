@@ -49,6 +49,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from otelml import __version__, _config, _lifecycle
 from otelml._capture import feature_attributes
 from otelml._errors import log_once
+from otelml._lifecycle import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN
 from otelml.instrumentation._methods import MethodPatches, when_imported
 from otelml.instrumentation.feast import _lookup
 from otelml.instrumentation.feast.package import _instruments
@@ -77,7 +78,8 @@ def _spans(store: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any
     tracer = _tracer
     if tracer is None:
         return
-    views, service = _lookup.requested_views(_features_argument(method, args, kwargs))
+    features = kwargs["features"] if "features" in kwargs else _features_argument(method, args, kwargs)
+    views, service = _lookup.requested_views(features)
     lookup = method == "get_online_features" or method in ONLINE_ASYNC
     ages: dict[str, float] = {}
     entity_attrs: dict[str, Any] = {}
@@ -89,8 +91,9 @@ def _spans(store: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any
         if entities is not None:
             entity_attrs = feature_attributes(entities, names, _config._active or _config.get_config())[0]
     pid = None
+    project = store.project
     for view, features in views.items():
-        attrs = _lookup.view_attributes(store, view, features, service, ages.get(view))
+        attrs = _lookup.view_attributes(store, project, view, features, service, ages.get(view))
         attrs.update(entity_attrs)
         pid = _lifecycle.record(tracer, f"feature_lookup {view}", attrs, ctx, start_ns, end_ns, error, pid)
 
@@ -99,7 +102,7 @@ def _wrap(method: str, wrapped: Any) -> Any:
     @functools.wraps(wrapped)
     def wrapper(store: Any, *args: Any, **kwargs: Any) -> Any:
         ctx = _lifecycle.get_current()
-        if _tracer is None or _lifecycle.suppressed(ctx):
+        if _tracer is None or ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN):  # _lifecycle.suppressed()
             return wrapped(store, *args, **kwargs)
         start_ns = time.time_ns()
         try:

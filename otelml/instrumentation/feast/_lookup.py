@@ -31,6 +31,9 @@ Views = dict[str, list[str]]
 # (id(store), project, view) -> (version or None, registry snapshot, time read): read again when Feast's
 # registry cache holds a new snapshot (after `feast apply` and its refresh), else after _VERSION_TTL_S.
 _versions: dict[tuple[int, str, str], tuple[str | None, Any, float]] = {}
+# the same key -> (the attributes fixed per view and feature list, that list, registry snapshot, time built),
+# valid as long as the version read with them
+_statics: dict[tuple[int, str, str], tuple[dict[str, Any], list[str], Any, float]] = {}
 
 
 # tuple of feature references -> their views (a service's usually repeats the same list every call)
@@ -64,12 +67,12 @@ def requested_views(features: Any) -> tuple[Views, str | None]:
     return views, getattr(features, "name", None)
 
 
-def view_version(store: Any, view: str) -> str | None:
+def view_version(store: Any, project: str, view: str, registry: Any = None) -> str | None:
     """The active version number of ``view`` (Feast's feature-view versioning), or None."""
-    project = store.project
     key = (id(store), project, view)
     cached = _versions.get(key)
-    registry = store.registry
+    if registry is None:
+        registry = store.registry
     snapshot = getattr(registry, "cached_registry_proto", None)
     if cached is not None and (cached[1] is snapshot if snapshot is not None
                                else time.monotonic() - cached[2] < _VERSION_TTL_S):
@@ -91,15 +94,26 @@ def view_version(store: Any, view: str) -> str | None:
     return version
 
 
-def view_attributes(store: Any, view: str, features: list[str], service: str | None,
+def view_attributes(store: Any, project: str, view: str, features: list[str], service: str | None,
                     age: float | None) -> dict[str, Any]:
-    """The attributes of one view's ``feature_lookup`` span."""
-    attrs: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_FEATURE_LOOKUP, ML_FEATURE_STORE_NAME: "feast",
-                             ML_FEATURE_STORE_PROJECT: store.project, ML_FEATURE_VIEW_NAME: view,
-                             ML_FEATURE_NAMES: features}
-    version = view_version(store, view)
-    if version is not None:
-        attrs[ML_FEATURE_VIEW_VERSION] = version
+    """The attributes of one view's ``feature_lookup`` span (``project``: ``store.project``, read once)."""
+    key = (id(store), project, view)
+    cached = _statics.get(key)
+    registry = store.registry
+    snapshot = getattr(registry, "cached_registry_proto", None)
+    if (cached is None or not (cached[1] is features or cached[1] == features)
+            or not (cached[2] is snapshot if snapshot is not None
+                    else time.monotonic() - cached[3] < _VERSION_TTL_S)):
+        static: dict[str, Any] = {ML_OPERATION_NAME: OPERATION_FEATURE_LOOKUP, ML_FEATURE_STORE_NAME: "feast",
+                                  ML_FEATURE_STORE_PROJECT: project, ML_FEATURE_VIEW_NAME: view,
+                                  ML_FEATURE_NAMES: features}
+        version = view_version(store, project, view, registry)
+        if version is not None:
+            static[ML_FEATURE_VIEW_VERSION] = version
+        if len(_statics) > 4096:
+            _statics.clear()
+        cached = _statics[key] = (static, features, snapshot, time.monotonic())
+    attrs = cached[0].copy()
     if service is not None:
         attrs[ML_FEATURE_STORE_SERVICE] = service
     if age is not None:
@@ -151,8 +165,9 @@ def entity_input(entity_rows: Any) -> tuple[Any, list[str] | None]:
         names = _names_of(entity_rows[0])
         if len(entity_rows) == 1:
             values = list(entity_rows[0].values())
-            if set(map(type, values)) <= _NUMBER_TYPES:  # numeric keys: one numpy row
-                return np.array(values), names
+            kinds = set(map(type, values))
+            if len(kinds) > 1 and kinds <= _NUMBER_TYPES:
+                return np.array(values), names  # ints beside floats: widened to floats, as in a batch
             return values, names
         return [[row.get(n) for n in names] for row in entity_rows], names
     if hasattr(entity_rows, "items"):  # column name -> values

@@ -36,8 +36,8 @@ Options
   ``otelml.configure(tracer_provider=...)`` instead;
 - ``request_hook(span, estimator, method_name, X)`` runs after the span started;
 - ``response_hook(span, estimator, method_name, result)`` runs before it ends.
-Hook exceptions are logged and ignored. ``uninstrument()`` restores the original methods; instrumenting
-twice is harmless.
+Hook exceptions are logged and ignored; predictions a hook makes add no span (they are nested in the
+call). ``uninstrument()`` restores the original methods; instrumenting twice is harmless.
 
 Limits
 ------

@@ -52,7 +52,7 @@ def _make(method: str, fn: Any) -> Any:
 
         @functools.wraps(fn)
         def quiet_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            return quiet(fn, self, args, kwargs)
+            return quiet(fn, self, *args, **kwargs)
 
         quiet_wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
         return quiet_wrapper
@@ -136,17 +136,13 @@ def _patch_parallel() -> None:
         return
 
     def parallel_call(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if args and _inference._inside.get():
+        if args and _inference.inside():
             args = (_mark(args[0]), *args[1:])
         return wrapped(*args, **kwargs)
 
     def func_call(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         if instance is not None and instance.__dict__.get("_otelml_inside"):
-            token = _inference._inside.set(True)
-            try:
-                return wrapped(*args, **kwargs)
-            finally:
-                _inference._inside.reset(token)
+            return _inference.quiet(wrapped, *args, **kwargs)
         return wrapped(*args, **kwargs)
 
     for owner, name, wrapper in ((parallel.Parallel, "__call__", parallel_call),
