@@ -75,27 +75,32 @@ def _features_argument(method: str, args: tuple[Any, ...], kwargs: dict[str, Any
 
 def _spans(store: Any, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], result: Any,
            ctx: Any, start_ns: int, end_ns: int, error: BaseException | None) -> None:
-    tracer = _tracer
-    if tracer is None:
-        return
-    features = kwargs["features"] if "features" in kwargs else _features_argument(method, args, kwargs)
-    views, service = _lookup.requested_views(features)
-    lookup = method == "get_online_features" or method in ONLINE_ASYNC
-    ages: dict[str, float] = {}
-    entity_attrs: dict[str, Any] = {}
-    if result is not None and (lookup or method in ONLINE):
-        full = bool(kwargs.get("full_feature_names", args[2] if lookup and len(args) > 2 else False))
-        ages = _lookup.freshness(result, views, full, end_ns / 1e9)
-    if lookup:
-        entities, names = _lookup.entity_input(kwargs.get("entity_rows", args[1] if len(args) > 1 else None))
-        if entities is not None:
-            entity_attrs = feature_attributes(entities, names, _config._active or _config.get_config())[0]
-    pid = None
-    project = store.project
-    for view, features in views.items():
-        attrs = _lookup.view_attributes(store, project, view, features, service, ages.get(view))
-        attrs.update(entity_attrs)
-        pid = _lifecycle.record(tracer, f"feature_lookup {view}", attrs, ctx, start_ns, end_ns, error, pid)
+    try:
+        tracer = _tracer
+        if tracer is None:
+            return
+        features = kwargs["features"] if "features" in kwargs else _features_argument(method, args, kwargs)
+        views, service = _lookup.requested_views(features)
+        lookup = method == "get_online_features" or method in ONLINE_ASYNC
+        ages: dict[str, float] = {}
+        entity_attrs: dict[str, Any] = {}
+        if result is not None and (lookup or method in ONLINE):
+            full = bool(kwargs.get("full_feature_names", args[2] if lookup and len(args) > 2 else False))
+            ages = _lookup.freshness(result, views, full, end_ns / 1e9)
+        if lookup:
+            rows = kwargs.get("entity_rows", args[1] if len(args) > 1 else None)
+            entities, names = _lookup.entity_input(rows)
+            if entities is not None:
+                entity_attrs = feature_attributes(entities, names, _config._active or _config.get_config())[0]
+        pid = None
+        project = store.project
+        for view, features in views.items():
+            attrs = _lookup.view_attributes(store, project, view, features, service, ages.get(view))
+            attrs.update(entity_attrs)
+            name = f"feature_lookup {view}"
+            pid = _lifecycle.record(tracer, name, attrs, ctx, start_ns, end_ns, error, pid)
+    except Exception as failure:  # never raised into the caller
+        log_once(f"recording the Feast {method} spans", failure)
 
 
 def _wrap(method: str, wrapped: Any) -> Any:
@@ -108,15 +113,9 @@ def _wrap(method: str, wrapped: Any) -> Any:
         try:
             result = wrapped(store, *args, **kwargs)
         except BaseException as exc:
-            try:
-                _spans(store, method, args, kwargs, None, ctx, start_ns, time.time_ns(), exc)
-            except Exception as failure:
-                log_once(f"recording the Feast {method} spans", failure)
+            _spans(store, method, args, kwargs, None, ctx, start_ns, time.time_ns(), exc)
             raise
-        try:
-            _spans(store, method, args, kwargs, result, ctx, start_ns, time.time_ns(), None)
-        except Exception as failure:
-            log_once(f"recording the Feast {method} spans", failure)
+        _spans(store, method, args, kwargs, result, ctx, start_ns, time.time_ns(), None)
         return result
 
     wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
@@ -135,15 +134,9 @@ def _wrap_async(method: str, wrapped: Any) -> Any:
         try:
             result = await wrapped(store, *args, **kwargs)
         except BaseException as exc:
-            try:
-                _spans(store, method, args, kwargs, None, ctx, start_ns, time.time_ns(), exc)
-            except Exception as failure:
-                log_once(f"recording the Feast {method} spans", failure)
+            _spans(store, method, args, kwargs, None, ctx, start_ns, time.time_ns(), exc)
             raise
-        try:
-            _spans(store, method, args, kwargs, result, ctx, start_ns, time.time_ns(), None)
-        except Exception as failure:
-            log_once(f"recording the Feast {method} spans", failure)
+        _spans(store, method, args, kwargs, result, ctx, start_ns, time.time_ns(), None)
         return result
 
     wrapper.__otelml_wrapped__ = True  # type: ignore[attr-defined]
