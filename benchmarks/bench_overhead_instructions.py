@@ -42,9 +42,11 @@ VARIANTS = {"a": "(a) bare predict_proba", "b": "(b) hand-written OTel span",
             "c": "(c) otelml instrumentor (defaults)"}
 # --manual: the manual API against a hand-written span, no model call (bench_core.py's span pair).
 MANUAL = {"h": "hand-written span (bench_core)", "m": "otelml.inference(..., features=X) + set_prediction"}
-# --integrations: (a) bare, (b) hand-written span, (c) otelml instrumentor, for two more calls.
+# --integrations: (a) bare, (b) hand-written span, (c) otelml instrumentor, for three more calls.
 INTEGRATIONS = {"xa": "(a) bare XGBoost Booster.inplace_predict", "xb": "(b) hand-written OTel span",
-                "xc": "(c) otelml XGBoost instrumentor", "fa": "(a) bare Feast get_online_features",
+                "xc": "(c) otelml XGBoost instrumentor", "la": "(a) bare LightGBM Booster.predict",
+                "lb": "(b) hand-written OTel span", "lc": "(c) otelml LightGBM instrumentor",
+                "fa": "(a) bare Feast get_online_features",
                 "fb": "(b) hand-written OTel span", "fc": "(c) otelml Feast instrumentor"}
 WARM_UP = 200
 
@@ -98,6 +100,8 @@ def _integration_child(variant: str, calls: int, feast_repo: str | None) -> None
     provider.add_span_processor(BatchSpanProcessor(bench.DropExporter(), max_queue_size=1 << 20))
     if variant.startswith("x"):
         call = integration_calls.booster_variants(provider, variant[1])
+    elif variant.startswith("l"):
+        call = integration_calls.lightgbm_variants(provider, variant[1])
     else:
         call = integration_calls.feast_variants(provider, variant[1], Path(feast_repo or "."))
     for _ in range(min(WARM_UP, calls)):
@@ -214,7 +218,7 @@ def _integrations(calls: int, feast_calls: int, repeat: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     import integration_calls
 
-    n = {v: calls if v.startswith("x") else feast_calls for v in INTEGRATIONS}
+    n = {v: feast_calls if v.startswith("f") else calls for v in INTEGRATIONS}
     with tempfile.TemporaryDirectory() as repo:
         integration_calls.make_feast_repo(Path(repo))
         runs = _runs(list(INTEGRATIONS), repeat, lambda v, out_dir, i: _count(v, n[v], out_dir, repo, i))
@@ -229,12 +233,13 @@ def _integrations(calls: int, feast_calls: int, repeat: int) -> None:
     print()
     print("| call | (c)/(b) — target <= 1.0 | ((c)-(a))/((b)-(a)) | (c)-(b) |")
     print("|---|---:|---:|---:|")
-    for prefix, name in (("x", "XGBoost Booster.inplace_predict, 1 row"), ("f", "Feast get_online_features")):
+    for prefix, name in (("x", "XGBoost Booster.inplace_predict, 1 row"),
+                         ("l", "LightGBM Booster.predict, 1 row"), ("f", "Feast get_online_features")):
         a, b, c = (per_call[prefix + v] for v in "abc")
         print(f"| {name} | {c / b:.4f} | {(c - a) / (b - a):.4f} | {c - b:+,.0f} |")
     if repeat > 1:
         print()
-        for prefix, name in (("x", "XGBoost"), ("f", "Feast")):
+        for prefix, name in (("x", "XGBoost"), ("l", "LightGBM"), ("f", "Feast")):
             print(f"{name} (c)/(b) of each run: {_each(runs[prefix + 'c'], runs[prefix + 'b'])}")
     print()
 

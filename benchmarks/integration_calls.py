@@ -4,6 +4,7 @@ attributes as otelml's, (c) with otelml's instrumentor."""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -46,6 +47,53 @@ def booster_variants(provider: Any, variant: str) -> Callable[[], Any]:
         attrs["ml.prediction.id"] = "%032x" % getrandbits(128)  # noqa: UP031
         with tracer.start_as_current_span("inference xgboost.Booster", attributes=attrs) as span:
             proba = booster.inplace_predict(row)
+            p = proba.tolist()[0]
+            span.set_attributes({"ml.prediction.value": int(p > 0.5), "ml.prediction.score": p})
+        return proba
+
+    return call
+
+
+def lightgbm_variants(provider: Any, variant: str) -> Callable[[], Any]:
+    """One single-row native ``lightgbm.Booster.predict`` call of a binary booster with 20 features. The
+    hand-written span gets the static attributes otelml's span has (read once from an instrumented call).
+    OpenMP on one thread: its spinning workers would make the calling thread's count vary by a third."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import lightgbm as lgb
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otelml.instrumentation.lightgbm import LightGBMInstrumentor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, N_FEATURES))
+    y = (X @ rng.normal(size=N_FEATURES) > 0).astype(int)
+    params = {"objective": "binary", "num_leaves": 15, "num_threads": 1, "verbose": -1}
+    booster = lgb.train(params, lgb.Dataset(X, label=y), 50)
+    row = X[:1].copy()
+    if variant == "c":
+        LightGBMInstrumentor().instrument(tracer_provider=provider)
+    if variant != "b":
+        return lambda: booster.predict(row)
+    probe, memory = TracerProvider(), InMemorySpanExporter()
+    probe.add_span_processor(SimpleSpanProcessor(memory))
+    LightGBMInstrumentor().instrument(tracer_provider=probe)
+    booster.predict(row)
+    LightGBMInstrumentor().uninstrument()
+    (seen,) = memory.get_finished_spans()
+    per_call = ("ml.feature.", "ml.prediction.")
+    static = {k: v for k, v in (seen.attributes or {}).items() if not k.startswith(per_call)}
+    keys = [f"ml.feature.f{i}" for i in range(N_FEATURES)]
+    tracer = provider.get_tracer("hand-written")
+    getrandbits = random.getrandbits
+
+    def call() -> Any:
+        attrs = dict(zip(keys, row[0].tolist(), strict=True))
+        attrs.update(static)
+        attrs["ml.prediction.id"] = "%032x" % getrandbits(128)  # noqa: UP031
+        with tracer.start_as_current_span(seen.name, attributes=attrs) as span:
+            proba = booster.predict(row)
             p = proba.tolist()[0]
             span.set_attributes({"ml.prediction.value": int(p > 0.5), "ml.prediction.score": p})
         return proba
