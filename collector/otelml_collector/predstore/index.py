@@ -42,6 +42,7 @@ __all__ = [
     "PredictionIndex",
     "labels_of",
     "open_index",
+    "plain_value",
     "release_index",
 ]
 
@@ -234,7 +235,7 @@ class PredictionIndex:
                 meta = self.meta.get(pid)
                 positions = self.rows.get(pid)
                 if meta is not None and positions is not None and self.reader is not None:
-                    out[pid] = (_plain(self.reader.label_value(positions)), *meta)
+                    out[pid] = (plain_value(self.reader.label_value(positions)), *meta)
         return out
 
     # -- persistence ---------------------------------------------------------------------------------
@@ -255,7 +256,8 @@ class PredictionIndex:
         self.counts["labels_pending"] = len(self.pending)
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A label or prediction value as SQLite/JSON stores it: bools as 0/1, other non-scalars as text."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int | float | str) or value is None:
@@ -264,7 +266,7 @@ def _plain(value: Any) -> Any:
 
 
 def _storable(label: Label) -> Label:
-    return (label[0], _plain(label[1]), *label[2:])  # type: ignore[return-value]
+    return (label[0], plain_value(label[1]), *label[2:])  # type: ignore[return-value]
 
 
 _lock = threading.Lock()

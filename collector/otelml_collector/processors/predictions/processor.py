@@ -28,7 +28,7 @@ from otelml_collector import predstore
 from otelml_collector.component import ComponentContext
 from otelml_collector.pipeline import Signal, TelemetryRequest
 from otelml_collector.predstore.documents import any_value
-from otelml_collector.predstore.index import labels_of, open_index, release_index
+from otelml_collector.predstore.index import labels_of, open_index, plain_value, release_index
 from otelml_collector.predstore.keyindex import trace_keys
 from otelml_collector.processors.predictions import api
 from otelml_collector.processors.predictions.config import PredictionsConfig
@@ -283,8 +283,8 @@ class PredictionsProcessor:
                     get("ml.model.name"),
                     str(get("ml.model.version") or ""),
                     span.end_time_unix_nano,
-                    _plain(value),
-                    _plain(score),
+                    plain_value(value),
+                    plain_value(score),
                 )
             )
         elif op == "postprocess" and "ml.decision" in attrs:
@@ -325,14 +325,6 @@ class PredictionsProcessor:
 
 def _nan_to_none(values: list[Any]) -> list[Any]:
     return [None if isinstance(v, float) and math.isnan(v) else v for v in values]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float | str) or value is None:
-        return value
-    return str(value)
 
 
 def _subset(message: Any, kept: list[tuple[bytes, int, int, Any]]) -> bytes:
