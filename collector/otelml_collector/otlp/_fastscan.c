@@ -76,7 +76,7 @@ typedef struct {
 
 /* A varint of at most `max_bytes` bytes, as upb reads them: values take up to 10 bytes (bits past 64
  * dropped), tags and lengths up to 5 (upb rejects longer ones even when their value is small). */
-static int read_varint_max(const uint8_t **pp, const uint8_t *end, uint64_t *out, int max_bytes) {
+static int read_varint_long(const uint8_t **pp, const uint8_t *end, uint64_t *out, int max_bytes) {
     const uint8_t *p = *pp;
     uint64_t v = 0;
     for (int i = 0; i < max_bytes && p < end; i++) {
@@ -91,6 +91,19 @@ static int read_varint_max(const uint8_t **pp, const uint8_t *end, uint64_t *out
     return -1;
 }
 
+/* Most tags and lengths of OTLP are one byte: that case inline, the rest in read_varint_long
+ * (with next_field always inlined, callgrind on 512-span requests: the check takes 0.79 and the
+ * scan 0.73 of the instructions of an out-of-line loop). */
+static inline int read_varint_max(const uint8_t **pp, const uint8_t *end, uint64_t *out, int max_bytes) {
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *out = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    return read_varint_long(pp, end, out, max_bytes);
+}
+
 static int read_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
     return read_varint_max(pp, end, out, 10);
 }
@@ -101,7 +114,7 @@ static uint64_t le64(const uint8_t *p) {
     return v;
 }
 
-static int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
+static inline __attribute__((always_inline)) int next_field(const uint8_t **pp, const uint8_t *end, fld *f) {
     uint64_t tag, n;
     if (read_varint_max(pp, end, &tag, 5)) return -1;
     f->field = (uint32_t)(tag >> 3);
@@ -291,7 +304,7 @@ static int scan_kv(state *st, const uint8_t *p, size_t n, span_ctx *sc) {
     const uint8_t *end = p + n, *key = NULL, *val = NULL;
     size_t klen = 0, vlen = 0;
     int has_value = 0;
-    fld f;
+    fld f = {0}; /* as in check_request */
     while (p < end) {
         if (next_field(&p, end, &f)) return -1;
         if (f.wt != 2) continue;
@@ -622,7 +635,7 @@ static int check_span(const uint8_t *p, size_t n, long long *cells) {
 
 static int check_request(const uint8_t *p, const uint8_t *end, long long *spans, long long *bad,
                          long long *cells) {
-    fld rs, ss, sp;
+    fld rs = {0}, ss = {0}, sp = {0}; /* zeroed for gcc's -Wmaybe-uninitialized once next_field is inlined */
     while (p < end) {
         if (next_field(&p, end, &rs)) return -1;
         if (rs.field != 1 || rs.wt != 2) continue;
