@@ -689,6 +689,125 @@ static PyObject *fastscan_check_traces(PyObject *self, PyObject *arg) {
     return Py_BuildValue("(LLL)", spans, bad, cells);
 }
 
+/* ---- labels: the `label {model}` spans of a traces request, as predstore/index.py `labels_of`
+ * reads them from the decoded message (which defines the semantics; tests compare the two). Runs
+ * with the GIL held (it builds the result as it goes). Returns -1 on bytes it does not read and -2
+ * on values only the reference reads (non-scalar label values, a KeyValue's value given twice,
+ * which protobuf merges); both make the caller fall back. */
+
+typedef struct {
+    anyv pid, value, delay;
+    int has_pid, has_value, has_delay;
+} label_attrs;
+
+static int label_kv(const uint8_t *p, size_t n, label_attrs *la) {
+    const uint8_t *end = p + n, *key = NULL, *val = NULL;
+    size_t klen = 0, vlen = 0;
+    int has_value = 0;
+    fld f = {0};
+    anyv v;
+    while (p < end) {
+        if (next_field(&p, end, &f)) return -1;
+        if (f.wt != 2) continue;
+        if (f.field == 1) key = f.data, klen = f.len;
+        else if (f.field == 2 && has_value) return -2;
+        else if (f.field == 2) val = f.data, vlen = f.len, has_value = 1;
+    }
+    v.kind = K_NONE;
+    if (has_value && parse_any(val, vlen, &v)) return -2;
+    if (has_value && v.kind == K_NONE) v.kind = -1; /* a value the reference turns into something */
+    if (KEY_IS("ml.prediction.id")) la->pid = v, la->has_pid = 1;
+    else if (KEY_IS("ml.label.value")) la->value = v, la->has_value = 1;
+    else if (KEY_IS("ml.label.delay")) la->delay = v, la->has_delay = 1;
+    return 0;
+}
+
+static PyObject *label_scalar(const anyv *v) {
+    switch (v->kind) {
+    case K_STR: return PyUnicode_DecodeUTF8((const char *)v->s, (Py_ssize_t)v->slen, "strict");
+    case K_BOOL: return PyBool_FromLong((long)v->inum);
+    case K_INT: return PyLong_FromLongLong(v->inum);
+    case K_DOUBLE: return PyFloat_FromDouble(v->dnum);
+    default: return NULL;
+    }
+}
+
+static int label_span(const uint8_t *p, size_t n, PyObject *out) {
+    const uint8_t *end = p + n, *q = p, *name = NULL, *tid = NULL;
+    size_t nlen = 0, tlen = 0;
+    uint64_t end_ns = 0;
+    fld f = {0};
+    while (q < end) {
+        if (next_field(&q, end, &f)) return -1;
+        if (f.field == 1 && f.wt == 2) tid = f.data, tlen = f.len;
+        else if (f.field == 5 && f.wt == 2) name = f.data, nlen = f.len;
+        else if (f.field == 8 && f.wt == 1) end_ns = f.v;
+    }
+    if (nlen < 6 || memcmp(name, "label ", 6) != 0) return 0;
+    label_attrs la;
+    memset(&la, 0, sizeof la);
+    for (q = p; q < end;) {
+        if (next_field(&q, end, &f)) return -1;
+        if (f.field == 9 && f.wt == 2) {
+            int rc = label_kv(f.data, f.len, &la);
+            if (rc) return rc;
+        }
+    }
+    if (!la.has_pid || la.pid.kind != K_STR || la.pid.slen == 0 || !la.has_value) return 0;
+    if (la.value.kind < K_STR || la.value.kind > K_DOUBLE) return -2;
+    PyObject *delay;
+    if (la.has_delay && (la.delay.kind == K_BOOL || la.delay.kind == K_INT))
+        delay = PyFloat_FromDouble((double)la.delay.inum);
+    else if (la.has_delay && la.delay.kind == K_DOUBLE)
+        delay = PyFloat_FromDouble(la.delay.dnum);
+    else
+        delay = Py_NewRef(Py_None);
+    PyObject *pid = label_scalar(&la.pid), *value = pid ? label_scalar(&la.value) : NULL;
+    PyObject *trace = value ? PyBytes_FromStringAndSize((const char *)tid, (Py_ssize_t)tlen) : NULL;
+    PyObject *item = trace && delay ? Py_BuildValue("(OOKOO)", pid, value, (unsigned long long)end_ns,
+                                                    delay, trace)
+                                    : NULL;
+    Py_XDECREF(pid);
+    Py_XDECREF(value);
+    Py_XDECREF(trace);
+    Py_XDECREF(delay);
+    if (item == NULL) return -3;
+    int rc = PyList_Append(out, item);
+    Py_DECREF(item);
+    return rc ? -3 : 0;
+}
+
+static PyObject *fastscan_labels(PyObject *self, PyObject *arg) {
+    (void)self;
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE)) return NULL;
+    PyObject *out = PyList_New(0);
+    const uint8_t *p = view.buf, *end = p + view.len;
+    fld rs = {0}, ss = {0}, sp = {0};
+    int rc = out == NULL ? -3 : 0;
+    while (!rc && p < end) {
+        if (next_field(&p, end, &rs)) rc = -1;
+        if (rc || rs.field != 1 || rs.wt != 2) continue;
+        for (const uint8_t *q = rs.data, *qend = rs.data + rs.len; !rc && q < qend;) {
+            if (next_field(&q, qend, &ss)) rc = -1;
+            if (rc || ss.field != 2 || ss.wt != 2) continue;
+            for (const uint8_t *r = ss.data, *rend = ss.data + ss.len; !rc && r < rend;) {
+                if (next_field(&r, rend, &sp)) rc = -1;
+                else if (sp.field == 2 && sp.wt == 2) rc = label_span(sp.data, sp.len, out);
+            }
+        }
+    }
+    PyBuffer_Release(&view);
+    if (rc == 0) return out;
+    Py_XDECREF(out);
+    if (rc == -3) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return NULL; /* memory */
+        PyErr_Clear();
+    }
+    PyErr_SetString(PyExc_ValueError, "label spans need the reference decoder");
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"scan", fastscan_scan, METH_O,
      "scan(data) -> (spans: bytes, cells: bytes, strings: list[str]) for the inference spans of a "
@@ -696,6 +815,10 @@ static PyMethodDef methods[] = {
     {"check_traces", fastscan_check_traces, METH_O,
      "check_traces(data) -> (spans, spans_with_invalid_ids, cells) for a serialized ExportTraceServiceRequest that "
      "protobuf would accept; ValueError when the bytes are invalid or need the protobuf parser."},
+    {"labels", fastscan_labels, METH_O,
+     "labels(data) -> [(prediction id, label value, end time ns, delay s or None, trace id)] of the "
+     "`label {model}` spans of a serialized ExportTraceServiceRequest; ValueError when the reference "
+     "must read them."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -30,6 +30,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
+from otelml_collector.otlp.fastscan import scan_labels
 from otelml_collector.pipeline import TelemetryRequest
 from otelml_collector.predstore.documents import any_value
 from otelml_collector.predstore.keyindex import prediction_keys
@@ -41,6 +42,7 @@ __all__ = [
     "LabelReader",
     "PredictionIndex",
     "labels_of",
+    "labels_reference",
     "open_index",
     "plain_value",
     "release_index",
@@ -53,6 +55,7 @@ Label = tuple[str, Any, int, float | None, bytes]
 """(prediction id, label value, label span end time ns, `ml.label.delay` s or None, label trace id)"""
 _MISSING = object()
 _SCALARS = frozenset({"int_value", "double_value", "bool_value", "string_value"})
+_NUMBERS = frozenset({"int_value", "double_value", "bool_value"})
 
 
 class LabelReader(Protocol):
@@ -65,7 +68,8 @@ class LabelReader(Protocol):
 
 
 def labels_of(request: TelemetryRequest) -> list[Label]:
-    """The `label {model}` spans of a traces request with a prediction id and a value, read once."""
+    """The `label {model}` spans of a traces request with a prediction id and a value, read once (by
+    the C scan when it is built, else or when it declines by `labels_reference`)."""
     cached = request.labels
     if cached is not None:
         return cached
@@ -73,28 +77,37 @@ def labels_of(request: TelemetryRequest) -> list[Label]:
     raw = request.unmodified_bytes()
     every_span_inference = request.records and sum(len(b) for b in request.records) >= request.items
     if not every_span_inference and (raw is None or LABEL_MARKER in raw):
-        for rs in request.message.resource_spans:
-            for ss in rs.scope_spans:
-                for span in ss.spans:
-                    if not span.name.startswith("label "):
-                        continue
-                    pid = delay = None
-                    value: Any = _MISSING
-                    for kv in span.attributes:
-                        key = kv.key
-                        if key == "ml.prediction.id":
-                            v = kv.value
-                            pid = v.string_value if v.WhichOneof("value") == "string_value" else None
-                        elif key == "ml.label.value":
-                            v = kv.value
-                            kind = v.WhichOneof("value")
-                            value = getattr(v, kind) if kind in _SCALARS else any_value(v)
-                        elif key == "ml.label.delay":
-                            delay = any_value(kv.value)
-                    if pid and value is not _MISSING:
-                        delay = float(delay) if isinstance(delay, int | float) else None
-                        out.append((pid, value, span.end_time_unix_nano, delay, span.trace_id))
+        fast = scan_labels(raw) if raw is not None else None
+        out = fast if fast is not None else labels_reference(request.message)
     request.labels = out
+    return out
+
+
+def labels_reference(message: Any) -> list[Label]:
+    """`labels_of` on a decoded ExportTraceServiceRequest: the definition the C scan follows."""
+    out: list[Label] = []
+    for rs in message.resource_spans:
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                if not span.name.startswith("label "):
+                    continue
+                pid = delay = None
+                value: Any = _MISSING
+                for kv in span.attributes:
+                    key = kv.key
+                    if key == "ml.prediction.id":
+                        v = kv.value
+                        pid = v.string_value if v.WhichOneof("value") == "string_value" else None
+                    elif key == "ml.label.value":
+                        v = kv.value
+                        kind = v.WhichOneof("value")
+                        value = getattr(v, kind) if kind in _SCALARS else any_value(v)
+                    elif key == "ml.label.delay":
+                        v = kv.value
+                        kind = v.WhichOneof("value")
+                        delay = float(getattr(v, kind)) if kind in _NUMBERS else None
+                if pid and value is not _MISSING:
+                    out.append((pid, value, span.end_time_unix_nano, delay, span.trace_id))
     return out
 
 
