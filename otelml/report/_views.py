@@ -72,9 +72,14 @@ def index_view(drift: Doc | None, performance: Doc | None, quality: Doc | None) 
     return sorted(rows.values(), key=lambda r: (r["status"] == "ok", r["model"], r["version"]))
 
 
-def _version(history: Doc | None, drift: Doc | None, wanted: str | None) -> str | None:
+def _version(
+    history: Doc | None, drift: Doc | None, performance: Doc | None, wanted: str | None
+) -> str | None:
+    """The version the page shows: `wanted`, else the one with the newest drift window (performance
+    counts when the model has no drift)."""
     versions = [m["version"] for m in (history or {}).get("models", [])]
     versions += [d["version"] for d in (drift or {}).get("drift", [])]
+    versions = versions or [w["version"] for w in (performance or {}).get("windows", [])]
     if wanted is not None:
         return wanted
     if not versions:
@@ -98,7 +103,7 @@ def model_view(
     """The model page: per feature the drift score over windows and the last window's histogram against
     the baseline, the predictions behind each drifted feature, performance, quality and the alert
     timeline (newest first)."""
-    version = _version(history, drift, version)
+    version = _version(history, drift, performance, version)
     versions = sorted({m["version"] for m in (history or {}).get("models", [])}
                       | {s["version"] for s in (drift or {}).get("models", [])})  # fmt: skip
     hist = next(
@@ -194,7 +199,7 @@ def _timeline(windows: Sequence[Doc], perf: Sequence[Doc], quality: Sequence[Doc
             out.append({
                 "time": w.get("end") or w.get("start") or "", "kind": "performance", "feature": metric,
                 "text": f"{kind} {metric} = {value:.4g} dropped below the reference" if value is not None
-                else f"{kind} {metric} dropped below the reference", "trace_ids": [],
+                else f"{kind} {metric} dropped below the reference", "trace_ids": w.get("trace_ids", [])[:3],
             })  # fmt: skip
     for a in quality:
         out.append({

@@ -129,3 +129,19 @@ def test_a_model_page_after_a_window_closed_shows_that_window() -> None:
     assert histogram["data"][1]["name"] == "last window (2025-01-01T00:00:00.002)"
     below, *_ = [y * w for y, w in zip(histogram["data"][1]["y"], histogram["data"][1]["width"], strict=True)]
     assert below == pytest.approx(0.4, abs=1e-5)
+
+
+def test_a_performance_alert_on_the_timeline_links_the_wrongest_predictions() -> None:
+    """`/v1/performance` names the wrongest predictions of a window that alerted; the timeline links them."""
+    tid = "ab" * 16
+    alerted = {
+        "model": "m", "version": "1", "segment": {}, "start": "2025-01-01T00:00:00",
+        "end": "2025-01-01T01:00:00", "n": 400, "n_labeled": 400, "coverage": 1.0, "closed": True,
+        "realized": {"f1": 0.41}, "estimated": {}, "alerts": ["realized:f1"], "trace_ids": [tid],
+    }  # fmt: skip
+    docs = {"drift": None, "history": None, "performance": {"windows": [alerted]}, "quality": None,
+            "explained": {}}  # fmt: skip
+    page = report.model_page("m", docs, links="/ui", assets="/ui/assets")
+    start = page.index("realized f1 = 0.41 dropped below the reference")
+    row = page[start : page.index("</tr>", start)]
+    assert f'href="/ui/predictions/{tid}"' in row, row

@@ -235,6 +235,10 @@ def test_drop_in_one_segment_raises_one_alert_with_a_wrong_prediction() -> None:
     mine = [r for r in damaged if r[5] == "us"]
     y, yp = np.array([r[4] for r in mine]), np.array([r[3] for r in mine])
     assert us["realized"]["f1"] == pytest.approx(skm.f1_score(y, yp))
+    # the API names the window's wrongest predictions where it alerted (the UI links them), none elsewhere
+    assert us["alerts"] and us["trace_ids"]
+    assert all(bytes.fromhex(t) in wrong for t in us["trace_ids"])
+    assert all(w["trace_ids"] == [] for w in env.windows(segment="region") if not w["alerts"])
     # the gauge's exemplars are trace ids of wrong predictions
     points = [
         p

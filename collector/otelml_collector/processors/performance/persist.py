@@ -83,6 +83,7 @@ class Persistence:
                             "realized": dict(w.realized),
                             "estimated": dict(w.estimated),
                             "alerts": list(w.alerted),  # "realized:f1" ... that alerted in this window
+                            "trace_ids": self._wrongest_traces(model, version, w) if w.alerted else [],
                         }
                     )
             out.sort(key=lambda d: (d["start"] or "", d["model"], d["version"]))
@@ -90,6 +91,12 @@ class Persistence:
 
     def _task(self, model: str, version: str, w: Window) -> str:
         raise NotImplementedError
+
+    def _wrongest_traces(self, model: str, version: str, w: Window, n: int = 3) -> list[str]:
+        """Trace ids (hex) of the `n` wrongest labelled predictions of a window, wrongest first."""
+        ref = self._refs.get((model, version)) or ModelReference()
+        rows = wrongest(w, self._task(model, version, w), self.config.positive_label, n, ref)
+        return list(dict.fromkeys(w.trace_ids[r].hex() for r in rows))
 
     def findings(self, model: str, since_unix_nano: int) -> list[Finding]:
         """Windows of `model` (whole versions, not segments) ending after `since_unix_nano` whose
