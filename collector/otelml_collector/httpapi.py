@@ -149,11 +149,17 @@ class HttpApi:
         return sorted(self._routes)
 
     def _resolve(self, path: str, query: dict[str, str]) -> tuple[Handler, str] | None:
-        """The route of `path`; a `{name}` segment goes into `query`."""
+        """The route of `path`; a `{name}` segment goes into `query`. The segment is the rest of the
+        path after the longest matching prefix, slashes included (a model named `fraud/v2`)."""
         route = self._routes.get(path)
         if route is None:
             prefix, _, segment = path.rpartition("/")
             name, handler, content_type = self._prefixes.get(prefix + "/", ("", None, ""))
+            if handler is None and "/" in path[1:]:
+                longest = max((p for p in self._prefixes if path.startswith(p)), key=len, default="")
+                if longest:
+                    segment = path[len(longest) :]
+                    name, handler, content_type = self._prefixes[longest]
             if handler is not None and segment:
                 route, query[name] = (handler, content_type), segment
         return route
