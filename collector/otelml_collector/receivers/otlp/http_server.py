@@ -38,14 +38,14 @@ if TYPE_CHECKING:
     from otelml_collector.receivers.otlp.config import HttpConfig
 
 _MIB = 1024 * 1024
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
 JSON_PARSE_BUDGET = 256 * _MIB
 
 
 def json_parse_cost(body: bytes) -> int:
     """Estimated peak bytes of parsing an OTLP/JSON body (measured: 240-320 bytes per `{` + 2x the text)."""
     return 2 * len(body) + 256 * body.count(b"{")
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
 
 
 class BodyTooLarge(Exception):
