@@ -300,18 +300,31 @@ static int string_ref(state *st, const uint8_t *p, size_t n, int has_value, int3
     return 0;
 }
 
-static int scan_kv(state *st, const uint8_t *p, size_t n, span_ctx *sc) {
-    const uint8_t *end = p + n, *key = NULL, *val = NULL;
-    size_t klen = 0, vlen = 0;
-    int has_value = 0;
+/* A KeyValue's key and value bytes (the last key wins, as in protobuf). -1 on bad bytes, -2 when the
+ * value is given twice: protobuf merges the two, which is left to the reference decoder. */
+static inline __attribute__((always_inline)) int read_kv(const uint8_t *p, size_t n, const uint8_t **key,
+                                                         size_t *klen, const uint8_t **val, size_t *vlen,
+                                                         int *has_value) {
+    const uint8_t *end = p + n;
     fld f = {0}; /* as in check_request */
+    *key = *val = NULL;
+    *klen = *vlen = 0;
+    *has_value = 0;
     while (p < end) {
         if (next_field(&p, end, &f)) return -1;
         if (f.wt != 2) continue;
-        if (f.field == 1) key = f.data, klen = f.len;
-        else if (f.field == 2 && has_value) return -1; /* protobuf merges the two: left to the reference */
-        else if (f.field == 2) val = f.data, vlen = f.len, has_value = 1;
+        if (f.field == 1) *key = f.data, *klen = f.len;
+        else if (f.field == 2 && *has_value) return -2;
+        else if (f.field == 2) *val = f.data, *vlen = f.len, *has_value = 1;
     }
+    return 0;
+}
+
+static int scan_kv(state *st, const uint8_t *p, size_t n, span_ctx *sc) {
+    const uint8_t *key, *val;
+    size_t klen, vlen;
+    int has_value;
+    if (read_kv(p, n, &key, &klen, &val, &vlen, &has_value)) return -1;
     if (klen < 4 || memcmp(key, "ml.", 3) != 0) return 0;
     int role;
     int32_t kref = -1;
@@ -348,6 +361,7 @@ static int scan_kv(state *st, const uint8_t *p, size_t n, span_ctx *sc) {
     if (v.kind != K_ARRAY) return push_cell(st, role, kref, -1, &v);
     const uint8_t *q = v.s, *qend = v.s + v.slen;
     int32_t row = 0;
+    fld f = {0};
     while (q < qend) {
         if (next_field(&q, qend, &f)) return -1;
         if (f.field != 1 || f.wt != 2) continue;
@@ -701,18 +715,11 @@ typedef struct {
 } label_attrs;
 
 static int label_kv(const uint8_t *p, size_t n, label_attrs *la) {
-    const uint8_t *end = p + n, *key = NULL, *val = NULL;
-    size_t klen = 0, vlen = 0;
-    int has_value = 0;
-    fld f = {0};
+    const uint8_t *key, *val;
+    size_t klen, vlen;
+    int has_value, rc = read_kv(p, n, &key, &klen, &val, &vlen, &has_value);
     anyv v;
-    while (p < end) {
-        if (next_field(&p, end, &f)) return -1;
-        if (f.wt != 2) continue;
-        if (f.field == 1) key = f.data, klen = f.len;
-        else if (f.field == 2 && has_value) return -2;
-        else if (f.field == 2) val = f.data, vlen = f.len, has_value = 1;
-    }
+    if (rc) return rc;
     v.kind = K_NONE;
     if (has_value && parse_any(val, vlen, &v)) return -2;
     if (has_value && v.kind == K_NONE) v.kind = -1; /* a value the reference turns into something */
