@@ -93,7 +93,7 @@ class Persistence:
         raise NotImplementedError
 
     def _wrongest_traces(self, model: str, version: str, w: Window, n: int = 3) -> list[str]:
-        """Trace ids (hex) of the `n` wrongest labelled predictions of a window, wrongest first."""
+        """Trace ids (hex) of the `n` wrongest predictions of a window (`wrongest`), wrongest first."""
         ref = self._refs.get((model, version)) or ModelReference()
         rows = wrongest(w, self._task(model, version, w), self.config.positive_label, n, ref)
         return list(dict.fromkeys(w.trace_ids[r].hex() for r in rows))
@@ -117,14 +117,12 @@ class Persistence:
                         kind, _, metric = name.partition(":")
                         values = w.realized if kind == "realized" else w.estimated
                         ref = self._refs.get((m, version))
-                        rows = wrongest(w, self._task(m, version, w), self.config.positive_label, 5,
-                                        ref or ModelReference())
                         detail = {"version": version, "metric": metric, "kind": kind,
                                   "value": values.get(metric),
                                   "reference": ref.metrics.get(metric) if ref else None,
                                   "threshold": self.config.thresholds.get(metric), "window_n": len(w),
                                   "coverage": round(w.coverage, 4)}
-                        traces = tuple(dict.fromkeys(w.trace_ids[r].hex() for r in rows))
+                        traces = tuple(self._wrongest_traces(m, version, w, 5))
                         out.append(Finding("model", "performance", detail, traces, w.start_ns))
         return out
 
