@@ -153,15 +153,10 @@ class HttpApi:
         path after the longest matching prefix, slashes included (a model named `fraud/v2`)."""
         route = self._routes.get(path)
         if route is None:
-            prefix, _, segment = path.rpartition("/")
-            name, handler, content_type = self._prefixes.get(prefix + "/", ("", None, ""))
-            if handler is None and "/" in path[1:]:
-                longest = max((p for p in self._prefixes if path.startswith(p)), key=len, default="")
-                if longest:
-                    segment = path[len(longest) :]
-                    name, handler, content_type = self._prefixes[longest]
-            if handler is not None and segment:
-                route, query[name] = (handler, content_type), segment
+            prefix = max((p for p in self._prefixes if path.startswith(p)), key=len, default="")
+            if prefix and len(path) > len(prefix):
+                name, handler, content_type = self._prefixes[prefix]
+                route, query[name] = (handler, content_type), path[len(prefix) :]
         return route
 
     def call(self, path: str, query: Mapping[str, str] | None = None) -> tuple[int, Any]:
