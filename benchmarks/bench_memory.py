@@ -22,14 +22,12 @@ import os
 import random
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
-from concurrent import futures
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_sidecar import IN_FLIGHT, SPANS_PER_REQUEST, TRACE_EXPORT, Sidecar, Sink, make_requests
+from bench_sidecar import SPANS_PER_REQUEST, Sidecar, Sink, make_requests, send
 
 PID_KEY = b"ml.prediction.id"
 LABELS_PER_REQUEST = SPANS_PER_REQUEST // 2
@@ -96,46 +94,17 @@ class Traffic:
             out[at : at + 16] = b"%016x" % (first + j * stride)
         return bytes(out)
 
+    def size(self, i: int) -> int:
+        """Bytes of request `i` (ids have a fixed width, so every request is its template's size)."""
+        size = len(self.templates[i % len(self.templates)][0])
+        return size + (len(self.labels[0]) if i >= self.lag and self.labels[1] else 0)
+
     def requests(self, i: int) -> list[bytes]:
         raw, offsets = self.templates[i % len(self.templates)]
         out = [self._fill(raw, offsets, i * SPANS_PER_REQUEST, 1)]
         if i >= self.lag and self.labels[1]:
             out.append(self._fill(*self.labels, (i - self.lag) * SPANS_PER_REQUEST, 2))
         return out
-
-
-def send(port: int, traffic: Traffic, first: int, last: int) -> int:
-    """Requests first..last-1 (predictions and their labels) with IN_FLIGHT calls; bytes sent."""
-    import grpc
-
-    sent, lock, cursor = [0], threading.Lock(), [first]
-    options = [("grpc.max_send_message_length", 64 << 20)]
-    with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as ch:
-        export = ch.unary_unary(TRACE_EXPORT)
-
-        def worker() -> None:
-            while True:
-                with lock:
-                    i = cursor[0]
-                    cursor[0] += 1
-                if i >= last:
-                    return
-                for raw in traffic.requests(i):
-                    while True:
-                        try:
-                            export(raw, timeout=60)
-                            break
-                        except grpc.RpcError as exc:
-                            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
-                                raise
-                            time.sleep(0.02)
-                    with lock:
-                        sent[0] += len(raw)
-
-        with futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
-            for f in [pool.submit(worker) for _ in range(IN_FLIGHT)]:
-                f.result()
-    return sent[0]
 
 
 def settled_counts(api_port: int, predictions: int, labels: int) -> dict[str, int]:
@@ -171,7 +140,8 @@ def main() -> None:
             for step in range(args.steps):
                 first, last = total * step // args.steps, total * (step + 1) // args.steps
                 t0 = time.perf_counter()
-                expected += send(sidecar.grpc_port, traffic, first, last)
+                send(sidecar.grpc_port, traffic.requests, last - first, first)
+                expected += sum(traffic.size(i) for i in range(first, last))
                 while sink.bytes() < expected:
                     time.sleep(0.01)
                 elapsed = time.perf_counter() - t0

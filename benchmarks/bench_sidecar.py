@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 
@@ -327,36 +328,42 @@ def profile(sidecar: Sidecar, out: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def send(port: int, requests: list[bytes], count: int) -> int:
-    """`count` exports, cycling through the pre-encoded requests, IN_FLIGHT threads each with one
-    call at a time. RESOURCE_EXHAUSTED (the sidecar's queue is full: backpressure) is retried after
-    20 ms; returns how many times that happened."""
+def send(
+    port: int, requests: list[bytes] | Callable[[int], list[bytes]], count: int, first: int = 0
+) -> int:
+    """Exports `first` .. `first + count - 1`, IN_FLIGHT threads each with one call at a time: export
+    `i` cycles through the pre-encoded `requests`, or is what `requests(i)` gives (one or more calls).
+    RESOURCE_EXHAUSTED (the sidecar's queue is full: backpressure) is retried after 20 ms; returns
+    how many times that happened."""
     import grpc
+
+    calls_of = requests if callable(requests) else (lambda i: [requests[i % len(requests)]])
 
     with grpc.insecure_channel(
         f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)]
     ) as ch:
         export = ch.unary_unary(TRACE_EXPORT)  # bytes in, bytes out: the client does no encoding
         lock = threading.Lock()
-        state = {"next": 0, "refused": 0}
+        state = {"next": first, "refused": 0}
 
         def worker() -> None:
             while True:
                 with lock:
                     i = state["next"]
                     state["next"] += 1
-                if i >= count:
+                if i >= first + count:
                     return
-                while True:
-                    try:
-                        export(requests[i % len(requests)], timeout=60)
-                        break
-                    except grpc.RpcError as exc:
-                        if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
-                            raise
-                        with lock:
-                            state["refused"] += 1
-                        time.sleep(0.02)
+                for raw in calls_of(i):
+                    while True:
+                        try:
+                            export(raw, timeout=60)
+                            break
+                        except grpc.RpcError as exc:
+                            if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                                raise
+                            with lock:
+                                state["refused"] += 1
+                            time.sleep(0.02)
 
         with futures.ThreadPoolExecutor(IN_FLIGHT) as pool:
             for f in [pool.submit(worker) for _ in range(IN_FLIGHT)]:
