@@ -238,3 +238,53 @@ def test_a_person_follows_a_drifted_feature_to_a_prediction_across_services(
     assert status == 404 and "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page, page
     status, js = incident.get("/ui/assets/plotly.min.js")
     assert status == 200 and len(js) > 1_000_000 and "plotly" in js[:2000].lower()
+
+
+def test_a_performance_alert_on_the_model_page_leads_to_a_wrong_prediction(
+    sidecar: Any, otlp_sink: Any, browser: Any, tmp_path: Path
+) -> None:
+    """A model's f1 drops in its second window (labels come in); the model page's alert timeline shows the
+    drop and links the window's wrongest predictions; the link opens a prediction the model got wrong."""
+    import requests
+    from selenium.webdriver.common.by import By
+
+    from tests.collector.performance.test_performance import predictions, spans_of
+    from tests.collector.predictions.spans import T0, label, request
+
+    processors = {
+        "ml_extract": {},
+        "predictions": {},
+        "performance": {"window": {"size": 400}, "baseline": {"warmup": 400}, "thresholds": {"f1": 0.1},
+                        "evaluate_interval": "0s"},
+    }  # fmt: skip
+    car = sidecar(sidecar_config(tmp_path, downstream=otlp_sink.endpoint, processors=processors))
+    rng = np.random.default_rng(5)
+    healthy, damaged = predictions(rng, 400), predictions(rng, 400, flip=0.6)
+    for n, rows in enumerate((healthy, damaged)):
+        spans = spans_of(rows)
+        for i, span in enumerate(spans):  # a prediction every 9 s: the windows span an hour each
+            span["start_time_unix_nano"] = T0 + (400 * n + i) * 9 * 10**9
+            span["end_time_unix_nano"] = span["start_time_unix_nano"] + 10**6
+        for body in (request("svc", spans), request("labels", [label(r[0], r[4]) for r in rows])):
+            resp = requests.post(car.http_url + "/v1/traces", data=body.raw, timeout=30,
+                                 headers={"Content-Type": "application/x-protobuf"})  # fmt: skip
+            assert resp.status_code == 200, resp.text
+
+    def alerted() -> bool:
+        status, doc = car.get("/v1/performance?model=credit")
+        return status == 200 and any(w["alerts"] for w in doc["windows"])
+
+    wait_until(alerted, 30, 0.3, what="a performance alert in /v1/performance")
+    browser.get(f"{car.api}/ui/models/credit")
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#alerts tr") if "performance" in r.text)
+    assert "f1" in row.text and "dropped below the reference" in row.text, row.text
+    links = row.find_elements(By.TAG_NAME, "a")
+    assert links, row.get_attribute("outerHTML")
+    wrong = {r[1].hex(): r for r in damaged if r[3] != r[4]}
+    trace = links[0].get_attribute("href").rsplit("/", 1)[1]
+    assert trace in wrong  # the wrongest prediction of the damaged window
+    _screenshot(browser, "performance-alert")
+    links[0].click()
+    wait_until(lambda: "inference credit" in browser.find_element(By.ID, "spans").text, 20, 0.2,
+               what="the prediction page of the linked trace")  # fmt: skip
+    assert wrong[trace][0] in browser.find_element(By.TAG_NAME, "h1").text  # its prediction id
